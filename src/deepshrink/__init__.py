@@ -1,5 +1,19 @@
-"""deepshrink: Deep Residual Shrinkage Networks in PyTorch."""
+"""deepshrink: Deep Residual Shrinkage Networks (Zhao et al. 2020) in PyTorch.
 
+The layers and models depend on torch only; data, training and the study add numpy, scipy
+and matplotlib. Start with :func:`create_model` and :func:`list_models`.
+"""
+
+from deepshrink import functional
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError, DeepshrinkError
+from deepshrink.functional import soft_threshold
+from deepshrink.layers import BasicBlock, BottleneckBlock, Shrinkage, SqueezeExcite, record_thresholds
+from deepshrink.models import ResidualNet, create_model, list_models
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "BasicBlock", "BottleneckBlock", "CheckpointError", "ConfigError", "DatasetError", "DeepshrinkError",
+    "ResidualNet", "Shrinkage", "SqueezeExcite", "create_model", "functional", "list_models",
+    "record_thresholds", "soft_threshold",
+]  # fmt: skip

@@ -1,0 +1,51 @@
+"""``deepshrink models``: list the registered models or describe one."""
+
+from __future__ import annotations
+
+import argparse
+
+from deepshrink.models import create_model, list_models
+
+
+def model_summary(name: str, in_channels: int = 1, num_classes: int = 8, length: int | None = None) -> str:
+    """A readable summary of a model: its arguments, parameter count and per-stage output shapes."""
+    import torch
+
+    model = create_model(name, in_channels=in_channels, num_classes=num_classes).eval()
+    dims = model.spatial_dims
+    length = length or (2048 if dims == 1 else 32)
+    x = torch.zeros((2, in_channels) + (length,) * dims)
+    lines = [f"{name}: {model.num_parameters():,} parameters"]
+    lines += [f"  {k} = {v}" for k, v in model.config.items()]
+    with torch.no_grad():
+        h = model.stem(x)
+        lines.append(f"  input {tuple(x.shape[1:])} -> stem {tuple(h.shape[1:])}")
+        for i, stage in enumerate(model.stages):
+            h = stage(h)
+            lines.append(f"  stage {i + 1}: {len(stage)} units -> {tuple(h.shape[1:])}")
+        lines.append(f"  head: BN -> ReLU -> GAP -> FC({model.num_features} -> {num_classes})")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.name:
+        print(model_summary(args.name, args.in_channels, args.num_classes, args.length))
+        return 0
+    for name in list_models(args.pattern):
+        print(name)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "models",
+        help="list registered models, or describe one",
+        description="List the registered models (optionally filtered by a pattern such as 'drsn_cw*'), "
+        "or print the summary of one with --summary NAME.",
+    )
+    p.add_argument("pattern", nargs="?", default=None, help="shell-style filter, e.g. 'drsn_*_paper'")
+    p.add_argument("--summary", dest="name", metavar="NAME", help="describe this model: arguments, parameters, shapes")
+    p.add_argument("--in-channels", type=int, default=1, help="input channels for --summary (default 1)")
+    p.add_argument("--num-classes", type=int, default=8, help="classes for --summary (default 8)")
+    p.add_argument("--length", type=int, default=None, help="input length (or image size) for --summary")
+    p.set_defaults(func=run)

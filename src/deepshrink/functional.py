@@ -1,0 +1,121 @@
+"""Pure functions behind the shrinkage layers.
+
+Soft thresholding (Donoho 1995; Zhao et al. 2020, eq. 1):
+
+    y = x - tau   if x >  tau
+    y = 0         if -tau <= x <= tau
+    y = x + tau   if x < -tau
+
+    dy/dx   = 1 outside [-tau, tau], 0 inside
+    dy/dtau = -sign(x) outside [-tau, tau], 0 inside
+
+The authors' code computes ``sign(x) * max(|x| - tau, 0)`` and lets gradients reach ``tau``;
+so do we. What we change is memory: autograd through that expression keeps ``x``, ``|x|`` and
+``|x| - tau`` alive for the backward pass (three full-size float tensors). Both functions here
+have their own backward that keeps one ``int8`` tensor instead: the sign of the output (for
+soft thresholding) or of the input (for the mean of absolute values), which is all their
+gradients need. When no gradient is needed they run plain tensor ops, so ``torch.export`` and
+ONNX export see ordinary operators.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+__all__ = ["soft_threshold", "soft_threshold_reference", "abs_mean"]
+
+
+def soft_threshold_reference(x: Tensor, tau: Tensor) -> Tensor:
+    """``sign(x) * max(|x| - tau, 0)`` with plain autograd: the formula as the paper's code has it.
+
+    Kept as the independent reference for tests and benchmarks; use :func:`soft_threshold`.
+    """
+    return torch.sign(x) * torch.clamp(x.abs() - tau, min=0)
+
+
+def _sum_to_shape(grad: Tensor, shape: torch.Size) -> Tensor:
+    """Reduce a broadcast gradient back to ``shape`` (the inverse of broadcasting)."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.dim() - len(shape)
+    if extra > 0:
+        grad = grad.sum(dim=tuple(range(extra)))
+    dims = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if dims:
+        grad = grad.sum(dim=dims, keepdim=True)
+    return grad
+
+
+def _soft_threshold_forward(x: Tensor, tau: Tensor) -> Tensor:
+    # x - clamp(x, -tau, tau) equals sign(x)·max(|x|-tau, 0) bit for bit when tau >= 0:
+    # outside the dead zone it is x ∓ tau, inside it is x - x = 0.
+    return x - torch.minimum(torch.maximum(x, -tau), tau)
+
+
+class _SoftThreshold(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, tau: Tensor) -> Tensor:  # type: ignore[override]
+        y = _soft_threshold_forward(x, tau)
+        ctx.save_for_backward(torch.sign(y).to(torch.int8))
+        ctx.tau_shape = tau.shape
+        ctx.tau_dtype = tau.dtype
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y: Tensor):  # type: ignore[override]
+        (sign_y,) = ctx.saved_tensors
+        sign = sign_y.to(grad_y.dtype)
+        grad_x = grad_tau = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad_y * sign.abs()
+        if ctx.needs_input_grad[1]:
+            grad_tau = _sum_to_shape(-(grad_y * sign), ctx.tau_shape).to(ctx.tau_dtype)
+        return grad_x, grad_tau
+
+
+def soft_threshold(x: Tensor, tau: Tensor | float) -> Tensor:
+    """Soft thresholding ``sign(x) * max(|x| - tau, 0)`` with a memory-lean backward.
+
+    Args:
+        x: input of any shape, e.g. (N, C, L) or (N, C, H, W).
+        tau: non-negative threshold broadcastable to ``x``: a scalar, (N, 1, 1) for one
+            threshold per sample or (N, C, 1) for one per sample and channel. Gradients flow
+            into ``tau`` as in the paper's code.
+
+    Returns:
+        A tensor shaped like ``x``.
+    """
+    if not isinstance(tau, Tensor):
+        tau = torch.as_tensor(tau, dtype=x.dtype, device=x.device)
+    if torch.is_grad_enabled() and (x.requires_grad or tau.requires_grad):
+        return _SoftThreshold.apply(x, tau)
+    return _soft_threshold_forward(x, tau)
+
+
+class _AbsMean(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, start_dim: int) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(torch.sign(x).to(torch.int8))
+        ctx.start_dim = start_dim
+        return x.abs().flatten(start_dim).mean(-1)
+
+    @staticmethod
+    def backward(ctx, grad_mean: Tensor):  # type: ignore[override]
+        (sign_x,) = ctx.saved_tensors
+        count = math.prod(sign_x.shape[ctx.start_dim:])
+        view = grad_mean.reshape(grad_mean.shape + (1,) * (sign_x.dim() - ctx.start_dim))
+        return sign_x.to(grad_mean.dtype) * (view / count), None
+
+
+def abs_mean(x: Tensor, start_dim: int = 2) -> Tensor:
+    """Mean of ``|x|`` over every dim from ``start_dim`` on: global average pooling of ``|x|``.
+
+    For (N, C, *spatial) input and ``start_dim=2`` this is the (N, C) vector the shrinkage
+    sub-network starts from. The backward keeps only ``sign(x)`` as ``int8``.
+    """
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _AbsMean.apply(x, start_dim)
+    return x.abs().flatten(start_dim).mean(-1)

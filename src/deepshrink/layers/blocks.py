@@ -1,0 +1,199 @@
+"""Pre-activation residual units; with a :class:`~deepshrink.layers.Shrinkage` gate they are RSBUs.
+
+The residual shrinkage building unit (RSBU) of Zhao et al. (2020), as in the authors' code::
+
+    r = Conv(ReLU(BN(Conv(ReLU(BN(x)), stride s))))     residual branch, pre-activation
+    r = gate(r)                                         soft thresholding (or SE, or nothing)
+    out = r + shortcut(x)                               no ReLU after the addition
+
+The default shortcut is the paper's: subsample by the stride and zero-pad new channels (half
+on each side), which adds no parameters. A 1x1 projection is the alternative, and ``"none"``
+drops the shortcut to give the plain ConvNet baseline. Blocks are parameterised by the number of
+spatial dims, so one class serves signals (N, C, L), images (N, C, H, W) and volumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from deepshrink.errors import ConfigError
+
+__all__ = ["BasicBlock", "BottleneckBlock", "PadShortcut", "conv_nd", "norm_nd", "make_shortcut", "SHORTCUTS"]
+
+SHORTCUTS = ("pad", "conv", "none")
+
+
+def conv_nd(spatial_dims: int) -> type[nn.Module]:
+    """The ConvNd class for 1, 2 or 3 spatial dims."""
+    try:
+        return {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[spatial_dims]
+    except KeyError:
+        raise ConfigError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}") from None
+
+
+def norm_nd(spatial_dims: int) -> type[nn.Module]:
+    """The BatchNormNd class for 1, 2 or 3 spatial dims."""
+    conv_nd(spatial_dims)  # validates
+    return {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}[spatial_dims]
+
+
+class PadShortcut(nn.Module):
+    """The paper's parameter-free shortcut: subsample by ``stride``, zero-pad new channels.
+
+    The authors' code subsamples with a 1x1 average pool of stride 2, which keeps every
+    ``stride``-th sample; the extra ``out - in`` channels are zeros, ``(out - in) // 2`` before
+    the existing ones and the rest after.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, spatial_dims: int = 1) -> None:
+        super().__init__()
+        if out_channels < in_channels:
+            raise ConfigError(
+                f"shortcut='pad' cannot reduce channels ({in_channels} -> {out_channels}); use shortcut='conv'"
+            )
+        self.stride = stride
+        self.spatial_dims = spatial_dims
+        self.pad_before = (out_channels - in_channels) // 2
+        self.pad_after = out_channels - in_channels - self.pad_before
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.stride > 1:
+            x = x[(slice(None), slice(None)) + (slice(None, None, self.stride),) * self.spatial_dims]
+        if self.pad_before or self.pad_after:
+            x = F.pad(x, (0, 0) * self.spatial_dims + (self.pad_before, self.pad_after))
+        return x
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}, pad=({self.pad_before}, {self.pad_after})"
+
+
+def make_shortcut(
+    kind: str, in_channels: int, out_channels: int, stride: int, spatial_dims: int
+) -> nn.Module | None:
+    """Build the shortcut of a block: ``"pad"`` (the paper's), ``"conv"`` (1x1 projection) or ``"none"``.
+
+    Returns None for ``"none"`` (a plain ConvNet block adds nothing) and an identity where the
+    shape does not change.
+    """
+    if kind not in SHORTCUTS:
+        raise ConfigError(f"shortcut must be one of {SHORTCUTS}, got {kind!r}")
+    if kind == "none":
+        return None
+    if stride == 1 and in_channels == out_channels:
+        return nn.Identity()
+    if kind == "pad":
+        return PadShortcut(in_channels, out_channels, stride, spatial_dims)
+    return conv_nd(spatial_dims)(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
+
+
+class _ResidualUnit(nn.Module):
+    """Shared forward of the residual units: branch, gate, then add the shortcut (no ReLU)."""
+
+    branch: nn.Module
+    gate: nn.Module
+    shortcut: nn.Module | None
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.gate(self.branch(x))
+        if self.shortcut is None:
+            return out
+        return out + self.shortcut(x)
+
+
+def _preact_conv(
+    norm: Callable[[int], nn.Module],
+    act: Callable[[], nn.Module],
+    conv: type[nn.Module],
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int,
+    bias: bool,
+) -> list[nn.Module]:
+    return [
+        norm(in_channels),
+        act(),
+        conv(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, bias=bias),
+    ]
+
+
+class BasicBlock(_ResidualUnit):
+    """Pre-activation unit of two KxK convolutions; with a Shrinkage gate it is the paper's RSBU.
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        stride: stride of the first convolution (and of the shortcut).
+        spatial_dims: 1 for signals, 2 for images, 3 for volumes.
+        kernel_size: odd kernel size ('same' padding).
+        gate_layer: callable ``gate_layer(channels) -> nn.Module`` applied to the end of the
+            residual branch (``Shrinkage``, ``SqueezeExcite``), or None.
+        shortcut: ``"pad"``, ``"conv"`` or ``"none"`` (see :func:`make_shortcut`).
+        norm_layer: ``norm_layer(channels)``; BatchNorm of the right dims by default.
+        act_layer: activation class.
+        bias: whether convolutions have a bias (the authors' code: yes).
+    """
+
+    expansion = 1
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        *,
+        spatial_dims: int = 1,
+        kernel_size: int = 3,
+        gate_layer: Callable[[int], nn.Module] | None = None,
+        shortcut: str = "pad",
+        norm_layer: Callable[[int], nn.Module] | None = None,
+        act_layer: Callable[[], nn.Module] = nn.ReLU,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        conv = conv_nd(spatial_dims)
+        norm = norm_layer or norm_nd(spatial_dims)
+        self.branch = nn.Sequential(
+            *_preact_conv(norm, act_layer, conv, in_channels, out_channels, kernel_size, stride, bias),
+            *_preact_conv(norm, act_layer, conv, out_channels, out_channels, kernel_size, 1, bias),
+        )
+        self.gate = gate_layer(out_channels) if gate_layer is not None else nn.Identity()
+        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, spatial_dims)
+
+
+class BottleneckBlock(_ResidualUnit):
+    """Pre-activation bottleneck unit (1x1 reduce, KxK, 1x1 expand) for the deep presets.
+
+    Same arguments as :class:`BasicBlock`; the inner width is ``out_channels // expansion``.
+    """
+
+    expansion = 4
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        *,
+        spatial_dims: int = 1,
+        kernel_size: int = 3,
+        gate_layer: Callable[[int], nn.Module] | None = None,
+        shortcut: str = "pad",
+        norm_layer: Callable[[int], nn.Module] | None = None,
+        act_layer: Callable[[], nn.Module] = nn.ReLU,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        conv = conv_nd(spatial_dims)
+        norm = norm_layer or norm_nd(spatial_dims)
+        mid = max(1, out_channels // self.expansion)
+        self.branch = nn.Sequential(
+            *_preact_conv(norm, act_layer, conv, in_channels, mid, 1, 1, bias),
+            *_preact_conv(norm, act_layer, conv, mid, mid, kernel_size, stride, bias),
+            *_preact_conv(norm, act_layer, conv, mid, out_channels, 1, 1, bias),
+        )
+        self.gate = gate_layer(out_channels) if gate_layer is not None else nn.Identity()
+        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, spatial_dims)

@@ -1,0 +1,197 @@
+"""Channel gates that end a residual branch: the shrinkage sub-network and Squeeze-and-Excitation.
+
+Both follow timm's ``attn_layer`` convention: the first positional argument is the channel
+count, the input is (N, C, *spatial) with any number of spatial dims, the output has the same
+shape. That lets :class:`Shrinkage` drop into a timm or torchvision ResNet unchanged.
+
+Shrinkage (Zhao et al. 2020, Sec. III-C and the authors' code)::
+
+    a     = GAP(|x|)                                  (N, C)
+    alpha = sigmoid(FC(ReLU(BN(FC(a)))))              (N, C) for CW, (N, 1) for CS
+    tau   = alpha * a              (CW: per sample and channel)
+    tau   = alpha * mean_c(a)      (CS: one per sample, shared by all channels)
+    y     = soft_threshold(x, tau)
+
+Because 0 < alpha < 1 and a = mean|x| <= max|x|, the threshold is positive and never zeroes a
+whole channel, and it is computed from each sample itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import Tensor, nn
+
+from deepshrink.errors import ConfigError
+from deepshrink.functional import abs_mean, soft_threshold
+
+__all__ = ["GateMLP", "Shrinkage", "SqueezeExcite", "record_thresholds", "ThresholdRecord"]
+
+
+class GateMLP(nn.Module):
+    """The excitation sub-network ``sigmoid(FC(act(norm(FC(v)))))`` on (N, C) vectors.
+
+    Args:
+        in_features: length of the pooled vector (the channel count).
+        out_features: number of coefficients (C for channel-wise, 1 for channel-shared).
+        hidden_features: width of the hidden layer; the paper uses ``in_features``.
+        norm_layer: normalisation of the hidden layer (the paper: BatchNorm1d), or None.
+        act_layer: activation of the hidden layer.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden_features: int,
+        norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm1d,
+        act_layer: Callable[[], nn.Module] = nn.ReLU,
+    ) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.norm = norm_layer(hidden_features) if norm_layer is not None else nn.Identity()
+        self.act = act_layer()
+        self.fc2 = nn.Linear(hidden_features, out_features)
+
+    def forward(self, v: Tensor) -> Tensor:
+        return torch.sigmoid(self.fc2(self.act(self.norm(self.fc1(v)))))
+
+
+def _hidden_width(channels: int, reduction: float, hidden_channels: int | None) -> int:
+    if hidden_channels is not None:
+        if hidden_channels < 1:
+            raise ConfigError(f"hidden_channels must be >= 1, got {hidden_channels}")
+        return int(hidden_channels)
+    if reduction <= 0:
+        raise ConfigError(f"reduction must be > 0, got {reduction}")
+    return max(1, int(round(channels / reduction)))
+
+
+class ThresholdRecord:
+    """What a :class:`Shrinkage` layer did to its last input: thresholds and dead-zone share."""
+
+    def __init__(self, tau: Tensor, zero_fraction: Tensor) -> None:
+        self.tau = tau  # (N, C) for CW, (N, 1) for CS
+        self.zero_fraction = zero_fraction  # (N,): share of features set exactly to zero
+
+    def __repr__(self) -> str:
+        return f"ThresholdRecord(tau={tuple(self.tau.shape)}, zero_fraction={tuple(self.zero_fraction.shape)})"
+
+
+class Shrinkage(nn.Module):
+    """Learned soft thresholding: the gate that turns a ResNet block into an RSBU.
+
+    Args:
+        channels: number of input channels C.
+        mode: ``"cw"`` for one threshold per sample and channel (DRSN-CW) or ``"cs"`` for one
+            threshold per sample shared by all channels (DRSN-CS).
+        reduction: hidden width of the sub-network is ``channels / reduction``; the paper and
+            its 1-D code use 1, the authors' 2-D CIFAR demo uses 4.
+        hidden_channels: explicit hidden width, overrides ``reduction``.
+        norm_layer: normalisation inside the sub-network (the paper: BatchNorm1d).
+        act_layer: activation inside the sub-network (the paper: ReLU).
+
+    Set ``record = True`` (or use :func:`record_thresholds`) to keep the thresholds of the last
+    forward pass in ``last_record``; the normal path pays one attribute check for it.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        mode: str = "cw",
+        reduction: float = 1.0,
+        hidden_channels: int | None = None,
+        norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm1d,
+        act_layer: Callable[[], nn.Module] = nn.ReLU,
+    ) -> None:
+        super().__init__()
+        mode = mode.lower()
+        if mode not in ("cw", "cs"):
+            raise ConfigError(f"Shrinkage mode must be 'cw' or 'cs', got {mode!r}")
+        self.channels = channels
+        self.mode = mode
+        hidden = _hidden_width(channels, reduction, hidden_channels)
+        self.gate = GateMLP(channels, channels if mode == "cw" else 1, hidden, norm_layer, act_layer)
+        self.record = False
+        self.last_record: ThresholdRecord | None = None
+
+    def thresholds(self, x: Tensor) -> Tensor:
+        """Thresholds for ``x``: (N, C) in CW mode, (N, 1) in CS mode."""
+        a = abs_mean(x)  # (N, C)
+        alpha = self.gate(a)  # (N, C) or (N, 1)
+        if self.mode == "cs":
+            a = a.mean(dim=1, keepdim=True)
+        return alpha.to(a.dtype) * a
+
+    def forward(self, x: Tensor) -> Tensor:
+        tau = self.thresholds(x)
+        y = soft_threshold(x, tau.to(x.dtype).reshape(tau.shape + (1,) * (x.dim() - 2)))
+        if self.record:
+            with torch.no_grad():
+                zero = (y == 0).flatten(1).float().mean(1)
+            self.last_record = ThresholdRecord(tau.detach(), zero)
+        return y
+
+    def extra_repr(self) -> str:
+        return f"{self.channels}, mode={self.mode!r}"
+
+
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-Excitation (Hu et al. 2018): scale each channel by a learned weight in (0, 1).
+
+    The SE-ResNet baseline of the study uses the same sub-network as :class:`Shrinkage`
+    (hidden width ``channels``, BatchNorm) so that the only difference between SE-ResNet and
+    DRSN-CW is what the coefficients do: rescale features, or set a soft threshold. Pass
+    ``reduction=16, norm_layer=None`` for the classic SENet gate.
+
+    Args:
+        channels: number of input channels C.
+        reduction: hidden width is ``channels / reduction``.
+        hidden_channels: explicit hidden width, overrides ``reduction``.
+        norm_layer: normalisation inside the sub-network, or None.
+        act_layer: activation inside the sub-network.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        reduction: float = 1.0,
+        hidden_channels: int | None = None,
+        norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm1d,
+        act_layer: Callable[[], nn.Module] = nn.ReLU,
+    ) -> None:
+        super().__init__()
+        self.channels = channels
+        hidden = _hidden_width(channels, reduction, hidden_channels)
+        self.gate = GateMLP(channels, channels, hidden, norm_layer, act_layer)
+
+    def forward(self, x: Tensor) -> Tensor:
+        w = self.gate(x.flatten(2).mean(-1))
+        return x * w.to(x.dtype).reshape(w.shape + (1,) * (x.dim() - 2))
+
+    def extra_repr(self) -> str:
+        return f"{self.channels}"
+
+
+@contextmanager
+def record_thresholds(model: nn.Module) -> Iterator[dict[str, Shrinkage]]:
+    """Keep the thresholds of every :class:`Shrinkage` layer of ``model`` while inside.
+
+    Yields a dict of qualified module name → layer; after a forward pass each layer's
+    ``last_record`` holds the thresholds and zero fraction of that pass::
+
+        with record_thresholds(model) as layers:
+            model(x)
+            taus = {name: layer.last_record.tau for name, layer in layers.items()}
+    """
+    layers = {name: m for name, m in model.named_modules() if isinstance(m, Shrinkage)}
+    for layer in layers.values():
+        layer.record = True
+    try:
+        yield layers
+    finally:
+        for layer in layers.values():
+            layer.record = False
+            layer.last_record = None

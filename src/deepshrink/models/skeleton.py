@@ -1,0 +1,206 @@
+"""One network skeleton for the paper's five models, in 1-D, 2-D or 3-D.
+
+Zhao et al. (2020) compare ConvNet, ResNet, DRSN-CS and DRSN-CW built from the same stem, stages
+and head; SE-ResNet is the natural fifth. Here they differ only in two arguments:
+
+=============  ============  ==========
+model          gate          shortcut
+=============  ============  ==========
+ConvNet        None          ``"none"``
+ResNet         None          ``"pad"``
+SE-ResNet      ``"se"``      ``"pad"``
+DRSN-CS        ``"cs"``      ``"pad"``
+DRSN-CW        ``"cw"``      ``"pad"``
+=============  ============  ==========
+
+Layout (the paper's Table II for the ``*_paper`` presets)::
+
+    stem: Conv(k, stride) [+ MaxPool]
+    stages: for each stage, one unit with the stage's stride, then units of stride 1
+    head: BN -> ReLU -> global average pool -> [dropout] -> FC
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from deepshrink.errors import ConfigError
+from deepshrink.layers.blocks import SHORTCUTS, BasicBlock, BottleneckBlock, conv_nd, norm_nd
+from deepshrink.layers.gates import Shrinkage, SqueezeExcite
+
+__all__ = ["ResidualNet", "GATES", "BLOCKS", "ACTIVATIONS"]
+
+GATES = ("cw", "cs", "se", None)
+BLOCKS = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU}
+
+
+def _make_gate(gate: str | None, reduction: float) -> Callable[[int], nn.Module] | None:
+    if gate is None:
+        return None
+    if gate in ("cw", "cs"):
+        return partial(Shrinkage, mode=gate, reduction=reduction)
+    if gate == "se":
+        return partial(SqueezeExcite, reduction=reduction)
+    raise ConfigError(f"gate must be one of 'cw', 'cs', 'se' or None, got {gate!r}")
+
+
+def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
+class ResidualNet(nn.Module):
+    """Pre-activation residual network whose gate makes it a ResNet, SE-ResNet or DRSN.
+
+    All arguments are plain values (no classes), so a model is rebuilt exactly from
+    ``model.config`` (what ``config.json`` stores).
+
+    Args:
+        in_channels: input channels (sensor axes, or 1/3 for images).
+        num_classes: number of classes of the head.
+        spatial_dims: 1 for signals (N, C, L), 2 for images (N, C, H, W), 3 for volumes.
+        widths: output channels of each stage.
+        depths: number of units in each stage.
+        strides: stride of the first unit of each stage.
+        stem_channels: channels of the stem convolution.
+        stem_kernel: kernel size of the stem convolution.
+        stem_stride: stride of the stem convolution.
+        stem_pool: add a 3-wide max pool of stride 2 after the stem (ImageNet-style stems).
+        block: ``"basic"`` (two convolutions, the paper's RSBU) or ``"bottleneck"``.
+        gate: ``"cw"`` / ``"cs"`` (shrinkage: DRSN-CW / DRSN-CS), ``"se"`` or None.
+        gate_reduction: hidden width of the gate's sub-network is ``channels / gate_reduction``.
+        shortcut: ``"pad"`` (the paper's), ``"conv"`` (1x1 projection) or ``"none"`` (ConvNet).
+        kernel_size: kernel size of the units' convolutions.
+        conv_bias: whether convolutions have a bias (the authors' code: yes).
+        act: activation name (``relu``, ``gelu``, ``silu``, ``elu``).
+        drop_rate: dropout before the classifier.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 8,
+        *,
+        spatial_dims: int = 1,
+        widths: Sequence[int] = (4, 8, 16),
+        depths: Sequence[int] = (4, 4, 4),
+        strides: Sequence[int] = (2, 2, 2),
+        stem_channels: int = 4,
+        stem_kernel: int = 3,
+        stem_stride: int = 2,
+        stem_pool: bool = False,
+        block: str = "basic",
+        gate: str | None = "cw",
+        gate_reduction: float = 1.0,
+        shortcut: str = "pad",
+        kernel_size: int = 3,
+        conv_bias: bool = True,
+        act: str = "relu",
+        drop_rate: float = 0.0,
+    ) -> None:
+        super().__init__()
+        widths, depths, strides = list(widths), list(depths), list(strides)
+        if not (len(widths) == len(depths) == len(strides)) or not widths:
+            raise ConfigError(
+                f"widths, depths and strides need one entry per stage, got {widths}, {depths}, {strides}"
+            )
+        for arg, values in (("widths", widths), ("depths", depths), ("strides", strides)):
+            if any(int(v) != v or v < 1 for v in values):
+                raise ConfigError(f"{arg} must be positive integers, got {values}")
+        if in_channels < 1 or num_classes < 1:
+            raise ConfigError(f"in_channels and num_classes must be >= 1, got {in_channels}, {num_classes}")
+        _check_choice("block", block, list(BLOCKS))
+        _check_choice("shortcut", shortcut, SHORTCUTS)
+        _check_choice("act", act, list(ACTIVATIONS))
+        if kernel_size % 2 == 0 or stem_kernel % 2 == 0:
+            raise ConfigError(f"kernel sizes must be odd ('same' padding), got {kernel_size} and {stem_kernel}")
+        gate_layer = _make_gate(gate, gate_reduction)
+        conv = conv_nd(spatial_dims)
+        act_layer = ACTIVATIONS[act]
+        self.config: dict[str, Any] = dict(
+            in_channels=in_channels, num_classes=num_classes, spatial_dims=spatial_dims, widths=widths,
+            depths=depths, strides=strides, stem_channels=stem_channels, stem_kernel=stem_kernel,
+            stem_stride=stem_stride, stem_pool=stem_pool, block=block, gate=gate,
+            gate_reduction=gate_reduction, shortcut=shortcut, kernel_size=kernel_size,
+            conv_bias=conv_bias, act=act, drop_rate=drop_rate,
+        )  # fmt: skip
+        self.spatial_dims = spatial_dims
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+
+        stem: list[nn.Module] = [
+            conv(in_channels, stem_channels, stem_kernel, stride=stem_stride, padding=stem_kernel // 2, bias=conv_bias)
+        ]
+        if stem_pool:
+            pool = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[spatial_dims]
+            stem.append(pool(kernel_size=3, stride=2, padding=1))
+        self.stem = nn.Sequential(*stem)
+
+        unit = BLOCKS[block]
+        stages: list[nn.Module] = []
+        channels = stem_channels
+        for width, depth, stride in zip(widths, depths, strides):
+            units = []
+            for i in range(depth):
+                units.append(
+                    unit(
+                        channels, width, stride if i == 0 else 1, spatial_dims=spatial_dims,
+                        kernel_size=kernel_size, gate_layer=gate_layer, shortcut=shortcut,
+                        act_layer=act_layer, bias=conv_bias,
+                    )
+                )  # fmt: skip
+                channels = width
+            stages.append(nn.Sequential(*units))
+        self.stages = nn.Sequential(*stages)
+        self.num_features = channels
+        self.final_norm = norm_nd(spatial_dims)(channels)
+        self.final_act = act_layer()
+        self.head_drop = nn.Dropout(drop_rate)
+        self.fc = nn.Linear(channels, num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # Variance scaling (He et al.), as the authors' code uses for its kernels.
+        for m in self.modules():
+            if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Feature map before pooling: (N, num_features, *spatial)."""
+        if x.dim() != self.spatial_dims + 2:
+            raise ValueError(
+                f"expected input of shape (N, C{', L' if self.spatial_dims == 1 else ', *spatial'}) with "
+                f"{self.spatial_dims + 2} dims, got shape {tuple(x.shape)}"
+            )
+        x = self.stages(self.stem(x))
+        return self.final_act(self.final_norm(x))
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Pool the feature map and classify; ``pre_logits=True`` returns the pooled features."""
+        x = self.head_drop(x.flatten(2).mean(-1))
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the head for a new number of classes (fine-tuning)."""
+        self.fc = nn.Linear(self.num_features, num_classes)
+        self.num_classes = num_classes
+        self.config["num_classes"] = num_classes
+
+    @torch.no_grad()
+    def num_parameters(self) -> int:
+        """Number of trainable parameters."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
