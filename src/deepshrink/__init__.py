@@ -9,11 +9,12 @@ from deepshrink.errors import CheckpointError, ConfigError, DatasetError, Deepsh
 from deepshrink.functional import soft_threshold
 from deepshrink.layers import BasicBlock, BottleneckBlock, Shrinkage, SqueezeExcite, record_thresholds
 from deepshrink.models import ResidualNet, create_model, list_models
+from deepshrink.serialization import from_pretrained, save_pretrained
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BasicBlock", "BottleneckBlock", "CheckpointError", "ConfigError", "DatasetError", "DeepshrinkError",
     "ResidualNet", "Shrinkage", "SqueezeExcite", "create_model", "functional", "list_models",
-    "record_thresholds", "soft_threshold",
+    "from_pretrained", "record_thresholds", "save_pretrained", "soft_threshold",
 ]  # fmt: skip

@@ -56,7 +56,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import numpy as np
 import torch
@@ -68,7 +69,7 @@ __all__ = ["NOISE_KINDS", "add_noise", "measure_snr"]
 NOISE_KINDS: tuple[str, ...] = ("gaussian", "laplacian", "uniform", "pink", "brown")
 """Names accepted by :func:`add_noise` ``kind``."""
 
-_COLOUR_EXPONENT = {"pink": 0.5, "brown": 2.0}
+_COLOUR_EXPONENT = {"pink": 1.0, "brown": 2.0}
 
 SNRSpec = Union[float, Sequence[float], np.ndarray, torch.Tensor, tuple[float, float]]
 GeneratorSpec = Union[torch.Generator, int, None]
@@ -229,7 +230,9 @@ def add_noise(
             tensor or is too short; ``generator`` is of the wrong type or device.
     """
     if not isinstance(kind, str) or kind not in NOISE_KINDS:
-        raise ConfigError(f"kind: unknown noise kind {kind!r}; valid kinds are {', '.join(NOISE_KINDS)}")
+        raise ConfigError(
+            f"kind: unknown noise kind {kind!r}; valid kinds are {', '.join(NOISE_KINDS)}"
+        )
     if not isinstance(x, torch.Tensor):
         raise ConfigError(f"x: expected a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
@@ -253,9 +256,8 @@ def add_noise(
     noise = noise - noise.mean(dim=-1, keepdim=True)
     p_signal = obs.pow(2).mean(dim=-1)
     p_noise = noise.pow(2).mean(dim=-1)
-    ratio = torch.where(
-        p_noise > 0, p_signal / p_noise.clamp_min(torch.finfo(dtype).tiny), torch.zeros_like(p_noise)
-    )
+    tiny = torch.finfo(dtype).tiny
+    ratio = torch.where(p_noise > 0, p_signal / p_noise.clamp_min(tiny), torch.zeros_like(p_noise))
     scale = ratio.sqrt() * torch.pow(10.0, -snr / 20.0)
     noise = (noise * scale.unsqueeze(-1)).reshape(x.shape)
 

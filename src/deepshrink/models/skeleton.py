@@ -200,6 +200,12 @@ class ResidualNet(nn.Module):
         self.num_classes = num_classes
         self.config["num_classes"] = num_classes
 
+    def save_pretrained(self, directory: str, **kwargs: Any) -> Any:
+        """Write ``config.json`` + ``model.safetensors``; see :func:`deepshrink.serialization.save_pretrained`."""
+        from deepshrink.serialization import save_pretrained
+
+        return save_pretrained(self, directory, **kwargs)
+
     @torch.no_grad()
     def num_parameters(self) -> int:
         """Number of trainable parameters."""

@@ -1,0 +1,659 @@
+"""The one dataset type of deepshrink: signals ``(N, C, L)`` with labels, recordings and noise.
+
+Every loader (:mod:`deepshrink.data.formats`) and the drivetrain simulator
+(:mod:`deepshrink.data.simulate`) returns a :class:`SignalDataset`. It holds the whole set as
+tensors, so it can live on a GPU (:meth:`SignalDataset.to`) and be indexed in batches without a
+``DataLoader``; it is also a plain :class:`torch.utils.data.Dataset` for the usual loop.
+
+Two things it keeps besides ``x`` and ``y`` matter for honest results:
+
+* ``recording_ids``: which continuous recording each observation (window) was cut from.
+  Windows of one recording are strongly correlated (and overlapping windows share samples), so
+  a split that puts windows of one recording on both sides leaks the test set into training and
+  inflates accuracy (Zhao et al. 2020 split their data at random per observation; several CWRU
+  studies report the resulting inflation). :mod:`deepshrink.data.splits` splits by recording.
+* ``conditions``: per-observation operating conditions (speed, load, ...), so a split can train
+  on some conditions and test on others.
+
+:class:`NoisyDataset` adds noise at a given SNR with :func:`deepshrink.noise.add_noise`,
+either once and fixed (the paper's protocol) or freshly each epoch, and keeps the SNR of every
+observation (``snr_db``) so accuracy can be reported per SNR.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from deepshrink.errors import ConfigError, DatasetError
+
+__all__ = ["SignalDataset", "NoisyDataset", "encode_labels"]
+
+ArrayLike = Union[np.ndarray, torch.Tensor, Sequence[Any]]
+SNRSpec = Union[float, tuple[float, float], Sequence[float], np.ndarray, torch.Tensor]
+
+
+def _numeric_key(label: str) -> tuple[int, float, str]:
+    """Sort key: numbers numerically (``"2" < "10"``), then other strings alphabetically."""
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def _canonical_label(value: Any) -> str:
+    """A label as text; integral numbers without a decimal part (``1.0`` and ``"1"`` → ``"1"``)."""
+    if isinstance(value, (bytes, np.bytes_)):
+        value = value.decode()
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if math.isfinite(number) and number == int(number):
+        return str(int(number))
+    return text
+
+
+def encode_labels(
+    labels: ArrayLike, label_names: Sequence[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Map raw class labels (numbers or strings) to integer codes ``0..K-1``.
+
+    Labels are compared as canonical text (``1``, ``1.0`` and ``"1"`` are the same class).
+    Without ``label_names`` the classes are the distinct labels in sorted order (numbers
+    numerically, then strings alphabetically), as in the UCR archive convention.
+
+    Args:
+        labels: Raw labels, shape ``(N,)``.
+        label_names: The known classes, in code order; every label must be one of them.
+
+    Returns:
+        ``(codes, names)``: int64 codes of shape ``(N,)`` and the K class names.
+
+    Raises:
+        DatasetError: A label is not in ``label_names``.
+    """
+    text = [_canonical_label(v) for v in np.asarray(labels).reshape(-1).tolist()]
+    if label_names is None:
+        names = sorted(set(text), key=_numeric_key)
+    else:
+        names = [_canonical_label(v) for v in label_names]
+    lookup = {name: code for code, name in enumerate(names)}
+    codes = np.empty(len(text), dtype=np.int64)
+    for i, label in enumerate(text):
+        if label not in lookup:
+            raise DatasetError(
+                f"label {label!r} of observation {i} is not one of the classes {names}"
+            )
+        codes[i] = lookup[label]
+    return codes, names
+
+
+def _as_signals(x: ArrayLike, where: str) -> torch.Tensor:
+    """``x`` as a float32 tensor ``(N, C, L)``; ragged or non-numeric input is a DatasetError."""
+    if isinstance(x, (list, tuple)):
+        shapes = [tuple(np.shape(item)) for item in x]
+        for i, shape in enumerate(shapes):
+            if shape != shapes[0]:
+                raise DatasetError(
+                    f"{where}: ragged data: observation {i} has shape {shape} but observation 0 "
+                    f"has {shapes[0]}; all observations must have the same channels and length"
+                )
+        x = torch.stack([torch.as_tensor(item) for item in x]) if x else np.empty((0, 0))
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        raise DatasetError(
+            f"{where}: x is an object array (ragged observations?); expected a numeric array "
+            "of shape (N, C, L) or (N, L)"
+        )
+    try:
+        t = torch.as_tensor(x)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise DatasetError(f"{where}: x is not a numeric array ({err})") from None
+    if t.is_complex() or not (t.is_floating_point() or t.dtype in _INT_DTYPES):
+        raise DatasetError(f"{where}: x must be real numbers, got dtype {t.dtype}")
+    if t.ndim == 2:
+        t = t.unsqueeze(1)
+    if t.ndim != 3:
+        raise DatasetError(f"{where}: x must have shape (N, C, L) or (N, L), got {tuple(t.shape)}")
+    if t.shape[0] == 0 or t.shape[1] == 0 or t.shape[2] == 0:
+        raise DatasetError(f"{where}: x is empty (shape {tuple(t.shape)})")
+    t = t.to(torch.float32)
+    finite = torch.isfinite(t).flatten(1).all(dim=1)
+    if not bool(finite.all()):
+        bad = torch.nonzero(~finite).flatten()
+        raise DatasetError(
+            f"{where}: observation {int(bad[0])} contains NaN or infinite values "
+            f"({bad.numel()} observation(s) affected; after conversion to float32)"
+        )
+    return t
+
+
+_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)
+
+
+def _as_labels(y: ArrayLike, n: int, k: int, where: str) -> torch.Tensor:
+    """``y`` as int64 codes in ``0..k-1``; floats are accepted if they are whole numbers."""
+    arr = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise DatasetError(f"{where}: y must have shape ({n},) to match x, got {arr.shape}")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise DatasetError(f"{where}: y must hold integer class codes, got non-integer floats")
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind not in "iub":
+        raise DatasetError(
+            f"{where}: y must hold integer class codes 0..{k - 1}, got dtype {arr.dtype} "
+            "(map raw labels with deepshrink.data.encode_labels)"
+        )
+    arr = arr.astype(np.int64)
+    bad = np.flatnonzero((arr < 0) | (arr >= k))
+    if bad.size:
+        raise DatasetError(
+            f"{where}: y[{bad[0]}] = {arr[bad[0]]} is out of range 0..{k - 1} "
+            f"(there are {k} label_names)"
+        )
+    return torch.from_numpy(arr)
+
+
+def _as_recordings(
+    recording_ids: ArrayLike | None, n: int, where: str
+) -> tuple[torch.Tensor, list[Any]]:
+    """Recording ids as int64 codes plus the original names (``names[code]``)."""
+    if recording_ids is None:
+        return torch.arange(n, dtype=torch.int64), list(range(n))
+    arr = np.asarray(
+        recording_ids.cpu() if isinstance(recording_ids, torch.Tensor) else recording_ids
+    )
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise DatasetError(f"{where}: recording_ids must have shape ({n},), got {arr.shape}")
+    if arr.dtype.kind not in "iuUSO":
+        raise DatasetError(
+            f"{where}: recording_ids must be integers or strings, got dtype {arr.dtype}"
+        )
+    if arr.dtype.kind == "O":
+        arr = arr.astype(str)
+    names, codes = np.unique(arr, return_inverse=True)
+    return torch.from_numpy(codes.astype(np.int64).reshape(-1)), names.tolist()
+
+
+def _as_conditions(
+    conditions: Mapping[str, ArrayLike] | None, n: int, where: str
+) -> dict[str, np.ndarray]:
+    """Conditions as a dict of 1-D numpy arrays of length ``n``."""
+    out: dict[str, np.ndarray] = {}
+    for key, values in (conditions or {}).items():
+        arr = np.asarray(values.cpu() if isinstance(values, torch.Tensor) else values)
+        if arr.ndim == 0:
+            arr = np.full(n, arr.item())
+        if arr.ndim != 1 or arr.shape[0] != n:
+            raise DatasetError(
+                f"{where}: condition {key!r} must have shape ({n},), got {arr.shape}"
+            )
+        out[str(key)] = arr
+    return out
+
+
+def _as_index(indices: ArrayLike, n: int, where: str) -> np.ndarray:
+    """Integer indices (or a boolean mask) as an int64 numpy array, checked against ``n``."""
+    arr = np.asarray(indices.cpu() if isinstance(indices, torch.Tensor) else indices)
+    if arr.dtype == bool:
+        if arr.shape != (n,):
+            raise DatasetError(f"{where}: boolean mask must have shape ({n},), got {arr.shape}")
+        return np.flatnonzero(arr).astype(np.int64)
+    arr = arr.reshape(-1)
+    if arr.size and arr.dtype.kind not in "iu":
+        raise DatasetError(f"{where}: indices must be integers, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    bad = np.flatnonzero((arr < -n) | (arr >= n))
+    if bad.size:
+        raise DatasetError(f"{where}: index {arr[bad[0]]} is out of range for {n} observations")
+    return np.where(arr < 0, arr + n, arr)
+
+
+def _summarise(values: np.ndarray, max_values: int = 20) -> Any:
+    """Distinct values of a condition (or its range when there are many), JSON-friendly."""
+    distinct = np.unique(values)
+    if distinct.size <= max_values:
+        return distinct.tolist()
+    return {
+        "min": distinct.min().item(),
+        "max": distinct.max().item(),
+        "distinct": int(distinct.size),
+    }
+
+
+class SignalDataset(Dataset):
+    """Signals of shape ``(N, C, L)`` with class labels, recording ids and conditions.
+
+    Args:
+        x: Signals, a numpy array or tensor of shape ``(N, C, L)``, or ``(N, L)`` for one
+            channel; stored as a float32 tensor (a float32 tensor is kept without copying).
+        y: Class codes ``0..K-1``, shape ``(N,)``; stored as an int64 tensor.
+        label_names: The K class names, in code order.
+        sampling_rate: Samples per second, if known.
+        recording_ids: Shape ``(N,)``: the recording (integer or string id) each observation
+            was cut from. Stored as int64 codes in ``recording_ids``; ``recording_names[code]``
+            gives the original id. Default: every observation is its own recording.
+        conditions: Operating conditions, name → shape ``(N,)`` values (numbers or strings),
+            e.g. ``{"speed_hz": ..., "load": ...}``; stored as numpy arrays on the CPU.
+        name: A short name for messages and reports.
+
+    Raises:
+        DatasetError: ``x`` is ragged, empty, not numeric or holds NaN/Inf (the message names
+            the first bad observation); ``y`` has the wrong length or values outside
+            ``0..K-1``; fewer than two classes; ``recording_ids`` or a condition has the
+            wrong length.
+
+    Attributes:
+        x: float32 tensor ``(N, C, L)``.
+        y: int64 tensor ``(N,)``.
+        recording_ids: int64 tensor ``(N,)`` of codes into ``recording_names``.
+        recording_names: The original recording ids, indexed by code.
+        conditions: dict of numpy arrays ``(N,)``.
+        label_names, sampling_rate, name: As given.
+
+    Example:
+        >>> ds = SignalDataset(x, y, label_names=["healthy", "fault"], sampling_rate=12800)
+        >>> train_idx, test_idx = split_by_recording(ds, test_fraction=0.2, seed=0)
+        >>> train = ds.subset(train_idx).with_noise(0.0, "gaussian", seed=1)
+    """
+
+    _row_tensors: tuple[str, ...] = ("x", "y", "recording_ids")
+    """Tensor attributes with one row per observation (indexed by subset, moved by to)."""
+
+    def __init__(
+        self,
+        x: ArrayLike,
+        y: ArrayLike,
+        *,
+        label_names: Sequence[str],
+        sampling_rate: float | None = None,
+        recording_ids: ArrayLike | None = None,
+        conditions: Mapping[str, ArrayLike] | None = None,
+        name: str = "dataset",
+    ) -> None:
+        self.name = str(name)
+        where = f"dataset {self.name!r}"
+        self.x = _as_signals(x, where)
+        n = self.x.shape[0]
+        if isinstance(label_names, np.ndarray):
+            label_names = label_names.tolist()
+        if isinstance(label_names, str) or not isinstance(label_names, Sequence):
+            raise DatasetError(
+                f"{where}: label_names must be a list of class names, got {label_names!r}"
+            )
+        self.label_names = [str(v) for v in label_names]
+        if len(set(self.label_names)) != len(self.label_names):
+            raise DatasetError(f"{where}: label_names has duplicates: {self.label_names}")
+        if len(self.label_names) < 2:
+            raise DatasetError(
+                f"{where}: only one class {self.label_names}; classification needs at least 2"
+            )
+        self.y = _as_labels(y, n, len(self.label_names), where)
+        present = torch.unique(self.y)
+        if present.numel() < 2:
+            raise DatasetError(
+                f"{where}: every observation has the same class "
+                f"{self.label_names[int(present[0])]!r}; classification needs at least 2 classes"
+            )
+        if sampling_rate is not None:
+            if not isinstance(sampling_rate, numbers.Real) or not (
+                math.isfinite(sampling_rate) and sampling_rate > 0
+            ):
+                raise DatasetError(
+                    f"{where}: sampling_rate must be a positive number, got {sampling_rate!r}"
+                )
+            sampling_rate = float(sampling_rate)
+        self.sampling_rate: float | None = sampling_rate
+        self.recording_ids, self.recording_names = _as_recordings(recording_ids, n, where)
+        self.conditions = _as_conditions(conditions, n, where)
+
+    @classmethod
+    def from_recordings(
+        cls,
+        recordings: Sequence[ArrayLike],
+        labels: Sequence[int],
+        *,
+        window: int,
+        stride: int | None = None,
+        label_names: Sequence[str],
+        recording_names: Sequence[Any] | None = None,
+        conditions: Mapping[str, Sequence[Any]] | None = None,
+        sampling_rate: float | None = None,
+        name: str = "dataset",
+    ) -> "SignalDataset":
+        """Cut continuous recordings into windows; windows never cross recordings.
+
+        Args:
+            recordings: One array per recording, shape ``(T,)`` or ``(C, T)``.
+            labels: The class code of each recording.
+            window: Window length in samples (becomes ``L``).
+            stride: Step between window starts; default ``window`` (no overlap). A stride
+                below ``window`` overlaps windows, but only inside one recording, and all
+                windows of a recording share its recording id, so the splits in
+                :mod:`deepshrink.data.splits` keep them on one side.
+            label_names: The K class names.
+            recording_names: A name per recording (e.g. its file name), used as recording id
+                and in error messages; default ``0..R-1``.
+            conditions: name → one value per recording, repeated for each of its windows.
+            sampling_rate: Samples per second.
+            name: Dataset name.
+
+        Returns:
+            A dataset with ``sum_r ((T_r - window) // stride + 1)`` observations.
+
+        Raises:
+            DatasetError: A recording is shorter than ``window``, or channel counts differ.
+            ConfigError: ``window`` or ``stride`` is not a positive integer.
+        """
+        stride = window if stride is None else stride
+        for arg, value in (("window", window), ("stride", stride)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{arg}: must be a positive integer, got {value!r}")
+        names = list(range(len(recordings))) if recording_names is None else list(recording_names)
+        if len(labels) != len(recordings) or len(names) != len(recordings):
+            raise DatasetError(
+                f"dataset {name!r}: {len(recordings)} recordings but {len(labels)} labels "
+                f"and {len(names)} recording names"
+            )
+        pieces, ys, rec_ids = [], [], []
+        cond_lists: dict[str, list[np.ndarray]] = {key: [] for key in (conditions or {})}
+        channels = None
+        for r, signal in enumerate(recordings):
+            arr = np.asarray(signal.cpu() if isinstance(signal, torch.Tensor) else signal)
+            if arr.ndim == 1:
+                arr = arr[None, :]
+            if arr.ndim != 2:
+                raise DatasetError(
+                    f"recording {names[r]!r}: expected shape (T,) or (C, T), got {arr.shape}"
+                )
+            if channels is not None and arr.shape[0] != channels:
+                raise DatasetError(
+                    f"recording {names[r]!r}: has {arr.shape[0]} channels, earlier ones {channels}"
+                )
+            channels = arr.shape[0]
+            length = arr.shape[1]
+            if length < window:
+                raise DatasetError(
+                    f"recording {names[r]!r}: window of {window} samples is longer than the "
+                    f"recording ({length} samples)"
+                )
+            count = (length - window) // stride + 1
+            view = np.lib.stride_tricks.sliding_window_view(arr, window, axis=1)  # (C, n, window)
+            pieces.append(
+                np.ascontiguousarray(
+                    view[:, ::stride][:, :count].transpose(1, 0, 2), dtype=np.float32
+                )
+            )
+            ys.append(np.full(count, labels[r], dtype=np.int64))
+            rec_ids.append(np.full(count, r, dtype=np.int64))
+            for key, values in (conditions or {}).items():
+                cond_lists[key].append(np.repeat(np.asarray(values)[r : r + 1], count))
+        if not pieces:
+            raise DatasetError(f"dataset {name!r}: no recordings given")
+        rec = np.concatenate(rec_ids)
+        named = (
+            np.asarray([str(v) for v in names])
+            if any(isinstance(v, str) for v in names)
+            else np.asarray(names)
+        )
+        return cls(
+            np.concatenate(pieces),
+            np.concatenate(ys),
+            label_names=label_names,
+            sampling_rate=sampling_rate,
+            recording_ids=named[rec],
+            conditions={key: np.concatenate(parts) for key, parts in cond_lists.items()},
+            name=name,
+        )
+
+    # ----------------------------------------------------------------- basic properties
+    @property
+    def num_classes(self) -> int:
+        """Number of classes K (``len(label_names)``)."""
+        return len(self.label_names)
+
+    @property
+    def num_channels(self) -> int:
+        """Channels per observation, C."""
+        return int(self.x.shape[1])
+
+    @property
+    def length(self) -> int:
+        """Samples per observation, L."""
+        return int(self.x.shape[2])
+
+    @property
+    def num_recordings(self) -> int:
+        """Number of distinct recordings present."""
+        return int(torch.unique(self.recording_ids).numel())
+
+    @property
+    def device(self) -> torch.device:
+        """The device the tensors are on."""
+        return self.x.device
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def __getitem__(self, index: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x[index], y[index])``; ``index`` may be an int, slice or index tensor (a batch)."""
+        return self.x[index], self.y[index]
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name={self.name!r}, N={len(self)}, C={self.num_channels}, "
+            f"L={self.length}, classes={self.num_classes}, recordings={self.num_recordings}, "
+            f"device={self.device})"
+        )
+
+    # ----------------------------------------------------------------- derived views
+    def subset(self, indices: ArrayLike) -> "SignalDataset":
+        """A new dataset of the given observations (same type, classes and recording names).
+
+        Recording codes are kept, so ids stay comparable between subsets of one dataset. A
+        subset may hold a single class (no validation is repeated).
+
+        Args:
+            indices: Integer indices or a boolean mask of shape ``(N,)``.
+        """
+        idx = _as_index(indices, len(self), f"dataset {self.name!r}: subset")
+        new = copy.copy(self)
+        rows = torch.from_numpy(idx)
+        for attr in self._row_tensors:
+            value = getattr(self, attr)
+            setattr(new, attr, value.index_select(0, rows.to(value.device)))
+        new.conditions = {key: values[idx] for key, values in self.conditions.items()}
+        return new
+
+    def to(self, device: torch.device | str) -> "SignalDataset":
+        """Move the tensors to ``device`` in place (like ``nn.Module.to``) and return self.
+
+        The whole set becomes resident there, so a training loop can index batches directly
+        (``ds.x[idx]``). ``conditions`` stay numpy arrays on the CPU.
+        """
+        for attr in self._row_tensors:
+            setattr(self, attr, getattr(self, attr).to(device))
+        return self
+
+    def class_counts(self) -> np.ndarray:
+        """Observations per class, an int64 array of length K (zeros for absent classes)."""
+        return np.bincount(self.y.cpu().numpy(), minlength=self.num_classes).astype(np.int64)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-friendly summary: sizes, classes, counts, recordings and conditions."""
+        y = self.y.cpu().numpy()
+        rec = self.recording_ids.cpu().numpy()
+        recordings_per_class = {
+            label: int(np.unique(rec[y == k]).size) for k, label in enumerate(self.label_names)
+        }
+        info: dict[str, Any] = {
+            "name": self.name,
+            "num_observations": len(self),
+            "num_channels": self.num_channels,
+            "length": self.length,
+            "sampling_rate": self.sampling_rate,
+            "duration_s": None if self.sampling_rate is None else self.length / self.sampling_rate,
+            "num_classes": self.num_classes,
+            "classes": list(self.label_names),
+            "class_counts": dict(zip(self.label_names, self.class_counts().tolist())),
+            "num_recordings": int(np.unique(rec).size),
+            "recordings_per_class": recordings_per_class,
+            "conditions": {key: _summarise(values) for key, values in self.conditions.items()},
+        }
+        return info
+
+    def with_noise(
+        self,
+        snr_db: SNRSpec,
+        kind: str = "gaussian",
+        seed: int = 0,
+        fresh_per_epoch: bool = False,
+    ) -> "NoisyDataset":
+        """This dataset with noise added at ``snr_db``; see :class:`NoisyDataset`."""
+        return NoisyDataset(self, snr_db, kind=kind, seed=seed, fresh_per_epoch=fresh_per_epoch)
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    """An independent 63-bit seed for ``(seed, epoch)`` (no overlap between nearby seeds)."""
+    state = np.random.SeedSequence([seed, epoch]).generate_state(2, dtype=np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1]))
+
+
+class NoisyDataset(SignalDataset):
+    """A :class:`SignalDataset` whose ``x`` is the clean signal plus noise at a given SNR.
+
+    The noise comes from :func:`deepshrink.noise.add_noise` (SNR per observation and channel:
+    ``10·log10(P_signal / P_noise)``) and is drawn on the device the data is on.
+
+    Two protocols:
+
+    * ``fresh_per_epoch=False`` (default, the paper's): noise is added once and stays fixed;
+      :meth:`set_epoch` does nothing. The same ``seed`` gives the same noise.
+    * ``fresh_per_epoch=True``: :meth:`set_epoch` redraws noise (and SNRs from a range) for
+      every epoch, deterministically from ``(seed, epoch)``. Epoch 0 equals the fixed noise.
+      Call it before creating the epoch's ``DataLoader`` iterator (workers copy the dataset;
+      with ``persistent_workers=True`` they would keep the old noise).
+
+    A subset keeps the current noise of its observations; after :meth:`set_epoch` a subset
+    draws its own noise (deterministic from seed, epoch and the subset).
+
+    Args:
+        clean: The dataset to add noise to (if it is itself noisy, its clean signal is used).
+        snr_db: SNR in dB: a number; a ``(low, high)`` tuple, one SNR per observation drawn
+            uniformly; or a per-observation sequence / array / tensor of shape ``(N,)``.
+        kind: A noise kind of :data:`deepshrink.noise.NOISE_KINDS` (``"gaussian"``,
+            ``"laplacian"``, ``"pink"``, ...).
+        seed: Integer seed.
+        fresh_per_epoch: Redraw the noise at each :meth:`set_epoch`.
+
+    Attributes:
+        clean_x: The clean signals, float32 ``(N, C, L)``.
+        snr_db: float32 tensor ``(N,)``: the SNR of each observation's current noise.
+        noise_kind, seed, fresh_per_epoch, epoch: As given / last epoch set.
+
+    Raises:
+        ConfigError: ``seed`` is not an int, ``snr_db`` has the wrong shape, or
+            ``add_noise`` rejects ``kind`` / ``snr_db``.
+    """
+
+    def __init__(
+        self,
+        clean: SignalDataset,
+        snr_db: SNRSpec,
+        *,
+        kind: str = "gaussian",
+        seed: int = 0,
+        fresh_per_epoch: bool = False,
+    ) -> None:
+        if not isinstance(clean, SignalDataset):
+            raise ConfigError(f"clean: expected a SignalDataset, got {type(clean).__name__}")
+        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
+            raise ConfigError(f"seed: must be a non-negative int, got {seed!r}")
+        self.__dict__.update(copy.copy(clean.__dict__))
+        self.clean_x = clean.clean_x if isinstance(clean, NoisyDataset) else clean.x
+        self.noise_kind = kind
+        self.seed = int(seed)
+        self.fresh_per_epoch = bool(fresh_per_epoch)
+        self.epoch = 0
+        if isinstance(snr_db, tuple) or isinstance(snr_db, numbers.Real):
+            self._snr_request: Any = snr_db
+        else:
+            request = torch.as_tensor(
+                np.asarray(snr_db) if not isinstance(snr_db, torch.Tensor) else snr_db,
+                dtype=torch.float32,
+            )
+            if request.shape != (len(self),):
+                raise ConfigError(
+                    f"snr_db: a per-observation SNR needs shape ({len(self)},), got "
+                    f"{tuple(request.shape)}; use a number or a (low, high) tuple otherwise"
+                )
+            self._snr_request = request
+        self._draw(0)
+
+    @property
+    def _row_tensors(self) -> tuple[str, ...]:  # type: ignore[override]
+        """Also the clean signal, the SNRs and a per-observation SNR request."""
+        names = SignalDataset._row_tensors + ("clean_x", "snr_db")
+        return names + (("_snr_request",) if isinstance(self._snr_request, torch.Tensor) else ())
+
+    def _draw(self, epoch: int) -> None:
+        from deepshrink.noise import add_noise
+
+        request = self._snr_request
+        if isinstance(request, torch.Tensor):
+            request = request.to(self.clean_x.device)
+        noisy, snr = add_noise(
+            self.clean_x, request, self.noise_kind, _epoch_seed(self.seed, epoch), return_snr=True
+        )
+        self.x = noisy
+        self.snr_db = snr[:, 0].to(torch.float32).contiguous()
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start epoch ``epoch``: redraws the noise if ``fresh_per_epoch``, else does nothing."""
+        if not isinstance(epoch, numbers.Integral) or epoch < 0:
+            raise ConfigError(f"epoch: must be a non-negative int, got {epoch!r}")
+        epoch = int(epoch)
+        if self.fresh_per_epoch and epoch != self.epoch:
+            self._draw(epoch)
+        self.epoch = epoch
+
+    def clean(self) -> SignalDataset:
+        """The dataset without noise (shares tensors with this one)."""
+        plain = SignalDataset.__new__(SignalDataset)
+        for key, value in self.__dict__.items():
+            if key in (
+                "clean_x",
+                "snr_db",
+                "_snr_request",
+                "noise_kind",
+                "seed",
+                "fresh_per_epoch",
+                "epoch",
+            ):
+                continue
+            plain.__dict__[key] = value
+        plain.x = self.clean_x
+        return plain
+
+    def describe(self) -> dict[str, Any]:
+        """As :meth:`SignalDataset.describe`, plus a ``noise`` entry."""
+        info = super().describe()
+        snr = self.snr_db.cpu()
+        info["noise"] = {
+            "kind": self.noise_kind,
+            "snr_db_min": float(snr.min()),
+            "snr_db_max": float(snr.max()),
+            "seed": self.seed,
+            "fresh_per_epoch": self.fresh_per_epoch,
+            "epoch": self.epoch,
+        }
+        return info

