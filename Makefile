@@ -19,7 +19,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 demo: $(BIN)/.installed
-	$(BIN)/deepshrink demo
+	$(BIN)/deepshrink models --summary drsn_cw_paper
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q

@@ -160,7 +160,7 @@ def test_check_no_leak_catches_shared_recordings_and_indices():
 
 
 def test_a_random_observation_split_would_be_caught():
-    """The field's pitfall: a random split of windows puts windows of one recording on both sides."""
+    """The field's pitfall: a random split of windows puts a recording on both sides."""
     ds = windowed([5, 5], windows=10)
     perm = np.random.default_rng(0).permutation(len(ds))
     with pytest.raises(DatasetError, match="windows of one recording must stay on one side"):

@@ -26,7 +26,7 @@ import copy
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,8 +36,8 @@ from deepshrink.errors import ConfigError, DatasetError
 
 __all__ = ["SignalDataset", "NoisyDataset", "encode_labels"]
 
-ArrayLike = Union[np.ndarray, torch.Tensor, Sequence[Any]]
-SNRSpec = Union[float, tuple[float, float], Sequence[float], np.ndarray, torch.Tensor]
+ArrayLike = np.ndarray | torch.Tensor | Sequence[Any]
+SNRSpec = float | tuple[float, float] | Sequence[float] | np.ndarray | torch.Tensor
 
 
 def _numeric_key(label: str) -> tuple[int, float, str]:
@@ -329,7 +329,7 @@ class SignalDataset(Dataset):
         conditions: Mapping[str, Sequence[Any]] | None = None,
         sampling_rate: float | None = None,
         name: str = "dataset",
-    ) -> "SignalDataset":
+    ) -> SignalDataset:
         """Cut continuous recordings into windows; windows never cross recordings.
 
         Args:
@@ -456,7 +456,7 @@ class SignalDataset(Dataset):
         )
 
     # ----------------------------------------------------------------- derived views
-    def subset(self, indices: ArrayLike) -> "SignalDataset":
+    def subset(self, indices: ArrayLike) -> SignalDataset:
         """A new dataset of the given observations (same type, classes and recording names).
 
         Recording codes are kept, so ids stay comparable between subsets of one dataset. A
@@ -474,7 +474,7 @@ class SignalDataset(Dataset):
         new.conditions = {key: values[idx] for key, values in self.conditions.items()}
         return new
 
-    def to(self, device: torch.device | str) -> "SignalDataset":
+    def to(self, device: torch.device | str) -> SignalDataset:
         """Move the tensors to ``device`` in place (like ``nn.Module.to``) and return self.
 
         The whole set becomes resident there, so a training loop can index batches directly
@@ -517,7 +517,7 @@ class SignalDataset(Dataset):
         kind: str = "gaussian",
         seed: int = 0,
         fresh_per_epoch: bool = False,
-    ) -> "NoisyDataset":
+    ) -> NoisyDataset:
         """This dataset with noise added at ``snr_db``; see :class:`NoisyDataset`."""
         return NoisyDataset(self, snr_db, kind=kind, seed=seed, fresh_per_epoch=fresh_per_epoch)
 
@@ -584,7 +584,7 @@ class NoisyDataset(SignalDataset):
         self.seed = int(seed)
         self.fresh_per_epoch = bool(fresh_per_epoch)
         self.epoch = 0
-        if isinstance(snr_db, tuple) or isinstance(snr_db, numbers.Real):
+        if isinstance(snr_db, (tuple, numbers.Real)):
             self._snr_request: Any = snr_db
         else:
             request = torch.as_tensor(

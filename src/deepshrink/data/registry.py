@@ -58,7 +58,7 @@ FORMATS: dict[str, Loader] = {
     "cwru": load_cwru,
     "ucr": load_ucr,
 }
-"""Format name → loader taking the path as first argument (for ``load_dataset(path, format=...)``)."""
+"""Format name → loader taking the path first (for ``load_dataset(path, format=...)``)."""
 
 _PATH_SUFFIXES = {".npz", ".tsv", ".ts", ".mat", ".npy", ".csv"}
 

@@ -82,7 +82,8 @@ def check_no_leak(ds: SignalDataset, train_idx: ArrayLike, test_idx: ArrayLike) 
     both = np.intersect1d(train, test)
     if both.size:
         raise DatasetError(
-            f"{where}: {both.size} observation(s) are in both train and test (first: index {both[0]})"
+            f"{where}: {both.size} observation(s) are in both train and test "
+            f"(first: index {both[0]})"
         )
     rec = ds.recording_ids.cpu().numpy()
     shared = np.intersect1d(rec[train], rec[test])
@@ -230,7 +231,8 @@ def split_by_condition(
         overlap = train_mask & test_mask
         if overlap.any():
             raise ConfigError(
-                f"{key}: value {values[np.argmax(overlap)]!r} is in both train_values and test_values"
+                f"{key}: value {values[np.argmax(overlap)]!r} is in both train_values "
+                "and test_values"
             )
     if not test_mask.any():
         raise ConfigError(f"{key}: no observation left for testing; values present: {present}")

@@ -109,7 +109,8 @@ def load_npz(path: PathLike, *, name: str | None = None) -> SignalDataset:
         zlib.error,
     ) as err:
         raise DatasetError(
-            f"{file}: not a readable .npz archive (truncated or corrupt?) ({type(err).__name__}: {err})"
+            f"{file}: not a readable .npz archive (truncated or corrupt?) "
+            f"({type(err).__name__}: {err})"
         ) from None
     x_key = "x" if "x" in arrays else "X" if "X" in arrays else None
     if x_key is None or "y" not in arrays:
@@ -169,7 +170,8 @@ def _read_signal_file(path: Path) -> np.ndarray:
             arr = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError) as err:
             raise DatasetError(
-                f"{path}: not a readable .npy file (truncated or corrupt?) ({type(err).__name__}: {err})"
+                f"{path}: not a readable .npy file (truncated or corrupt?) "
+                f"({type(err).__name__}: {err})"
             ) from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiub" or arr.size == 0:
         raise DatasetError(

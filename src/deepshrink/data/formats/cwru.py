@@ -137,12 +137,14 @@ def _read_mat(
         if key is None:
             expected = f"X{number:03d}{suffix}" if number is not None else f"*{suffix}"
             raise DatasetError(
-                f"{path}: missing key {expected} (variables in the file: {', '.join(sorted(keys)) or 'none'})"
+                f"{path}: missing key {expected} "
+                f"(variables in the file: {', '.join(sorted(keys)) or 'none'})"
             )
         arr = np.asarray(contents[key])
         if arr.dtype.kind not in "fiu" or arr.size == 0 or sum(d > 1 for d in arr.shape) > 1:
             raise DatasetError(
-                f"{path}: key {key} must be a numeric vector, got dtype {arr.dtype} shape {arr.shape}"
+                f"{path}: key {key} must be a numeric vector, "
+                f"got dtype {arr.dtype} shape {arr.shape}"
             )
         arr = arr.astype(np.float64).reshape(-1)
         if not np.all(np.isfinite(arr)):

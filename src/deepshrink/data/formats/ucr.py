@@ -172,13 +172,13 @@ def _read_ts(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
         this = (len(dims), dims[0].size)
         if len(lengths) != 1:
             raise DatasetError(
-                f"{path} line {no}: dimensions of different lengths {sorted(lengths)}: unequal-length "
-                "series are not supported"
+                f"{path} line {no}: dimensions of different lengths {sorted(lengths)}: "
+                "unequal-length series are not supported"
             )
         if shape is not None and this != shape:
             raise DatasetError(
-                f"{path} line {no}: {this[0]} dimension(s) of length {this[1]} but line {numbers[0]} "
-                f"has {shape[0]} of length {shape[1]}: ragged series are not supported"
+                f"{path} line {no}: {this[0]} dimension(s) of length {this[1]} but line "
+                f"{numbers[0]} has {shape[0]} of length {shape[1]}: ragged series are not supported"
             )
         shape = this
         labels.append(label)
