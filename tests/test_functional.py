@@ -90,3 +90,18 @@ def test_backward_keeps_one_byte_per_element():
     assert lean <= x.numel()  # one int8 per element
     assert naive >= 2 * 4 * x.numel()  # the formula keeps at least two float tensors
     assert _saved_bytes(abs_mean, x) <= x.numel()
+
+
+def test_shrink_add_equals_threshold_plus_residual_with_gradients():
+    from deepshrink.functional import shrink_add
+
+    g = torch.Generator().manual_seed(4)
+    tau = (torch.rand(4, 3, 1, generator=g, dtype=torch.float64) * 0.8 + 0.1).requires_grad_()
+    x = _away_from_kinks(torch.randn(4, 3, 13, generator=g, dtype=torch.float64), tau.detach()).requires_grad_()
+    r = torch.randn(4, 3, 13, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.equal(shrink_add(x, tau, r), soft_threshold_reference(x, tau) + r)
+    assert torch.autograd.gradcheck(shrink_add, (x, tau, r))
+    with torch.no_grad():
+        assert torch.equal(shrink_add(x, tau, r), soft_threshold_reference(x, tau) + r)
+    xf, tf, rf = (t.detach().float().requires_grad_() for t in (x, tau, r))
+    assert _saved_bytes(shrink_add, xf, tf, rf) <= xf.numel()

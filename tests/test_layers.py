@@ -180,3 +180,16 @@ def test_bad_gate_arguments_raise_config_error():
 def test_conv_shortcut_projects():
     block = BasicBlock(4, 8, 2, shortcut="conv")
     assert isinstance(block.shortcut, torch.nn.Conv1d) and block(torch.randn(2, 4, 16)).shape == (2, 8, 8)
+
+
+@pytest.mark.parametrize("mode", ["cw", "cs"])
+def test_fused_unit_gradients_equal_reference(mode):
+    # the unit fuses threshold + shortcut addition; its gradients must equal plain autograd
+    block = BasicBlock(4, 8, 2, gate_layer=lambda c: Shrinkage(c, mode=mode)).double()
+    _randomise(block, seed=11)
+    x = torch.randn(5, 4, 30, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(5, 8, 15, dtype=torch.float64)
+    params = [x] + list(block.parameters())
+    fused = torch.autograd.grad((block(x) * w).sum(), params)
+    ref = torch.autograd.grad((reference_rsbu(x, block, mode, 2, 4, 8, True) * w).sum(), params)
+    assert all(torch.allclose(a, b, atol=1e-10) for a, b in zip(fused, ref))

@@ -25,7 +25,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["soft_threshold", "soft_threshold_reference", "abs_mean"]
+__all__ = ["soft_threshold", "soft_threshold_reference", "shrink_add", "abs_mean"]
 
 
 def soft_threshold_reference(x: Tensor, tau: Tensor) -> Tensor:
@@ -93,6 +93,35 @@ def soft_threshold(x: Tensor, tau: Tensor | float) -> Tensor:
     if torch.is_grad_enabled() and (x.requires_grad or tau.requires_grad):
         return _SoftThreshold.apply(x, tau)
     return _soft_threshold_forward(x, tau)
+
+
+class _ShrinkAdd(torch.autograd.Function):
+    """soft_threshold(x, tau) + residual in one node: the epilogue of a residual shrinkage unit."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, tau: Tensor, residual: Tensor) -> Tensor:  # type: ignore[override]
+        y = _soft_threshold_forward(x, tau)
+        ctx.save_for_backward(torch.sign(y).to(torch.int8))
+        ctx.tau_shape = tau.shape
+        ctx.tau_dtype = tau.dtype
+        ctx.residual_shape = residual.shape
+        return y.add_(residual)
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):  # type: ignore[override]
+        grad_x, grad_tau = _SoftThreshold.backward(ctx, grad_out)
+        grad_residual = _sum_to_shape(grad_out, ctx.residual_shape) if ctx.needs_input_grad[2] else None
+        return grad_x, grad_tau, grad_residual
+
+
+def shrink_add(x: Tensor, tau: Tensor, residual: Tensor) -> Tensor:
+    """``soft_threshold(x, tau) + residual``, fused: one output tensor, one int8 kept for backward.
+
+    ``residual`` must have the shape of ``x`` (the shortcut of a residual unit).
+    """
+    if torch.is_grad_enabled() and (x.requires_grad or tau.requires_grad or residual.requires_grad):
+        return _ShrinkAdd.apply(x, tau, residual)
+    return _soft_threshold_forward(x, tau) + residual
 
 
 class _AbsMean(torch.autograd.Function):

@@ -38,6 +38,7 @@ __all__ = ["SignalDataset", "NoisyDataset", "encode_labels"]
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence[Any]
 SNRSpec = float | tuple[float, float] | Sequence[float] | np.ndarray | torch.Tensor
+_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)
 
 
 def _numeric_key(label: str) -> tuple[int, float, str]:
@@ -134,9 +135,6 @@ def _as_signals(x: ArrayLike, where: str) -> torch.Tensor:
             f"({bad.numel()} observation(s) affected; after conversion to float32)"
         )
     return t
-
-
-_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)
 
 
 def _as_labels(y: ArrayLike, n: int, k: int, where: str) -> torch.Tensor:
@@ -579,6 +577,7 @@ class NoisyDataset(SignalDataset):
         if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
             raise ConfigError(f"seed: must be a non-negative int, got {seed!r}")
         self.__dict__.update(copy.copy(clean.__dict__))
+        self.conditions = dict(clean.conditions)
         self.clean_x = clean.clean_x if isinstance(clean, NoisyDataset) else clean.x
         self.noise_kind = kind
         self.seed = int(seed)
@@ -587,10 +586,18 @@ class NoisyDataset(SignalDataset):
         if isinstance(snr_db, (tuple, numbers.Real)):
             self._snr_request: Any = snr_db
         else:
-            request = torch.as_tensor(
-                np.asarray(snr_db) if not isinstance(snr_db, torch.Tensor) else snr_db,
-                dtype=torch.float32,
-            )
+            try:
+                request = torch.as_tensor(
+                    snr_db if isinstance(snr_db, torch.Tensor) else np.asarray(snr_db, dtype=float),
+                    dtype=torch.float32,
+                )
+            except (TypeError, ValueError, RuntimeError):
+                raise ConfigError(
+                    f"snr_db: expected a number, a (low, high) tuple or one SNR per observation, "
+                    f"got {type(snr_db).__name__}"
+                ) from None
+            if request.ndim == 0:
+                request = request.expand(len(self)).clone()
             if request.shape != (len(self),):
                 raise ConfigError(
                     f"snr_db: a per-observation SNR needs shape ({len(self)},), got "

@@ -161,6 +161,24 @@ STAGE2_PINION_TEETH = 25
 
 _LEAD_IN = 4096  # samples generated and dropped before each recording
 
+# Levels (calibrated with benchmarks/calibrate_simulator.py; see the module docstring).
+BEARING_IMPACT_LEVEL = 1.0
+"""Peak acceleration (g) of a bearing-fault impact at severity 1, rated load, 30 Hz."""
+GEAR_IMPACT_LEVEL = 0.5
+"""Peak acceleration (g) of a tooth impact of strength 1 at rated load, 30 Hz."""
+
+FAULT_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "bearing": {"impact": (0.1, 1.0)},
+    "gear_root_crack": {"dip": (0.08, 0.3), "phase": (0.08, 0.3), "impact": (0.0, 0.15)},
+    "gear_pitting": {"dip": (0.05, 0.2), "phase": (0.04, 0.15), "impact": (0.05, 0.25)},
+    "gear_broken_tooth": {"dip": (0.3, 0.8), "phase": (0.1, 0.4), "impact": (0.25, 1.0)},
+    "gear_missing_tooth": {"dip": (1.0, 1.0), "phase": (0.3, 0.7), "impact": (0.6, 1.6)},
+}
+"""Fault parameter at severity s: lo + (hi - lo) * s. ``dip``: mesh amplitude loss at the
+tooth (fraction); ``phase``: mesh phase shift (rad of the mesh fundamental); ``impact``:
+strength of the once-per-revolution impact (x GEAR_IMPACT_LEVEL) or of the bearing impacts
+(x BEARING_IMPACT_LEVEL)."""
+
 
 @dataclass(frozen=True)
 class BearingGeometry:
@@ -320,6 +338,10 @@ def _resonance_response(
 # parameters
 
 
+def _level(lo_hi: tuple[float, float], s: float) -> float:
+    return lo_hi[0] + (lo_hi[1] - lo_hi[0]) * s
+
+
 def _draw_params(
     state: int, speed_hz: float, load: float, fs: float, rng: np.random.Generator,
     severity: float | None,
@@ -353,15 +375,16 @@ def _draw_params(
         {"freq_hz": u(fmin, fmax), "damping": u(0.03, 0.1), "gain": 1.0 if j == 0 else u(0.3, 1.0)}
         for j in range(n_res)
     ]
-    a_b_ref = 0.6 * (0.5 + 0.5 * load) * v**1.5
-    a_g = 0.35 * (0.3 + 0.7 * load) * v**1.5
+    a_b_ref = BEARING_IMPACT_LEVEL * (0.5 + 0.5 * load) * v**1.5
+    a_g = GEAR_IMPACT_LEVEL * (0.3 + 0.7 * load) * v**1.5
+    vb = 0.5 + 0.5 * v  # machine noise grows with speed
     p["bearing_ref_amp"] = a_b_ref
     p["gear_ref_amp"] = a_g
     p["sporadic_rate"] = u(5.0, 30.0)
     p["sporadic_mean_amp"] = u(0.05, 0.2) * a_b_ref
-    p["resonance_noise_rms"] = u(0.03, 0.1)
+    p["resonance_noise_rms"] = u(0.02, 0.06) * vb
     p["background"] = {
-        "rms": u(0.08, 0.25),
+        "rms": u(0.08, 0.2) * vb,
         "f0": u(20.0, 200.0),
         "alpha": u(0.5, 1.5),
         "bumps": [(u(200.0, min(5000.0, 0.45 * fs)), u(100.0, 800.0), u(0.5, 3.0)) for _ in range(2)],
@@ -389,26 +412,29 @@ def _draw_params(
             "cage_order": ftf,
             "slip": slip,
             "jitter": u(0.01, 0.02),
-            "amp": (0.2 + 0.8 * s) * a_b_ref,
+            "amp": _level(FAULT_RANGES["bearing"]["impact"], s) * a_b_ref,
             "mod_depth": u(0.5, 1.0),
             "mod_phase": u(0, 2 * np.pi),
             "phase0": u(0.0, 1.0),
         }
     elif name.startswith("gear_"):
         g: dict[str, Any] = {"theta_f": u(0, 2 * np.pi)}
+
+        def lv(key: str) -> float:
+            return _level(FAULT_RANGES[name][key], s)
+
         if name == "gear_root_crack":
-            g.update(c=0.04 + 0.12 * s, beta=0.04 + 0.16 * s, impact=0.0)
+            g.update(c=lv("dip"), beta=lv("phase"), impact=lv("impact") * a_g)
         elif name == "gear_pitting":
             n_t = int(rng.integers(3, 7))
-            g.update(c=0.04 + 0.12 * s, beta=0.03 + 0.1 * s, n_teeth=n_t,
+            g.update(c=lv("dip"), beta=lv("phase"), n_teeth=n_t,
                      weights=u(0.3, 1.0, n_t).tolist(),
                      signs=rng.choice([-1.0, 1.0], n_t).tolist(),
-                     impact=(0.03 + 0.12 * s) * a_g)
+                     impact=lv("impact") * a_g)
         elif name == "gear_broken_tooth":
-            g.update(c=0.3 + 0.5 * s, width=u(0.5, 1.0), beta=0.1 + 0.3 * s,
-                     impact=(0.25 + 0.75 * s) * a_g)
+            g.update(c=lv("dip"), width=u(0.5, 1.0), beta=lv("phase"), impact=lv("impact") * a_g)
         else:  # missing tooth
-            g.update(c=1.0, neighbour=0.25, beta=0.3 + 0.4 * s, impact=(0.6 + 1.0 * s) * a_g)
+            g.update(c=lv("dip"), neighbour=0.25, beta=lv("phase"), impact=lv("impact") * a_g)
         p["gear"] = g
     return p
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepshrink.errors import ConfigError
+from deepshrink.layers.gates import Shrinkage
 
 __all__ = ["BasicBlock", "BottleneckBlock", "PadShortcut", "conv_nd", "norm_nd", "make_shortcut", "SHORTCUTS"]
 
@@ -90,17 +91,23 @@ def make_shortcut(
 
 
 class _ResidualUnit(nn.Module):
-    """Shared forward of the residual units: branch, gate, then add the shortcut (no ReLU)."""
+    """Shared forward of the residual units: branch, gate, then add the shortcut (no ReLU).
+
+    A :class:`Shrinkage` gate takes the shortcut as ``residual`` and fuses the addition into
+    its soft thresholding; other gates are followed by a plain addition.
+    """
 
     branch: nn.Module
     gate: nn.Module
     shortcut: nn.Module | None
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.gate(self.branch(x))
+        out = self.branch(x)
         if self.shortcut is None:
-            return out
-        return out + self.shortcut(x)
+            return self.gate(out)
+        if isinstance(self.gate, Shrinkage):
+            return self.gate(out, residual=self.shortcut(x))
+        return self.gate(out) + self.shortcut(x)
 
 
 def _preact_conv(

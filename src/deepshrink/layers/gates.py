@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from deepshrink.errors import ConfigError
-from deepshrink.functional import abs_mean, soft_threshold
+from deepshrink.functional import abs_mean, shrink_add, soft_threshold
 
 __all__ = ["GateMLP", "Shrinkage", "SqueezeExcite", "record_thresholds", "ThresholdRecord"]
 
@@ -125,12 +125,21 @@ class Shrinkage(nn.Module):
             a = a.mean(dim=1, keepdim=True)
         return alpha.to(a.dtype) * a
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, residual: Tensor | None = None) -> Tensor:
+        """Soft-threshold ``x``; with ``residual`` return ``soft_threshold(x, tau) + residual``.
+
+        Passing the shortcut as ``residual`` fuses the unit's addition into the thresholding
+        (one output tensor, nothing more kept for backward).
+        """
         tau = self.thresholds(x)
-        y = soft_threshold(x, tau.to(x.dtype).reshape(tau.shape + (1,) * (x.dim() - 2)))
+        tau_b = tau.to(x.dtype).reshape(tau.shape + (1,) * (x.dim() - 2))
+        if residual is None:
+            y = soft_threshold(x, tau_b)
+        else:
+            y = shrink_add(x, tau_b, residual.to(x.dtype))
         if self.record:
             with torch.no_grad():
-                zero = (y == 0).flatten(1).float().mean(1)
+                zero = (x.abs() <= tau_b).flatten(1).float().mean(1)
             self.last_record = ThresholdRecord(tau.detach(), zero)
         return y
 

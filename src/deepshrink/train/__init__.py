@@ -1,0 +1,51 @@
+"""Training: a plain PyTorch loop (single process or DDP under torchrun), run folders, evaluation.
+
+Public API (imported lazily, so ``import deepshrink`` stays light)::
+
+    from deepshrink.train import TrainConfig, load_config, train, evaluate_run, predict_file, load
+
+    cfg = TrainConfig(model="drsn_cw_paper", data="simulator", data_args={"window": 1024}, epochs=20)
+    result = train(cfg)                      # writes runs/<stamp>-drsn_cw_paper-simulator/
+    model = load(result.run_dir)             # eval-mode model from config.json + model.safetensors
+
+Modules: :mod:`.config` (TrainConfig, YAML), :mod:`.engine` (Trainer, schedules),
+:mod:`.checkpoint` (atomic, pickle-safe ``last.ckpt``), :mod:`.distributed` (torchrun/DDP,
+synced BatchNorm on CPU), :mod:`.metrics`, :mod:`.run` (the run folder), :mod:`.evaluation`
+(``evaluate`` / ``predict``), :mod:`.loading` (``load``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "TrainConfig": "deepshrink.train.config",
+    "load_config": "deepshrink.train.config",
+    "config_from_dict": "deepshrink.train.config",
+    "Trainer": "deepshrink.train.engine",
+    "TrainingDiverged": "deepshrink.train.engine",
+    "train": "deepshrink.train.run",
+    "TrainResult": "deepshrink.train.run",
+    "prepare_data": "deepshrink.train.run",
+    "evaluate_run": "deepshrink.train.evaluation",
+    "predict_file": "deepshrink.train.evaluation",
+    "predict_proba": "deepshrink.train.evaluation",
+    "read_signals": "deepshrink.train.evaluation",
+    "classification_report": "deepshrink.train.metrics",
+    "save_checkpoint": "deepshrink.train.checkpoint",
+    "load_checkpoint": "deepshrink.train.checkpoint",
+    "load": "deepshrink.train.loading",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))

@@ -1,0 +1,37 @@
+"""``deepshrink.load(run_dir)``: a trained model, ready for inference (light: torch + safetensors)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from deepshrink.errors import CheckpointError
+
+__all__ = ["load"]
+
+
+def load(run_dir: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Load the model of a run folder (or any ``save_pretrained`` folder) in eval mode.
+
+    Reads ``config.json`` + ``model.safetensors`` only (no pickle). The model carries
+    ``label_names`` and ``input_spec`` (``length``, ``sampling_rate``, ``normalize``, ...): if
+    ``input_spec["normalize"] == "per_sample"``, standardise each observation and channel
+    before calling it, as :func:`deepshrink.train.engine.normalize_batch` does.
+
+    Args:
+        run_dir: the run folder written by ``deepshrink train``.
+        map_location: device for the weights.
+
+    Raises:
+        CheckpointError: the folder, ``config.json`` or ``model.safetensors`` is missing or broken.
+    """
+    from deepshrink.serialization import from_pretrained
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: run folder does not exist")
+    model = from_pretrained(path, map_location=map_location)
+    return model.eval()

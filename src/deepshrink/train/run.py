@@ -1,0 +1,441 @@
+"""A training run end to end: data, model, run folder, loop, test report.
+
+:func:`train` is what ``deepshrink train`` calls. A run folder looks like::
+
+    runs/20250101-120000-drsn_cw_paper-simulator/
+      config.yaml          the full resolved TrainConfig (re-run with --config config.yaml)
+      metrics.csv          per epoch: train/val loss and accuracy, lr, seconds
+      train.log            the log lines, with times
+      config.json          model name and arguments, label names, input spec   } serialization.
+      model.safetensors    weights (best validation epoch, or the last)         } save_pretrained
+      last.ckpt            everything to resume (model, optimizer, schedule step, RNG states, ...)
+      test_metrics.json    test accuracy, macro-F1, per-class recall, confusion matrix, per-SNR
+      test_confusion_matrix.csv / .png, test_per_class.csv, [test_accuracy_by_snr.csv]
+
+Only rank 0 writes. An existing folder is never overwritten without ``force=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from deepshrink.errors import CheckpointError, ConfigError, DatasetError
+from deepshrink.serialization import atomic_write, save_pretrained
+from deepshrink.train.checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
+from deepshrink.train.config import TrainConfig, config_diff, load_config, parse_snr, resolve, to_yaml
+from deepshrink.train.distributed import DistContext
+from deepshrink.train.engine import METRIC_COLUMNS, Trainer, autocast_dtype, predict_logits, seed_everything
+
+__all__ = ["train", "TrainResult", "RunData", "prepare_data", "add_noise_to", "RunWriter", "run_folder_name"]
+
+CONFIG_YAML = "config.yaml"
+METRICS_CSV = "metrics.csv"
+LOG_NAME = "train.log"
+_RUN_FILES = (CONFIG_YAML, METRICS_CSV, LOG_NAME, CKPT_NAME, "config.json", "model.safetensors")
+
+
+# ---------------------------------------------------------------------- data
+@dataclass
+class RunData:
+    """The datasets of a run: train, validation (may be None) and test, noise applied."""
+
+    train: Any
+    val: Any | None
+    test: Any
+    label_names: list[str]
+    in_channels: int
+    length: int
+    sampling_rate: float | None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _seed_for(seed: int, purpose: int) -> int:
+    return int(np.random.SeedSequence([int(seed), int(purpose), 0x5EED]).generate_state(1)[0])
+
+
+def add_noise_to(ds: Any, noise: str, snr: Any, *, seed: int, fresh: bool = False) -> Any:
+    """``ds`` with noise of ``kind`` at ``snr`` (see :func:`~deepshrink.train.config.parse_snr`).
+
+    A discrete SNR set gives each observation one of the values, balanced and shuffled by
+    ``seed``. ``noise='none'`` returns ``ds`` unchanged.
+    """
+    if noise == "none":
+        return ds
+    spec = parse_snr(snr, "snr")
+    if isinstance(spec, list):
+        rng = np.random.default_rng(seed)
+        values = np.resize(np.asarray(spec, dtype=np.float32), len(ds))
+        spec = torch.from_numpy(rng.permutation(values))
+    return ds.with_noise(spec, noise, seed=seed, fresh_per_epoch=fresh)
+
+
+def load_data_spec(spec: str, data_args: dict[str, Any], split: str = "recording", dataset: Any | None = None) -> Any:
+    """The raw dataset of a config (``dataset`` given: that one)."""
+    if dataset is not None:
+        return dataset
+    from deepshrink.data import load_dataset
+
+    kwargs = dict(data_args)
+    if split == "predefined" and spec.startswith("ucr:") and "split" not in kwargs:
+        kwargs["split"] = "all"
+    try:
+        return load_dataset(spec, **kwargs)
+    except TypeError as err:  # a data_args key the loader does not take
+        raise ConfigError(f"data_args for {spec!r}: {err}") from None
+
+
+def split_indices(cfg: TrainConfig, ds: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices by the config's split rule (never a recording on both sides)."""
+    from deepshrink.data import split_by_condition, split_by_recording
+
+    if cfg.split == "recording":
+        return split_by_recording(ds, cfg.test_fraction, seed=cfg.seed)
+    if cfg.split == "condition":
+        if len(cfg.test_conditions) != 1:
+            raise ConfigError(
+                f"test_conditions must name exactly one condition for split: condition, got {cfg.test_conditions!r}"
+            )
+        (key, values), = cfg.test_conditions.items()
+        if key not in ds.conditions:
+            raise ConfigError(
+                f"test_conditions: dataset {ds.name!r} has no condition {key!r} "
+                f"(it has: {', '.join(ds.conditions) or 'none'})"
+            )
+        test_values = values if isinstance(values, list) else [values]
+        present = np.unique(ds.conditions[key]).tolist()
+        train_values = [v for v in present if v not in test_values]
+        return split_by_condition(ds, key, train_values, test_values)
+    # predefined
+    if "split" not in ds.conditions:
+        raise ConfigError(
+            f"split: predefined needs a dataset with a 'split' condition (train/test), e.g. ucr:<Name>; "
+            f"dataset {ds.name!r} has none"
+        )
+    which = np.asarray(ds.conditions["split"]).astype(str)
+    train_idx, test_idx = np.flatnonzero(which == "train"), np.flatnonzero(which == "test")
+    if not train_idx.size or not test_idx.size:
+        raise DatasetError(f"dataset {ds.name!r}: predefined split has an empty train or test part")
+    return train_idx, test_idx
+
+
+def clean_parts(cfg: TrainConfig, ds: Any) -> tuple[Any, Any | None, Any]:
+    """``(train, val, test)`` subsets of ``ds`` without noise; ``val`` is None when ``val_fraction`` is 0.
+
+    The test set follows ``cfg.split``; validation takes ``val_fraction`` of the training
+    *recordings*, so no recording is on two sides.
+    """
+    from deepshrink.data import split_by_recording
+
+    train_idx, test_idx = split_indices(cfg, ds)
+    train_part, test_part = ds.subset(train_idx), ds.subset(test_idx)
+    val_part = None
+    if cfg.val_fraction > 0:
+        if train_part.num_recordings < 2:
+            raise DatasetError(
+                f"dataset {ds.name!r}: the training part has {train_part.num_recordings} recording(s); "
+                "a validation split by recording needs at least 2 (set val_fraction: 0)"
+            )
+        fit_idx, val_idx = split_by_recording(train_part, cfg.val_fraction, seed=_seed_for(cfg.seed, 1))
+        train_part, val_part = train_part.subset(fit_idx), train_part.subset(val_idx)
+    return train_part, val_part, test_part
+
+
+def prepare_data(cfg: TrainConfig, dataset: Any | None = None) -> RunData:
+    """Load, split (train / validation / test, by recording) and add noise, as the config says.
+
+    Noise seeds derive from ``cfg.seed`` (one per part), so ``evaluate`` rebuilds the same test set.
+
+    Args:
+        cfg: the run's configuration.
+        dataset: use this :class:`~deepshrink.data.SignalDataset` instead of loading ``cfg.data``.
+    """
+    ds = load_data_spec(cfg.data, cfg.data_args, cfg.split, dataset)
+    train_part, val_part, test_part = clean_parts(cfg, ds)
+    fresh = cfg.noise_protocol == "fresh"
+    train = add_noise_to(train_part, cfg.noise, cfg.snr, seed=_seed_for(cfg.seed, 11), fresh=fresh)
+    val = None if val_part is None else add_noise_to(val_part, cfg.noise, cfg.snr, seed=_seed_for(cfg.seed, 12))
+    test = add_noise_to(test_part, cfg.noise, cfg.snr, seed=_seed_for(cfg.seed, 13))
+    info = {
+        "dataset": ds.name,
+        "observations": {"train": len(train), "val": 0 if val is None else len(val), "test": len(test)},
+        "recordings": {
+            "train": train.num_recordings,
+            "val": 0 if val is None else val.num_recordings,
+            "test": test.num_recordings,
+        },
+    }
+    return RunData(train, val, test, list(ds.label_names), ds.num_channels, ds.length, ds.sampling_rate, info)
+
+
+# ---------------------------------------------------------------------- run folder
+def _slug(text: str) -> str:
+    p = Path(text)
+    if "/" in text or os.sep in text or p.suffix:
+        text = p.stem or p.name
+    return re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-.") or "data"
+
+
+def run_folder_name(cfg: TrainConfig, stamp: str | None = None) -> str:
+    """``<YYYYmmdd-HHMMSS>-<model>-<data>``."""
+    stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{_slug(cfg.model)}-{_slug(cfg.data)}"
+
+
+def _is_run_folder(path: Path) -> bool:
+    entries = {p.name for p in path.iterdir()}
+    return not entries or bool(entries & {CONFIG_YAML, CKPT_NAME})
+
+
+def create_run_folder(cfg: TrainConfig, output: str | os.PathLike | None, runs_root: str | os.PathLike, force: bool) -> Path:
+    """Make the run folder (rank 0): an explicit ``output`` or ``runs_root/<stamp>-<model>-<data>``.
+
+    Raises:
+        ConfigError: the folder exists (and is not empty) without ``force``; or ``force`` would
+            delete a folder that does not look like a run folder.
+    """
+    if output is not None:
+        path = Path(output)
+        if path.exists():
+            if not path.is_dir():
+                raise ConfigError(f"{path}: exists and is not a folder")
+            if any(path.iterdir()):
+                if not force:
+                    raise ConfigError(
+                        f"{path}: run folder already exists; pass --force to overwrite it, or --resume {path} to continue it"
+                    )
+                if not _is_run_folder(path):
+                    raise ConfigError(f"{path}: --force refused: the folder does not look like a run folder (no config.yaml or last.ckpt)")
+                shutil.rmtree(path)
+    else:
+        root = Path(runs_root)
+        base = run_folder_name(cfg)
+        path = root / base
+        n = 2
+        while path.exists():  # never reuse an existing auto-named folder
+            path = root / f"{base}-{n}"
+            n += 1
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.6g}"
+    return str(value)
+
+
+class RunWriter:
+    """Writes a run's files (call on rank 0 only)."""
+
+    def __init__(self, run_dir: Path, label_names: list[str], input_spec: dict[str, Any], extra: dict[str, Any]) -> None:
+        self.run_dir = Path(run_dir)
+        self.label_names = label_names
+        self.input_spec = input_spec
+        self.extra = extra
+
+    def checkpoint(self, state: dict[str, Any]) -> None:
+        save_checkpoint(state, self.run_dir / CKPT_NAME)
+
+    def metrics(self, history: list[dict[str, Any]]) -> None:
+        lines = [",".join(METRIC_COLUMNS)]
+        lines += [",".join(_fmt(row.get(c, "")) for c in METRIC_COLUMNS) for row in history]
+        atomic_write(self.run_dir / METRICS_CSV, ("\n".join(lines) + "\n").encode())
+
+    def model(self, model: nn.Module, state: dict[str, Tensor] | None = None) -> None:
+        if state is not None:
+            # the best weights: a plain copy of the model carrying them
+            from deepshrink.models import ResidualNet
+
+            copy = ResidualNet(**model.config)
+            copy.load_state_dict(state)
+            copy.model_name = getattr(model, "model_name", None)
+            model = copy
+        save_pretrained(model, self.run_dir, label_names=self.label_names, input_spec=self.input_spec, extra=self.extra)
+
+
+def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, float]]:
+    """``metrics.csv`` of a run as a list of dicts of floats."""
+    import csv
+
+    path = Path(run_dir) / METRICS_CSV
+    with open(path, newline="") as f:
+        return [{k: float(v) if v != "" else float("nan") for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+# ---------------------------------------------------------------------- logging
+def _make_logger(run_dir: Path | None, console: bool) -> tuple[logging.Logger, list[logging.Handler]]:
+    logger = logging.getLogger("deepshrink.train.run")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handlers: list[logging.Handler] = []
+    if console:
+        h = logging.StreamHandler(sys.stdout)
+        h.setFormatter(logging.Formatter("%(message)s"))
+        handlers.append(h)
+    if run_dir is not None:
+        h = logging.FileHandler(run_dir / LOG_NAME, encoding="utf-8")
+        h.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        handlers.append(h)
+    for h in handlers:
+        logger.addHandler(h)
+    return logger, handlers
+
+
+# ---------------------------------------------------------------------- train
+@dataclass
+class TrainResult:
+    """What :func:`train` returns (on every process; only rank 0 has ``test_report``)."""
+
+    run_dir: Path | None
+    history: list[dict[str, Any]]
+    test_report: dict[str, Any] | None
+    model: nn.Module
+    config: TrainConfig
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    output: str | os.PathLike | None = None,
+    runs_root: str | os.PathLike = "runs",
+    force: bool = False,
+    resume: str | os.PathLike | None = None,
+    dataset: Any | None = None,
+    write: bool = True,
+    console: bool = True,
+) -> TrainResult:
+    """Train a model as ``cfg`` says and write the run folder.
+
+    Args:
+        cfg: the configuration (recipe defaults are filled in here).
+        output: the run folder; default ``runs_root/<stamp>-<model>-<data>``.
+        runs_root: parent of auto-named run folders.
+        force: overwrite an existing ``output`` folder.
+        resume: continue the run in this folder from its ``last.ckpt`` (``cfg`` must match the
+            run's configuration, up to runtime keys such as ``device``).
+        dataset: train on this :class:`~deepshrink.data.SignalDataset` instead of loading ``cfg.data``.
+        write: write a run folder (False: train in memory only).
+        console: print log lines to stdout (rank 0).
+
+    Returns:
+        :class:`TrainResult` with the run folder, per-epoch history, test report and model.
+
+    Raises:
+        ConfigError, DatasetError: bad configuration or data (nothing is written).
+        CheckpointError: ``resume`` folder or checkpoint missing, unsafe or incompatible.
+        TrainingDiverged: the loss became NaN/Inf (``last.ckpt`` keeps the last good state).
+    """
+    from deepshrink.models import create_model, model_config
+
+    cfg = resolve(cfg)
+    model_config(cfg.model, **cfg.model_args)  # unknown model or argument: fail before anything else
+    ctx = DistContext.setup(cfg.device)
+    handlers: list[logging.Handler] = []
+    try:
+        if cfg.num_threads is not None:
+            torch.set_num_threads(cfg.num_threads)
+        elif ctx.distributed and ctx.device.type == "cpu":
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, ctx.local_world_size)))
+        resume_dir = Path(resume) if resume is not None else None
+        state = None
+        if resume_dir is not None:
+            if not resume_dir.is_dir():
+                raise CheckpointError(f"{resume_dir}: run folder to resume does not exist")
+            state = load_checkpoint(resume_dir / CKPT_NAME)
+            saved_cfg_path = resume_dir / CONFIG_YAML
+            if saved_cfg_path.is_file():
+                diff = config_diff(load_config(saved_cfg_path), cfg)
+                if diff:
+                    raise CheckpointError(
+                        f"{resume_dir}: cannot resume with a different configuration ({'; '.join(diff[:4])}); "
+                        "only runtime keys (device, progress, num_threads, compile, eval_batch_size, "
+                        "checkpoint_every) may change"
+                    )
+
+        data = prepare_data(cfg, dataset)
+        seed_everything(cfg.seed)
+        model = create_model(cfg.model, in_channels=data.in_channels, num_classes=len(data.label_names), **cfg.model_args)
+
+        # the run folder: created by rank 0, its path broadcast to the others
+        run_dir: Path | None = None
+        if write:
+            message = ""
+            if ctx.is_main:
+                try:
+                    run_dir = resume_dir if resume_dir is not None else create_run_folder(cfg, output, runs_root, force)
+                    message = "ok:" + str(run_dir)
+                except ConfigError as err:
+                    message = "error:" + str(err)
+            message = ctx.broadcast_text(message)
+            if message.startswith("error:"):
+                raise ConfigError(message[len("error:") :])
+            run_dir = Path(message[len("ok:") :])
+
+        logger, handlers = _make_logger(run_dir if ctx.is_main else None, console and ctx.is_main)
+        log = logger.info
+        input_spec = {"length": data.length, "sampling_rate": data.sampling_rate, "normalize": cfg.normalize}
+        extra = {"train_config": cfg.to_dict(), "data": data.info}
+        writer = RunWriter(run_dir, data.label_names, input_spec, extra) if (run_dir is not None and ctx.is_main) else None
+
+        trainer = Trainer(cfg, model, data.train, data.val, ctx=ctx, writer=writer, log=log)
+        if state is not None:
+            trainer.load_state_dict(state, source=str(resume_dir / CKPT_NAME))
+            log(f"resumed {resume_dir} at epoch {trainer.epoch}, step {trainer.step_in_epoch} (global step {trainer.global_step})")
+            if writer is not None:
+                writer.metrics(trainer.history)
+        elif writer is not None:
+            atomic_write(run_dir / CONFIG_YAML, to_yaml(cfg).encode())
+        if state is None:
+            log(f"run folder: {run_dir}" if run_dir is not None else "training in memory (no run folder)")
+            log(
+                f"model {cfg.model}: {sum(p.numel() for p in model.parameters()):,} parameters; data {cfg.data}: "
+                f"{data.info['observations']} observations, {data.info['recordings']} recordings, "
+                f"{len(data.label_names)} classes, length {data.length}"
+            )
+            log(
+                f"device {ctx.device}, {ctx.world_size} process(es), global batch {cfg.batch_size} "
+                f"({cfg.batch_size // ctx.world_size} per process), {trainer.steps_per_epoch} steps per epoch, "
+                f"recipe {cfg.recipe} (lr {cfg.lr}, weight decay {cfg.weight_decay})"
+                + (f", amp {trainer.amp_dtype}" if trainer.amp_dtype is not None else "")
+            )
+        history = trainer.fit()
+
+        # test report on the kept weights (rank 0)
+        report = None
+        final = trainer.model
+        if trainer._keep_best:
+            final.load_state_dict(trainer.best_state)
+        if ctx.is_main:
+            from deepshrink.train.metrics import classification_report, write_report
+
+            logits = predict_logits(final, data.test.x, batch_size=cfg.eval_batch_size, device=ctx.device,
+                                    normalize=cfg.normalize, amp_dtype=autocast_dtype(cfg.amp, ctx.device))  # fmt: skip
+            y = data.test.y.cpu()
+            loss = float(torch.nn.functional.cross_entropy(logits, y))
+            snr = getattr(data.test, "snr_db", None)
+            report = classification_report(y.numpy(), logits.argmax(1).numpy(), data.label_names,
+                                           None if snr is None else snr.cpu().numpy(), loss=loss)  # fmt: skip
+            best = f" (weights of epoch {trainer.best['epoch']}, best {cfg.monitor})" if trainer._keep_best else ""
+            log(f"test{best}: accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, loss {loss:.4f}")
+            if run_dir is not None:
+                write_report(report, run_dir, prefix="test", title=f"{cfg.model} on {data.info['dataset']} (test)")
+                log(f"wrote {run_dir}")
+        ctx.barrier()
+        return TrainResult(run_dir, history, report, final, cfg)
+    finally:
+        for h in handlers:
+            h.close()
+            logging.getLogger("deepshrink.train.run").removeHandler(h)
+        ctx.close()
