@@ -471,7 +471,9 @@ def _cos_harmonic(frac: np.ndarray, k: float, phase: float) -> np.ndarray:
     return np.cos(arg, out=arg)
 
 
-def _synthesize(p: dict[str, Any], n_out: int, fs: float, rng: np.random.Generator) -> np.ndarray:
+def _synthesize(
+    p: dict[str, Any], n_out: int, fs: float, rng: np.random.Generator, keep_angle: bool = False
+) -> np.ndarray:
     n = sfft.next_fast_len(n_out + _LEAD_IN, real=True)
     f_r = p["speed_hz"]
     wander = _speed_wander(n, fs, rng, p["speed_wander_std"])
@@ -479,6 +481,8 @@ def _synthesize(p: dict[str, Any], n_out: int, fs: float, rng: np.random.Generat
     wander *= f_r / fs
     rev = np.cumsum(wander)  # shaft revolutions (float64, monotone)
     rev += p["theta0"] / (2 * np.pi)
+    if keep_angle:  # a perfect once-per-revolution tachometer, for order tracking
+        p["shaft_revolutions"] = rev[n - n_out:].copy()
     tau = 2 * np.pi
 
     # ---- periodic components (time domain, float32 after exact phase reduction) --------
@@ -639,7 +643,8 @@ def simulate_recording(
         sampling_rate: samples per second.
         severity: fault severity in [0, 1]; ``None`` draws it uniformly (as the datasets do).
         return_params: also return the dict of drawn parameters (resonances, defect order,
-            gains, ...).
+            gains, ...), with ``"shaft_revolutions"``: the input-shaft angle / 2 pi at every
+            sample (float64; a perfect tachometer, for order tracking).
 
     Returns:
         float32 array of shape (n_samples,), and the parameter dict if ``return_params``.
@@ -665,7 +670,7 @@ def simulate_recording(
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     params = _draw_params(si, speed_hz, load, sampling_rate, rng, severity)
-    y = _synthesize(params, int(n_samples), float(sampling_rate), rng)
+    y = _synthesize(params, int(n_samples), float(sampling_rate), rng, keep_angle=return_params)
     return (y, params) if return_params else y
 
 
