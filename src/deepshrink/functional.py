@@ -51,8 +51,24 @@ def _sum_to_shape(grad: Tensor, shape: torch.Size) -> Tensor:
 
 def _soft_threshold_forward(x: Tensor, tau: Tensor) -> Tensor:
     # x - clamp(x, -tau, tau) equals sign(x)·max(|x|-tau, 0) bit for bit when tau >= 0:
-    # outside the dead zone it is x ∓ tau, inside it is x - x = 0.
-    return x - torch.minimum(torch.maximum(x, -tau), tau)
+    # outside the dead zone it is x ∓ tau, inside it is x - x = 0. One buffer is allocated
+    # and reused in place (on CPU, fresh large buffers cost more than the arithmetic).
+    clamped = torch.maximum(x, -tau)
+    if clamped.shape != x.shape or clamped.dtype != x.dtype:  # tau broadcast wider or promoted x
+        return x - torch.minimum(clamped, tau)
+    torch.minimum(clamped, tau, out=clamped)
+    return torch.sub(x, clamped, out=clamped)
+
+
+def _soft_threshold_backward(ctx, grad_y: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    """Gradients from the saved int8 sign of the output: dy/dx = |sign(y)|, dy/dtau = -sign(y)."""
+    (sign_y,) = ctx.saved_tensors
+    grad_signed = grad_y * sign_y  # promotes to grad's dtype; the only full-size buffer
+    grad_tau = None
+    if ctx.needs_input_grad[1]:
+        grad_tau = _sum_to_shape(grad_signed, ctx.tau_shape).neg_().to(ctx.tau_dtype)
+    grad_x = grad_signed.mul_(sign_y) if ctx.needs_input_grad[0] else None  # g·sign² = g·|sign|
+    return grad_x, grad_tau
 
 
 class _SoftThreshold(torch.autograd.Function):
@@ -66,14 +82,7 @@ class _SoftThreshold(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_y: Tensor):  # type: ignore[override]
-        (sign_y,) = ctx.saved_tensors
-        sign = sign_y.to(grad_y.dtype)
-        grad_x = grad_tau = None
-        if ctx.needs_input_grad[0]:
-            grad_x = grad_y * sign.abs()
-        if ctx.needs_input_grad[1]:
-            grad_tau = _sum_to_shape(-(grad_y * sign), ctx.tau_shape).to(ctx.tau_dtype)
-        return grad_x, grad_tau
+        return _soft_threshold_backward(ctx, grad_y)
 
 
 def soft_threshold(x: Tensor, tau: Tensor | float) -> Tensor:
@@ -109,8 +118,8 @@ class _ShrinkAdd(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):  # type: ignore[override]
-        grad_x, grad_tau = _SoftThreshold.backward(ctx, grad_out)
         grad_residual = _sum_to_shape(grad_out, ctx.residual_shape) if ctx.needs_input_grad[2] else None
+        grad_x, grad_tau = _soft_threshold_backward(ctx, grad_out)
         return grad_x, grad_tau, grad_residual
 
 
@@ -136,7 +145,7 @@ class _AbsMean(torch.autograd.Function):
         (sign_x,) = ctx.saved_tensors
         count = math.prod(sign_x.shape[ctx.start_dim:])
         view = grad_mean.reshape(grad_mean.shape + (1,) * (sign_x.dim() - ctx.start_dim))
-        return sign_x.to(grad_mean.dtype) * (view / count), None
+        return (view / count) * sign_x, None  # promotes int8 to grad's dtype in the product
 
 
 def abs_mean(x: Tensor, start_dim: int = 2) -> Tensor:
