@@ -49,15 +49,21 @@ def _sum_to_shape(grad: Tensor, shape: torch.Size) -> Tensor:
     return grad
 
 
-def _soft_threshold_forward(x: Tensor, tau: Tensor) -> Tensor:
+def _soft_threshold_forward(x: Tensor, tau: Tensor, reuse_buffer: bool = False) -> Tensor:
     # x - clamp(x, -tau, tau) equals sign(x)·max(|x|-tau, 0) bit for bit when tau >= 0:
-    # outside the dead zone it is x ∓ tau, inside it is x - x = 0. One buffer is allocated
-    # and reused in place (on CPU, fresh large buffers cost more than the arithmetic).
+    # outside the dead zone it is x ∓ tau, inside it is x - x = 0. Inside our autograd
+    # Functions one buffer is allocated and reused in place (on CPU, fresh large buffers cost
+    # more than the arithmetic); elsewhere (tracing, export) only out-of-place ops are used.
     clamped = torch.maximum(x, -tau)
-    if clamped.shape != x.shape or clamped.dtype != x.dtype:  # tau broadcast wider or promoted x
+    if not reuse_buffer or clamped.shape != x.shape or clamped.dtype != x.dtype:
         return x - torch.minimum(clamped, tau)
     torch.minimum(clamped, tau, out=clamped)
     return torch.sub(x, clamped, out=clamped)
+
+
+def _eager() -> bool:
+    """True outside torch.compile / torch.export tracing, where in-place buffer reuse is safe."""
+    return not (torch.compiler.is_compiling() or torch.compiler.is_exporting())
 
 
 def _soft_threshold_backward(ctx, grad_y: Tensor) -> tuple[Tensor | None, Tensor | None]:
@@ -74,7 +80,7 @@ def _soft_threshold_backward(ctx, grad_y: Tensor) -> tuple[Tensor | None, Tensor
 class _SoftThreshold(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, tau: Tensor) -> Tensor:  # type: ignore[override]
-        y = _soft_threshold_forward(x, tau)
+        y = _soft_threshold_forward(x, tau, reuse_buffer=_eager())
         ctx.save_for_backward(torch.sign(y).to(torch.int8))
         ctx.tau_shape = tau.shape
         ctx.tau_dtype = tau.dtype
@@ -109,7 +115,7 @@ class _ShrinkAdd(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, tau: Tensor, residual: Tensor) -> Tensor:  # type: ignore[override]
-        y = _soft_threshold_forward(x, tau)
+        y = _soft_threshold_forward(x, tau, reuse_buffer=_eager())
         ctx.save_for_backward(torch.sign(y).to(torch.int8))
         ctx.tau_shape = tau.shape
         ctx.tau_dtype = tau.dtype

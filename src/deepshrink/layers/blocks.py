@@ -49,7 +49,9 @@ class PadShortcut(nn.Module):
     the existing ones and the rest after.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, spatial_dims: int = 1) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, stride: int = 1, spatial_dims: int = 1, stack: int = 1
+    ) -> None:
         super().__init__()
         if out_channels < in_channels:
             raise ConfigError(
@@ -57,6 +59,8 @@ class PadShortcut(nn.Module):
             )
         self.stride = stride
         self.spatial_dims = spatial_dims
+        self.stack = stack
+        self.in_channels = in_channels
         self.pad_before = (out_channels - in_channels) // 2
         self.pad_after = out_channels - in_channels - self.pad_before
 
@@ -64,7 +68,10 @@ class PadShortcut(nn.Module):
         if self.stride > 1:
             x = x[(slice(None), slice(None)) + (slice(None, None, self.stride),) * self.spatial_dims]
         if self.pad_before or self.pad_after:
+            if self.stack > 1:  # pad each stacked network's channels separately
+                x = x.unflatten(1, (self.stack, self.in_channels))
             x = F.pad(x, (0, 0) * self.spatial_dims + (self.pad_before, self.pad_after))
+            x = x.flatten(1, 2) if self.stack > 1 else x
         return x
 
     def extra_repr(self) -> str:
@@ -72,7 +79,7 @@ class PadShortcut(nn.Module):
 
 
 def make_shortcut(
-    kind: str, in_channels: int, out_channels: int, stride: int, spatial_dims: int
+    kind: str, in_channels: int, out_channels: int, stride: int, spatial_dims: int, stack: int = 1
 ) -> nn.Module | None:
     """Build the shortcut of a block: ``"pad"`` (the paper's), ``"conv"`` (1x1 projection) or ``"none"``.
 
@@ -86,8 +93,10 @@ def make_shortcut(
     if stride == 1 and in_channels == out_channels:
         return nn.Identity()
     if kind == "pad":
-        return PadShortcut(in_channels, out_channels, stride, spatial_dims)
-    return conv_nd(spatial_dims)(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
+        return PadShortcut(in_channels, out_channels, stride, spatial_dims, stack)
+    return conv_nd(spatial_dims)(
+        in_channels * stack, out_channels * stack, kernel_size=1, stride=stride, bias=False, groups=stack
+    )
 
 
 class _ResidualUnit(nn.Module):
@@ -119,12 +128,22 @@ def _preact_conv(
     kernel_size: int,
     stride: int,
     bias: bool,
+    stack: int,
 ) -> list[nn.Module]:
     return [
-        norm(in_channels),
+        norm(in_channels * stack),
         act(),
-        conv(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, bias=bias),
-    ]
+        conv(
+            in_channels * stack, out_channels * stack, kernel_size,
+            stride=stride, padding=kernel_size // 2, bias=bias, groups=stack,
+        ),
+    ]  # fmt: skip
+
+
+def _make_gate(gate_layer: Callable[..., nn.Module] | None, channels: int, stack: int) -> nn.Module:
+    if gate_layer is None:
+        return nn.Identity()
+    return gate_layer(channels) if stack == 1 else gate_layer(channels, stack=stack)
 
 
 class BasicBlock(_ResidualUnit):
@@ -142,6 +161,8 @@ class BasicBlock(_ResidualUnit):
         norm_layer: ``norm_layer(channels)``; BatchNorm of the right dims by default.
         act_layer: activation class.
         bias: whether convolutions have a bias (the authors' code: yes).
+        stack: number of independent units side by side as grouped convolutions
+            (input ``stack * in_channels`` channels; see :mod:`deepshrink.models.stacked`).
     """
 
     expansion = 1
@@ -159,16 +180,17 @@ class BasicBlock(_ResidualUnit):
         norm_layer: Callable[[int], nn.Module] | None = None,
         act_layer: Callable[[], nn.Module] = nn.ReLU,
         bias: bool = True,
+        stack: int = 1,
     ) -> None:
         super().__init__()
         conv = conv_nd(spatial_dims)
         norm = norm_layer or norm_nd(spatial_dims)
         self.branch = nn.Sequential(
-            *_preact_conv(norm, act_layer, conv, in_channels, out_channels, kernel_size, stride, bias),
-            *_preact_conv(norm, act_layer, conv, out_channels, out_channels, kernel_size, 1, bias),
+            *_preact_conv(norm, act_layer, conv, in_channels, out_channels, kernel_size, stride, bias, stack),
+            *_preact_conv(norm, act_layer, conv, out_channels, out_channels, kernel_size, 1, bias, stack),
         )
-        self.gate = gate_layer(out_channels) if gate_layer is not None else nn.Identity()
-        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, spatial_dims)
+        self.gate = _make_gate(gate_layer, out_channels, stack)
+        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, spatial_dims, stack)
 
 
 class BottleneckBlock(_ResidualUnit):
@@ -192,15 +214,16 @@ class BottleneckBlock(_ResidualUnit):
         norm_layer: Callable[[int], nn.Module] | None = None,
         act_layer: Callable[[], nn.Module] = nn.ReLU,
         bias: bool = True,
+        stack: int = 1,
     ) -> None:
         super().__init__()
         conv = conv_nd(spatial_dims)
         norm = norm_layer or norm_nd(spatial_dims)
         mid = max(1, out_channels // self.expansion)
         self.branch = nn.Sequential(
-            *_preact_conv(norm, act_layer, conv, in_channels, mid, 1, 1, bias),
-            *_preact_conv(norm, act_layer, conv, mid, mid, kernel_size, stride, bias),
-            *_preact_conv(norm, act_layer, conv, mid, out_channels, 1, 1, bias),
+            *_preact_conv(norm, act_layer, conv, in_channels, mid, 1, 1, bias, stack),
+            *_preact_conv(norm, act_layer, conv, mid, mid, kernel_size, stride, bias, stack),
+            *_preact_conv(norm, act_layer, conv, mid, out_channels, 1, 1, bias, stack),
         )
-        self.gate = gate_layer(out_channels) if gate_layer is not None else nn.Identity()
-        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, spatial_dims)
+        self.gate = _make_gate(gate_layer, out_channels, stack)
+        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, spatial_dims, stack)

@@ -27,7 +27,35 @@ from torch import Tensor, nn
 from deepshrink.errors import ConfigError
 from deepshrink.functional import abs_mean, shrink_add, soft_threshold
 
-__all__ = ["GateMLP", "Shrinkage", "SqueezeExcite", "record_thresholds", "ThresholdRecord"]
+__all__ = ["GateMLP", "StackedLinear", "linear", "Shrinkage", "SqueezeExcite", "record_thresholds", "ThresholdRecord"]
+
+
+class StackedLinear(nn.Module):
+    """``stack`` independent Linear layers applied side by side: (N, S*in) -> (N, S*out).
+
+    Weight (S, out, in) and bias (S, out) hold one ordinary Linear layer per slice, so a
+    stacked network is exactly ``S`` separate networks (see :mod:`deepshrink.models.stacked`).
+    """
+
+    def __init__(self, stack: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.stack, self.in_features, self.out_features = stack, in_features, out_features
+        layers = [nn.Linear(in_features, out_features) for _ in range(stack)]  # the same init as S Linears
+        self.weight = nn.Parameter(torch.stack([m.weight.detach() for m in layers]))
+        self.bias = nn.Parameter(torch.stack([m.bias.detach() for m in layers]))
+
+    def forward(self, v: Tensor) -> Tensor:
+        v = v.reshape(v.shape[0], self.stack, self.in_features)
+        out = torch.einsum("nsi,soi->nso", v, self.weight) + self.bias
+        return out.reshape(v.shape[0], self.stack * self.out_features)
+
+    def extra_repr(self) -> str:
+        return f"stack={self.stack}, in_features={self.in_features}, out_features={self.out_features}"
+
+
+def linear(in_features: int, out_features: int, stack: int = 1) -> nn.Module:
+    """``nn.Linear``, or :class:`StackedLinear` when several networks are stacked."""
+    return nn.Linear(in_features, out_features) if stack == 1 else StackedLinear(stack, in_features, out_features)
 
 
 class GateMLP(nn.Module):
@@ -39,6 +67,7 @@ class GateMLP(nn.Module):
         hidden_features: width of the hidden layer; the paper uses ``in_features``.
         norm_layer: normalisation of the hidden layer (the paper: BatchNorm1d), or None.
         act_layer: activation of the hidden layer.
+        stack: number of independent networks side by side (input (N, stack*in_features)).
     """
 
     def __init__(
@@ -48,12 +77,13 @@ class GateMLP(nn.Module):
         hidden_features: int,
         norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm1d,
         act_layer: Callable[[], nn.Module] = nn.ReLU,
+        stack: int = 1,
     ) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(in_features, hidden_features)
-        self.norm = norm_layer(hidden_features) if norm_layer is not None else nn.Identity()
+        self.fc1 = linear(in_features, hidden_features, stack)
+        self.norm = norm_layer(hidden_features * stack) if norm_layer is not None else nn.Identity()
         self.act = act_layer()
-        self.fc2 = nn.Linear(hidden_features, out_features)
+        self.fc2 = linear(hidden_features, out_features, stack)
 
     def forward(self, v: Tensor) -> Tensor:
         return torch.sigmoid(self.fc2(self.act(self.norm(self.fc1(v)))))
@@ -92,6 +122,8 @@ class Shrinkage(nn.Module):
         hidden_channels: explicit hidden width, overrides ``reduction``.
         norm_layer: normalisation inside the sub-network (the paper: BatchNorm1d).
         act_layer: activation inside the sub-network (the paper: ReLU).
+        stack: number of independent networks side by side; the input then has
+            ``stack * channels`` channels (see :mod:`deepshrink.models.stacked`).
 
     Set ``record = True`` (or use :func:`record_thresholds`) to keep the thresholds of the last
     forward pass in ``last_record``; the normal path pays one attribute check for it.
@@ -105,6 +137,7 @@ class Shrinkage(nn.Module):
         hidden_channels: int | None = None,
         norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm1d,
         act_layer: Callable[[], nn.Module] = nn.ReLU,
+        stack: int = 1,
     ) -> None:
         super().__init__()
         mode = mode.lower()
@@ -112,17 +145,18 @@ class Shrinkage(nn.Module):
             raise ConfigError(f"Shrinkage mode must be 'cw' or 'cs', got {mode!r}")
         self.channels = channels
         self.mode = mode
+        self.stack = stack
         hidden = _hidden_width(channels, reduction, hidden_channels)
-        self.gate = GateMLP(channels, channels if mode == "cw" else 1, hidden, norm_layer, act_layer)
+        self.gate = GateMLP(channels, channels if mode == "cw" else 1, hidden, norm_layer, act_layer, stack)
         self.record = False
         self.last_record: ThresholdRecord | None = None
 
     def thresholds(self, x: Tensor) -> Tensor:
-        """Thresholds for ``x``: (N, C) in CW mode, (N, 1) in CS mode."""
-        a = abs_mean(x)  # (N, C)
-        alpha = self.gate(a)  # (N, C) or (N, 1)
+        """Thresholds for ``x``: (N, C) in CW mode, (N, 1) in CS mode ((N, S*C) or (N, S) stacked)."""
+        a = abs_mean(x)  # (N, S*C)
+        alpha = self.gate(a)  # (N, S*C) or (N, S)
         if self.mode == "cs":
-            a = a.mean(dim=1, keepdim=True)
+            a = a.reshape(a.shape[0], self.stack, self.channels).mean(dim=2)
         return alpha.to(a.dtype) * a
 
     def forward(self, x: Tensor, residual: Tensor | None = None) -> Tensor:
@@ -132,6 +166,12 @@ class Shrinkage(nn.Module):
         (one output tensor, nothing more kept for backward).
         """
         tau = self.thresholds(x)
+        # CW: one threshold per channel, (N, C, 1...); CS: one per sample (and stacked network),
+        # applied to x viewed as (N, S, C*spatial) so that it is shared by the channels.
+        shape = x.shape
+        if self.mode == "cs":
+            x = x.reshape(shape[0], self.stack, -1)
+            residual = residual.reshape(x.shape) if residual is not None else None
         tau_b = tau.to(x.dtype).reshape(tau.shape + (1,) * (x.dim() - 2))
         if residual is None:
             y = soft_threshold(x, tau_b)
@@ -141,7 +181,7 @@ class Shrinkage(nn.Module):
             with torch.no_grad():
                 zero = (x.abs() <= tau_b).flatten(1).float().mean(1)
             self.last_record = ThresholdRecord(tau.detach(), zero)
-        return y
+        return y.reshape(shape)
 
     def extra_repr(self) -> str:
         return f"{self.channels}, mode={self.mode!r}"
@@ -161,6 +201,7 @@ class SqueezeExcite(nn.Module):
         hidden_channels: explicit hidden width, overrides ``reduction``.
         norm_layer: normalisation inside the sub-network, or None.
         act_layer: activation inside the sub-network.
+        stack: number of independent networks side by side.
     """
 
     def __init__(
@@ -170,11 +211,12 @@ class SqueezeExcite(nn.Module):
         hidden_channels: int | None = None,
         norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm1d,
         act_layer: Callable[[], nn.Module] = nn.ReLU,
+        stack: int = 1,
     ) -> None:
         super().__init__()
         self.channels = channels
         hidden = _hidden_width(channels, reduction, hidden_channels)
-        self.gate = GateMLP(channels, channels, hidden, norm_layer, act_layer)
+        self.gate = GateMLP(channels, channels, hidden, norm_layer, act_layer, stack)
 
     def forward(self, x: Tensor) -> Tensor:
         w = self.gate(x.flatten(2).mean(-1))

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from deepshrink.errors import ConfigError
 from deepshrink.layers.blocks import SHORTCUTS, BasicBlock, BottleneckBlock, conv_nd, norm_nd
-from deepshrink.layers.gates import Shrinkage, SqueezeExcite
+from deepshrink.layers.gates import Shrinkage, SqueezeExcite, linear
 
 __all__ = ["ResidualNet", "GATES", "BLOCKS", "ACTIVATIONS"]
 
@@ -80,6 +80,9 @@ class ResidualNet(nn.Module):
         conv_bias: whether convolutions have a bias (the authors' code: yes).
         act: activation name (``relu``, ``gelu``, ``silu``, ``elu``).
         drop_rate: dropout before the classifier.
+        stack: train this many independent copies side by side as one network of grouped
+            convolutions (input (N, stack*in_channels, ...), output (N, stack, num_classes));
+            see :mod:`deepshrink.models.stacked`. 1 is an ordinary network.
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class ResidualNet(nn.Module):
         conv_bias: bool = True,
         act: str = "relu",
         drop_rate: float = 0.0,
+        stack: int = 1,
     ) -> None:
         super().__init__()
         widths, depths, strides = list(widths), list(depths), list(strides)
@@ -113,8 +117,10 @@ class ResidualNet(nn.Module):
         for arg, values in (("widths", widths), ("depths", depths), ("strides", strides)):
             if any(int(v) != v or v < 1 for v in values):
                 raise ConfigError(f"{arg} must be positive integers, got {values}")
-        if in_channels < 1 or num_classes < 1:
-            raise ConfigError(f"in_channels and num_classes must be >= 1, got {in_channels}, {num_classes}")
+        if in_channels < 1 or num_classes < 1 or stack < 1:
+            raise ConfigError(
+                f"in_channels, num_classes and stack must be >= 1, got {in_channels}, {num_classes}, {stack}"
+            )
         _check_choice("block", block, list(BLOCKS))
         _check_choice("shortcut", shortcut, SHORTCUTS)
         _check_choice("act", act, list(ACTIVATIONS))
@@ -128,15 +134,19 @@ class ResidualNet(nn.Module):
             depths=depths, strides=strides, stem_channels=stem_channels, stem_kernel=stem_kernel,
             stem_stride=stem_stride, stem_pool=stem_pool, block=block, gate=gate,
             gate_reduction=gate_reduction, shortcut=shortcut, kernel_size=kernel_size,
-            conv_bias=conv_bias, act=act, drop_rate=drop_rate,
+            conv_bias=conv_bias, act=act, drop_rate=drop_rate, stack=stack,
         )  # fmt: skip
         self.spatial_dims = spatial_dims
         self.in_channels = in_channels
         self.num_classes = num_classes
+        self.stack = stack
 
         stem: list[nn.Module] = [
-            conv(in_channels, stem_channels, stem_kernel, stride=stem_stride, padding=stem_kernel // 2, bias=conv_bias)
-        ]
+            conv(
+                in_channels * stack, stem_channels * stack, stem_kernel,
+                stride=stem_stride, padding=stem_kernel // 2, bias=conv_bias, groups=stack,
+            )
+        ]  # fmt: skip
         if stem_pool:
             pool = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[spatial_dims]
             stem.append(pool(kernel_size=3, stride=2, padding=1))
@@ -152,17 +162,17 @@ class ResidualNet(nn.Module):
                     unit(
                         channels, width, stride if i == 0 else 1, spatial_dims=spatial_dims,
                         kernel_size=kernel_size, gate_layer=gate_layer, shortcut=shortcut,
-                        act_layer=act_layer, bias=conv_bias,
+                        act_layer=act_layer, bias=conv_bias, stack=stack,
                     )
                 )  # fmt: skip
                 channels = width
             stages.append(nn.Sequential(*units))
         self.stages = nn.Sequential(*stages)
         self.num_features = channels
-        self.final_norm = norm_nd(spatial_dims)(channels)
+        self.final_norm = norm_nd(spatial_dims)(channels * stack)
         self.final_act = act_layer()
         self.head_drop = nn.Dropout(drop_rate)
-        self.fc = nn.Linear(channels, num_classes)
+        self.fc = linear(channels, num_classes, stack)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -178,10 +188,10 @@ class ResidualNet(nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Feature map before pooling: (N, num_features, *spatial)."""
-        if x.dim() != self.spatial_dims + 2:
+        if x.dim() != self.spatial_dims + 2 or x.shape[1] != self.in_channels * self.stack:
             raise ValueError(
                 f"expected input of shape (N, C{', L' if self.spatial_dims == 1 else ', *spatial'}) with "
-                f"{self.spatial_dims + 2} dims, got shape {tuple(x.shape)}"
+                f"{self.spatial_dims + 2} dims and C = {self.in_channels * self.stack}, got shape {tuple(x.shape)}"
             )
         x = self.stages(self.stem(x))
         return self.final_act(self.final_norm(x))
@@ -189,14 +199,17 @@ class ResidualNet(nn.Module):
     def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
         """Pool the feature map and classify; ``pre_logits=True`` returns the pooled features."""
         x = self.head_drop(x.flatten(2).mean(-1))
-        return x if pre_logits else self.fc(x)
+        if pre_logits:
+            return x
+        x = self.fc(x)
+        return x if self.stack == 1 else x.unflatten(1, (self.stack, self.num_classes))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the head for a new number of classes (fine-tuning)."""
-        self.fc = nn.Linear(self.num_features, num_classes)
+        self.fc = linear(self.num_features, num_classes, self.stack)
         self.num_classes = num_classes
         self.config["num_classes"] = num_classes
 
