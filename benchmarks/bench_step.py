@@ -143,6 +143,40 @@ def bandwidth(device: torch.device, numel: int, iters: int) -> dict[str, float]:
     return result
 
 
+def stacked_throughput(device: torch.device, stacks: list[int], mode: str, amp: bool, length: int, iters: int) -> list[dict]:
+    """Samples/s of S paper-preset DRSN-CW runs trained at once, each with its own batch of 128."""
+    from deepshrink.models.stacked import stack_models, stacked_cross_entropy
+
+    rows = []
+    for s in stacks:
+        torch.manual_seed(0)
+        model = stack_models([deepshrink.create_model("drsn_cw_paper") for _ in range(s)]).to(device).train()
+        x = torch.randn(128, s, length, device=device)
+        y = torch.randint(0, 8, (128, s), device=device)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+
+        def step() -> None:
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                loss = stacked_cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=False)
+
+        run = step
+        if mode != "eager":
+            run = torch.compile(step, mode=None if mode == "compile" else "reduce-overhead")
+        for _ in range(3):
+            run()
+        _sync(device)
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            run()
+        _sync(device)
+        ms = (time.perf_counter() - t0) / iters * 1e3
+        rows.append(dict(stack=s, mode=mode, step_ms=ms, samples_per_s=128 * s / ms * 1e3))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -154,6 +188,8 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=None, help="timed steps (default 30 on GPU, 8 on CPU)")
     parser.add_argument("--amp", action="store_true", help="bf16 autocast")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--stacks", nargs="*", type=int, default=[], help="also measure S stacked paper DRSN-CW runs, e.g. 1 16 64")
+    parser.add_argument("--skip-steps", action="store_true", help="only the stacked throughput and bandwidth")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args()
     if args.threads:
@@ -166,7 +202,7 @@ def main() -> None:
         "threads": torch.get_num_threads(), "length": args.length, "amp": args.amp, "date": time.strftime("%Y-%m-%d"),
     }  # fmt: skip
     rows = []
-    for preset in args.presets:
+    for preset in [] if args.skip_steps else args.presets:
         suffix, batch = PRESETS[preset]
         batch = args.batch or batch
         g = torch.Generator().manual_seed(0)
@@ -203,11 +239,14 @@ def main() -> None:
             f"{r['preset']:7} {r['batch']:5d} {r['mode']:15} {r['model']:14} {r['ms']:9.2f} {r['sd']:6.2f} "
             f"{r.get('time_ratio', float('nan')):8.2f} {r['saved_bytes'] / 2**20:9.1f} {r.get('saved_ratio', float('nan')):8.2f} {peak} {peak_ratio}"
         )
+    stacked = [r for mode in args.modes for r in stacked_throughput(device, args.stacks, mode, args.amp, args.length, iters)]
+    for r in stacked:
+        print(f"stacked paper DRSN-CW x{r['stack']:<4d} {r['mode']:15} step {r['step_ms']:8.2f} ms  {r['samples_per_s']:12,.0f} samples/s")
     print("soft-threshold forward bandwidth (GB/s, read+write): " + ", ".join(f"{k} {v:.1f}" for k, v in bw.items()))
     print(f"soft_threshold / copy: {bw['soft_threshold'] / bw['copy']:.1%}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(info=info, steps=rows, bandwidth_gbps=bw), f, indent=2)
+            json.dump(dict(info=info, steps=rows, stacked=stacked, bandwidth_gbps=bw), f, indent=2)
 
 
 if __name__ == "__main__":

@@ -108,5 +108,7 @@ def stacked_cross_entropy(logits: Tensor, targets: Tensor, label_smoothing: floa
     Summing (not averaging) the per-slice means gives every slice the gradient it would
     get in a run of its own.
     """
+    if logits.dim() == 2:  # stack=1: an ordinary (N, K) output
+        logits, targets = logits.unsqueeze(1), targets.reshape(-1, 1)
     per_sample = F.cross_entropy(logits.permute(0, 2, 1), targets, reduction="none", label_smoothing=label_smoothing)
     return per_sample.mean(0).sum()
