@@ -124,6 +124,7 @@ class Shrinkage(nn.Module):
         act_layer: activation inside the sub-network (the paper: ReLU).
         stack: number of independent networks side by side; the input then has
             ``stack * channels`` channels (see :mod:`deepshrink.models.stacked`).
+        device, dtype: where to create the parameters (timm passes them to ``attn_layer``).
 
     Set ``record = True`` (or use :func:`record_thresholds`) to keep the thresholds of the last
     forward pass in ``last_record``; the normal path pays one attribute check for it.
@@ -138,6 +139,8 @@ class Shrinkage(nn.Module):
         norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm1d,
         act_layer: Callable[[], nn.Module] = nn.ReLU,
         stack: int = 1,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         mode = mode.lower()
@@ -150,6 +153,8 @@ class Shrinkage(nn.Module):
         self.gate = GateMLP(channels, channels if mode == "cw" else 1, hidden, norm_layer, act_layer, stack)
         self.record = False
         self.last_record: ThresholdRecord | None = None
+        if device is not None or dtype is not None:
+            self.to(device=device, dtype=dtype)
 
     def thresholds(self, x: Tensor) -> Tensor:
         """Thresholds for ``x``: (N, C) in CW mode, (N, 1) in CS mode ((N, S*C) or (N, S) stacked)."""
@@ -202,6 +207,7 @@ class SqueezeExcite(nn.Module):
         norm_layer: normalisation inside the sub-network, or None.
         act_layer: activation inside the sub-network.
         stack: number of independent networks side by side.
+        device, dtype: where to create the parameters (timm passes them to ``attn_layer``).
     """
 
     def __init__(
@@ -212,11 +218,15 @@ class SqueezeExcite(nn.Module):
         norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm1d,
         act_layer: Callable[[], nn.Module] = nn.ReLU,
         stack: int = 1,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.channels = channels
         hidden = _hidden_width(channels, reduction, hidden_channels)
         self.gate = GateMLP(channels, channels, hidden, norm_layer, act_layer, stack)
+        if device is not None or dtype is not None:
+            self.to(device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         w = self.gate(x.flatten(2).mean(-1))
