@@ -171,6 +171,7 @@ def main(argv=None) -> int:
     ap.add_argument("--schedule", choices=["paper", "cosine"], default="paper",
                     help="paper: lr 0.1/0.01/0.001 over 40/40/20 %% of the steps; cosine: to 0")
     ap.add_argument("--lr", type=float, default=0.1)
+    ap.add_argument("--norm", choices=["global", "window"], default="global")
     ap.add_argument("--train-seed", type=int, default=0)
     ap.add_argument("--no-cnn", action="store_true", help="baselines only")
     ap.add_argument("--no-baselines", action="store_true", help="CNN only")
@@ -189,8 +190,12 @@ def main(argv=None) -> int:
         else:
             xtr = add_gaussian_noise(xtr0, snr, seed=1)
             xte = add_gaussian_noise(xte0, snr, seed=2)
-        scale = float(xtr.std())
-        xtr, xte = xtr / scale, xte / scale
+        if args.norm == "window":  # each window to zero mean, unit variance
+            xtr = (xtr - xtr.mean(-1, keepdim=True)) / xtr.std(-1, keepdim=True)
+            xte = (xte - xte.mean(-1, keepdim=True)) / xte.std(-1, keepdim=True)
+        else:  # one global scale: the level of each window is kept
+            scale = float(xtr.std())
+            xtr, xte = xtr / scale, xte / scale
         xtr_np, xte_np = xtr.numpy(), xte.numpy()
         run = {"snr_db": snr}
         if not args.no_baselines:

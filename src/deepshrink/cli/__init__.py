@@ -18,6 +18,14 @@ from deepshrink.errors import DeepshrinkError
 # Modules that contribute subcommands, in the order `deepshrink --help` lists them.
 COMMAND_MODULES = (
     "deepshrink.cli.models",
+    "deepshrink.cli.data",
+    "deepshrink.cli.train",
+    "deepshrink.cli.evaluate",
+    "deepshrink.cli.predict",
+    "deepshrink.cli.export",
+    "deepshrink.cli.benchmark",
+    "deepshrink.cli.thresholds",
+    "deepshrink.cli.demo",
 )
 
 

@@ -162,17 +162,24 @@ STAGE2_PINION_TEETH = 25
 _LEAD_IN = 4096  # samples generated and dropped before each recording
 
 # Levels (calibrated with benchmarks/calibrate_simulator.py; see the module docstring).
-BEARING_IMPACT_LEVEL = 1.0
+BEARING_IMPACT_LEVEL = 4.0
 """Peak acceleration (g) of a bearing-fault impact at severity 1, rated load, 30 Hz."""
-GEAR_IMPACT_LEVEL = 0.5
+GEAR_IMPACT_LEVEL = 2.5
 """Peak acceleration (g) of a tooth impact of strength 1 at rated load, 30 Hz."""
 
+RESONANCE_BANDS_HZ: dict[str, tuple[float, float]] = {
+    "housing_1": (2600.0, 3400.0),
+    "housing_2": (3900.0, 5000.0),
+    "gear_body": (1200.0, 2000.0),
+}
+"""Ranges of the structural modes' natural frequencies (drawn per recording)."""
+
 FAULT_RANGES: dict[str, dict[str, tuple[float, float]]] = {
-    "bearing": {"impact": (0.1, 1.0)},
-    "gear_root_crack": {"dip": (0.08, 0.3), "phase": (0.08, 0.3), "impact": (0.0, 0.15)},
-    "gear_pitting": {"dip": (0.05, 0.2), "phase": (0.04, 0.15), "impact": (0.05, 0.25)},
-    "gear_broken_tooth": {"dip": (0.3, 0.8), "phase": (0.1, 0.4), "impact": (0.25, 1.0)},
-    "gear_missing_tooth": {"dip": (1.0, 1.0), "phase": (0.3, 0.7), "impact": (0.6, 1.6)},
+    "bearing": {"impact": (0.25, 1.0)},
+    "gear_root_crack": {"dip": (0.1, 0.35), "phase": (0.1, 0.35), "impact": (0.15, 0.5)},
+    "gear_pitting": {"dip": (0.05, 0.2), "phase": (0.04, 0.15), "impact": (0.1, 0.35)},
+    "gear_broken_tooth": {"dip": (0.3, 0.8), "phase": (0.1, 0.4), "impact": (0.4, 1.0)},
+    "gear_missing_tooth": {"dip": (1.0, 1.0), "phase": (0.3, 0.7), "impact": (0.8, 1.6)},
 }
 """Fault parameter at severity s: lo + (hi - lo) * s. ``dip``: mesh amplitude loss at the
 tooth (fraction); ``phase``: mesh phase shift (rad of the mesh fundamental); ``impact``:
@@ -330,7 +337,7 @@ def _resonance_response(
         den = np.float32(-2 * r * math.cos(wd)) * z1
         den += np.float32(r * r) * z2
         den += np.float32(1.0)
-        h += np.float32(res["gain"] * r * math.sin(wd)) * z1 / den
+        h += np.float32(res.get("gain", 1.0) * r * math.sin(wd)) * z1 / den
     return h
 
 
@@ -359,7 +366,7 @@ def _draw_params(
         "shaft_amps": [u(0.03, 0.12) * v**2, u(0.01, 0.06) * v**2, u(0.005, 0.03) * v**2],
         "shaft_phases": u(0, 2 * np.pi, 3).tolist(),
     }
-    x1 = u(0.25, 0.5) * (0.3 + 0.7 * load) * v
+    x1 = u(0.3, 0.45) * (0.3 + 0.7 * load) * v
     p["mesh_amps"] = [x1, u(0.3, 0.7) * x1, u(0.1, 0.4) * x1]
     p["mesh_phases"] = u(0, 2 * np.pi, 3).tolist()
     p["runout"] = [u(0.02, 0.1), u(0.02, 0.1)]
@@ -368,29 +375,39 @@ def _draw_params(
     p["stage2_amps"] = [x2, 0.5 * x2]
     p["stage2_phases"] = u(0, 2 * np.pi, 2).tolist()
 
-    n_res = 1 + int(u() < 0.5)
-    fmax = min(5000.0, 0.4 * fs)
-    fmin = min(1500.0, 0.5 * fmax)
+    # structural modes of the rig, shifted per recording (mounting, temperature, bolts):
+    # housing mode 1 (always), housing mode 2 (half the recordings), gear-body mode (always)
+    cap = 0.4 * fs
+    has_second = bool(u() < 0.5)
     p["resonances"] = [
-        {"freq_hz": u(fmin, fmax), "damping": u(0.03, 0.1), "gain": 1.0 if j == 0 else u(0.3, 1.0)}
-        for j in range(n_res)
+        {"name": name, "freq_hz": min(u(*RESONANCE_BANDS_HZ[name]), cap), "damping": u(0.04, 0.08)}
+        for name in ("housing_1", "housing_2", "gear_body")
+        if name != "housing_2" or has_second
     ]
+    # how strongly each source excites each mode (transfer paths); absent modes are skipped
+    p["paths"] = {
+        "outer_race": {"housing_1": 1.0, "housing_2": u(0.6, 1.0), "gear_body": 0.0},
+        "inner_race": {"housing_1": 1.0, "housing_2": u(0.1, 0.3), "gear_body": u(0.2, 0.4)},
+        "gear": {"housing_1": u(0.15, 0.35), "housing_2": 0.0, "gear_body": 1.0},
+        "sporadic": {"housing_1": 1.0, "housing_2": u(0.3, 1.0), "gear_body": u(0.0, 0.5)},
+        "random": {"housing_1": 1.0, "housing_2": u(0.3, 1.0), "gear_body": u(0.3, 1.0)},
+    }
     a_b_ref = BEARING_IMPACT_LEVEL * (0.5 + 0.5 * load) * v**1.5
     a_g = GEAR_IMPACT_LEVEL * (0.3 + 0.7 * load) * v**1.5
     vb = 0.5 + 0.5 * v  # machine noise grows with speed
     p["bearing_ref_amp"] = a_b_ref
     p["gear_ref_amp"] = a_g
     p["sporadic_rate"] = u(5.0, 30.0)
-    p["sporadic_mean_amp"] = u(0.05, 0.2) * a_b_ref
+    p["sporadic_mean_amp"] = u(0.1, 0.3) * (0.5 + 0.5 * load) * v**1.5
     p["resonance_noise_rms"] = u(0.02, 0.06) * vb
     p["background"] = {
         "rms": u(0.08, 0.2) * vb,
         "f0": u(20.0, 200.0),
         "alpha": u(0.5, 1.5),
-        "bumps": [(u(200.0, min(5000.0, 0.45 * fs)), u(100.0, 800.0), u(0.5, 3.0)) for _ in range(2)],
+        "bumps": [(u(200.0, min(5000.0, 0.45 * fs)), u(100.0, 800.0), u(0.2, 1.0)) for _ in range(2)],
     }
     p["path"] = {"gamma": u(0.1, 0.4), "kappa": u(2.0, 8.0), "taps": rng.standard_normal(31).tolist()}
-    p["gain"] = float(np.exp(rng.normal(0.0, 0.25)))
+    p["gain"] = float(np.exp(rng.normal(0.0, 0.15)))
     mains = 50.0 if u() < 0.5 else 60.0
     m1 = u(0.003, 0.02)
     p["mains"] = {"freq_hz": mains, "amps": [m1, u(0, 0.5) * m1, u(0, 0.3) * m1],
@@ -416,6 +433,7 @@ def _draw_params(
             "mod_depth": u(0.5, 1.0),
             "mod_phase": u(0, 2 * np.pi),
             "phase0": u(0.0, 1.0),
+            "inner_contact_amp": u(0.5, 0.8),  # ball: the inner-race strike is transmitted weaker
         }
     elif name.startswith("gear_"):
         g: dict[str, Any] = {"theta_f": u(0, 2 * np.pi)}
@@ -496,8 +514,7 @@ def _synthesize(
     env = 1 + np.float32(p["runout"][0]) * _cos_harmonic(rev_frac, 1, p["runout_phases"][0])
     env *= 1 + np.float32(p["runout"][1]) * _cos_cycles(ratio * rev + p["runout_phases"][1] / tau)
     b_mod = None  # phase modulation in radians of the mesh fundamental
-    impacts_idx: list[np.ndarray] = []
-    impacts_amp: list[np.ndarray] = []
+    impacts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in p["paths"]}
     g = p.get("gear")
     if g is not None:
         tooth = tau / z
@@ -532,8 +549,9 @@ def _synthesize(
             weights = g["weights"] if pitting else [1.0]
             for off, wj in zip(offsets, weights):
                 tg = _targets(rev, g["theta_f"] / tau + off, 0.001, rng)
-                impacts_idx.append(_impact_positions(rev, tg))
-                impacts_amp.append(g["impact"] * wj * rng.uniform(0.8, 1.2, tg.size))
+                impacts["gear"].append(
+                    (_impact_positions(rev, tg), g["impact"] * wj * rng.uniform(0.8, 1.2, tg.size))
+                )
 
     mesh = np.zeros(n, dtype=np.float32)
     for m, (a, ph) in enumerate(zip(p["mesh_amps"], p["mesh_phases"]), start=1):
@@ -551,7 +569,7 @@ def _synthesize(
         if m * z2 * f_r < 0.45 * fs:
             x += np.float32(a) * _cos_cycles((m * z2) * rev + ph / tau)
 
-    # ---- impacts (sparse train, filtered by the resonances below) -------------------------
+    # ---- impacts (sparse trains per source, filtered by the structural modes below) --------
     b = p.get("bearing")
     if b is not None:
         cyc = rev * b["order"]
@@ -564,25 +582,40 @@ def _synthesize(
                 ang = ang * b["cage_order"]
             mu = b["mod_depth"]
             amp = amp * (1 - mu + mu * 0.5 * (1 + np.cos(ang + b["mod_phase"])))
-        impacts_idx.append(idx)
-        impacts_amp.append(amp)
+        if p["state"] == "bearing_outer_race":
+            impacts["outer_race"].append((idx, amp))
+        elif p["state"] == "bearing_inner_race":
+            impacts["inner_race"].append((idx, amp))
+        else:  # a ball defect strikes the outer and the inner race in turn
+            impacts["outer_race"].append((idx[0::2], amp[0::2]))
+            impacts["inner_race"].append((idx[1::2], amp[1::2] * b["inner_contact_amp"]))
     n_spor = rng.poisson(p["sporadic_rate"] * n / fs)
-    impacts_idx.append(rng.integers(0, n, n_spor))
-    impacts_amp.append(rng.exponential(p["sporadic_mean_amp"], n_spor))
-    idx = np.concatenate(impacts_idx)
-    amp = np.concatenate(impacts_amp)
-    keep = (idx >= 0) & (idx < n)
-    e = np.bincount(idx[keep], weights=amp[keep], minlength=n).astype(np.float32)
+    impacts["sporadic"].append((rng.integers(0, n, n_spor), rng.exponential(p["sporadic_mean_amp"], n_spor)))
 
     # ---- random parts and assembly in the frequency domain -------------------------------
     freqs, z1, z2 = _grid(n, fs)
-    h_res = _resonance_response(z1, z2, fs, p["resonances"])
-    abs_res2 = (h_res.real**2 + h_res.imag**2).astype(np.float64)
     wgt = np.full(freqs.size, 2.0)
     wgt[0] = 1.0
     if n % 2 == 0:
         wgt[-1] = 1.0
-    res_scale2 = p["resonance_noise_rms"] ** 2 * n / float(np.sum(wgt * abs_res2))
+    spec = sfft.rfft(x)
+    random_psd = np.zeros(freqs.size)
+    for res in p["resonances"]:
+        h_res = _resonance_response(z1, z2, fs, [res])
+        trains = [
+            (idx, amp * w)
+            for source, items in impacts.items()
+            if (w := p["paths"][source][res["name"]]) > 0
+            for idx, amp in items
+        ]
+        if trains:
+            idx = np.concatenate([t[0] for t in trains])
+            amp = np.concatenate([t[1] for t in trains])
+            keep = (idx >= 0) & (idx < n)
+            e = np.bincount(idx[keep], weights=amp[keep], minlength=n).astype(np.float32)
+            spec += sfft.rfft(e) * h_res
+        random_psd += p["paths"]["random"][res["name"]] ** 2 * (h_res.real**2 + h_res.imag**2)
+    res_scale2 = p["resonance_noise_rms"] ** 2 * n / float(np.sum(wgt * random_psd))
 
     bg = p["background"]
     shape = (bg["f0"] / (freqs + bg["f0"])) ** (bg["alpha"] / 2)
@@ -590,10 +623,10 @@ def _synthesize(
         shape = shape + height * shape[np.searchsorted(freqs, fc)] / (1 + ((freqs - fc) / width) ** 2)
     shape[0] = 0.0
     shape *= bg["rms"] / math.sqrt(float(np.sum(wgt * shape**2)) / n)
-    # background + white excitation of the resonances: independent Gaussian processes, so one
-    # complex Gaussian spectrum with the summed power spectral density
-    # plus the sensor's white noise floor (referred to before gain and unit-energy path)
-    noise_amp = np.sqrt(shape**2 + res_scale2 * abs_res2 + (p["sensor_noise_rms"] / p["gain"]) ** 2)
+    # background + white excitation of the modes + the sensor's white floor (referred to before
+    # gain and the unit-energy path): independent Gaussian processes, so one complex Gaussian
+    # spectrum with the summed power spectral density
+    noise_amp = np.sqrt(shape**2 + res_scale2 * random_psd + (p["sensor_noise_rms"] / p["gain"]) ** 2)
 
     path = p["path"]
     k = np.arange(1, 32)
@@ -603,8 +636,6 @@ def _synthesize(
 
     white = rng.standard_normal(2 * freqs.size, dtype=np.float32).view(np.complex64)
     white *= np.float32(math.sqrt(n / 2))
-    spec = sfft.rfft(x)
-    spec += sfft.rfft(e) * h_res
     spec += white * noise_amp.astype(np.float32)
     spec *= h_path
     spec *= np.float32(p["gain"])

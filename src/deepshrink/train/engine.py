@@ -16,6 +16,7 @@ checked again before every checkpoint.
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 import sys
@@ -168,6 +169,21 @@ def predict_logits(
     return torch.cat(out) if out else torch.empty(0)
 
 
+def check_batch_size(batch_size: int, n_train: int, world_size: int) -> int:
+    """Steps per epoch for a global ``batch_size``; a ConfigError if it cannot work."""
+    if batch_size % world_size:
+        raise ConfigError(
+            f"batch_size {batch_size} is the global batch and must be divisible by the number of "
+            f"processes ({world_size}); each process takes batch_size / {world_size}"
+        )
+    if n_train < batch_size:
+        raise ConfigError(
+            f"batch_size {batch_size} is larger than the training set ({n_train} observations); "
+            f"lower --batch-size (the last partial batch of an epoch is dropped)"
+        )
+    return n_train // batch_size
+
+
 def _state_dict_cpu(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
@@ -211,20 +227,12 @@ class Trainer:
         self._log = log or (lambda message: None)
         self.train_set = train_set
         self.val_set = val_set if val_set is not None and len(val_set) > 0 else None
+        if self.device.type != "cpu":  # keep the data resident on the accelerator (moved once, in place)
+            for part in (self.train_set, self.val_set):
+                if part is not None and hasattr(part, "to"):
+                    part.to(self.device)
         self.amp_dtype = autocast_dtype(cfg.amp, self.device)
-        world = self.ctx.world_size
-        if cfg.batch_size % world:
-            raise ConfigError(
-                f"batch_size {cfg.batch_size} is the global batch and must be divisible by the number of "
-                f"processes ({world}); each process takes batch_size / {world}"
-            )
-        n = len(train_set)
-        if n < cfg.batch_size:
-            raise ConfigError(
-                f"batch_size {cfg.batch_size} is larger than the training set ({n} observations); "
-                f"lower --batch-size (the last partial batch of an epoch is dropped)"
-            )
-        self.steps_per_epoch = n // cfg.batch_size
+        self.steps_per_epoch = check_batch_size(cfg.batch_size, len(train_set), self.ctx.world_size)
 
         self.model = model.to(self.device)
         if self.ctx.distributed and cfg.sync_bn:
@@ -234,10 +242,14 @@ class Trainer:
         if self.ctx.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
+            # With synced BatchNorm every process already holds the same running statistics:
+            # no need to broadcast buffers before every forward (newer torch renamed the option).
+            params = inspect.signature(DDP).parameters
+            sync_kw = "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
             forward = DDP(
                 self.model,
                 device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                broadcast_buffers=not cfg.sync_bn,
+                **{sync_kw: not cfg.sync_bn},
             )
         if cfg.compile:
             forward = torch.compile(forward)
@@ -254,6 +266,7 @@ class Trainer:
         self.partial_seconds = 0.0
         self.stopped_early = False
         self._resumed_rng: dict[str, Any] | None = None
+        self.last_saved: tuple[int, int] | None = None  # (epochs done, step in epoch) of the last checkpoint
 
     # ------------------------------------------------------------------ logging
     def log(self, message: str) -> None:
@@ -342,6 +355,7 @@ class Trainer:
         self.best = dict(state["best"])
         self.best_state = state.get("best_state")
         self.stopped_early = bool(state.get("stopped_early", False))
+        self.last_saved = (self.epoch, self.step_in_epoch)
         self.partial = state["partial"].to(torch.float64).clone() if self.ctx.is_main else torch.zeros(3, dtype=torch.float64)
         self.partial_seconds = float(state.get("partial_seconds", 0.0)) if self.ctx.is_main else 0.0
         rng = state.get("rng") or []
@@ -358,15 +372,26 @@ class Trainer:
         if not _all_finite(self.model):
             raise TrainingDiverged(
                 f"the weights became NaN or infinite during epoch {self.epoch + (0 if epoch_end else 1)}; "
-                "stopped without saving them (last.ckpt keeps the last good state); try a lower lr or --grad-clip"
+                f"stopped without saving them; {self._last_good()}; try a lower lr or --grad-clip"
             )
         state = self.state_dict()  # collective
         if self.writer is not None and self.ctx.is_main:
             self.writer.checkpoint(state)
+        self.last_saved = (self.epoch, self.step_in_epoch)
+        if self.writer is not None and self.ctx.is_main:
             if epoch_end:
                 self.writer.metrics(self.history)
                 self.writer.model(self.model, self.best_state if self._keep_best else None)
         self.ctx.barrier()
+
+    def _last_good(self) -> str:
+        if self.writer is None:
+            return "nothing was saved (no run folder)"
+        if self.last_saved is None:
+            return "no checkpoint had been written yet"
+        epoch, step = self.last_saved
+        where = f"epoch {epoch}" + (f", step {step}" if step else "")
+        return f"last.ckpt keeps the last good state ({where})"
 
     @property
     def _keep_best(self) -> bool:
@@ -390,15 +415,18 @@ class Trainer:
         return self.history
 
     def _reseed(self, epoch: int) -> None:
-        if self._resumed_rng is not None:
-            torch.set_rng_state(self._resumed_rng["torch"])
-            if "cuda_device" in self._resumed_rng and self.device.type == "cuda":
-                torch.cuda.set_rng_state(self._resumed_rng["cuda_device"], self.device)
-            if "numpy" in self._resumed_rng:
-                restore_rng({"torch": self._resumed_rng["torch"], **self._resumed_rng})
-            self._resumed_rng = None
-            return
+        """Epoch start: seed the global RNGs from (seed, epoch, rank), or, resuming mid-epoch,
+        restore the states saved in the checkpoint (rank 0 also numpy's and python's)."""
         seed_everything(_epoch_seed(self.cfg.seed, epoch, self.ctx.rank))
+        saved, self._resumed_rng = self._resumed_rng, None
+        if saved is None:
+            return
+        if "numpy" in saved:
+            restore_rng(saved)  # torch, numpy, python
+        else:
+            torch.set_rng_state(saved["torch"])
+        if "cuda_device" in saved and self.device.type == "cuda":
+            torch.cuda.set_rng_state(saved["cuda_device"], self.device)
 
     def _train_epoch(self) -> None:
         cfg, ctx = self.cfg, self.ctx
@@ -436,8 +464,8 @@ class Trainer:
                 if not math.isfinite(value):
                     raise TrainingDiverged(
                         f"loss became {value} at epoch {epoch + 1}, step {step + 1} of {self.steps_per_epoch} "
-                        f"(global step {self.global_step + 1}); stopped before updating the weights: "
-                        f"last.ckpt keeps the last good state; try a lower lr or --grad-clip"
+                        f"(global step {self.global_step + 1}); stopped before updating the weights; "
+                        f"{self._last_good()}; try a lower lr or --grad-clip"
                     )
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -446,7 +474,8 @@ class Trainer:
                     if not bool(torch.isfinite(norm)):
                         raise TrainingDiverged(
                             f"gradient norm became {float(norm)} at epoch {epoch + 1}, step {step + 1} "
-                            f"(global step {self.global_step + 1}); stopped before updating the weights"
+                            f"(global step {self.global_step + 1}); stopped before updating the weights; "
+                            f"{self._last_good()}"
                         )
                 self.optimizer.step()
                 n = yb.shape[0]

@@ -124,6 +124,10 @@ def evaluate_run(
 
     kind = cfg.noise if noise is None else noise
     snr_spec = cfg.snr if snr is None else snr
+    if snr is not None:
+        parse_snr(snr, "--snr")
+        if kind == "none":
+            raise ConfigError("--snr needs a noise kind: the run was trained without noise (give --noise gaussian, ...)")
     if kind != "none" and snr_spec is None:
         raise ConfigError("snr is required with noise (give --snr)")
     purpose = {"train": 11, "val": 12, "test": 13, "all": 14}[split]

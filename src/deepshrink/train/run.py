@@ -36,7 +36,15 @@ from deepshrink.serialization import atomic_write, save_pretrained
 from deepshrink.train.checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
 from deepshrink.train.config import TrainConfig, config_diff, load_config, parse_snr, resolve, to_yaml
 from deepshrink.train.distributed import DistContext
-from deepshrink.train.engine import METRIC_COLUMNS, Trainer, autocast_dtype, predict_logits, seed_everything
+from deepshrink.train.engine import (
+    METRIC_COLUMNS,
+    Trainer,
+    TrainingDiverged,
+    autocast_dtype,
+    check_batch_size,
+    predict_logits,
+    seed_everything,
+)
 
 __all__ = ["train", "TrainResult", "RunData", "prepare_data", "add_noise_to", "RunWriter", "run_folder_name"]
 
@@ -365,6 +373,7 @@ def train(
                     )
 
         data = prepare_data(cfg, dataset)
+        check_batch_size(cfg.batch_size, len(data.train), ctx.world_size)
         seed_everything(cfg.seed)
         model = create_model(cfg.model, in_channels=data.in_channels, num_classes=len(data.label_names), **cfg.model_args)
 
@@ -392,6 +401,9 @@ def train(
         trainer = Trainer(cfg, model, data.train, data.val, ctx=ctx, writer=writer, log=log)
         if state is not None:
             trainer.load_state_dict(state, source=str(resume_dir / CKPT_NAME))
+            if ctx.is_main:  # temp files of writes cut short by the crash
+                for stale in resume_dir.glob(".*.tmp"):
+                    stale.unlink(missing_ok=True)
             log(f"resumed {resume_dir} at epoch {trainer.epoch}, step {trainer.step_in_epoch} (global step {trainer.global_step})")
             if writer is not None:
                 writer.metrics(trainer.history)
@@ -410,7 +422,15 @@ def train(
                 f"recipe {cfg.recipe} (lr {cfg.lr}, weight decay {cfg.weight_decay})"
                 + (f", amp {trainer.amp_dtype}" if trainer.amp_dtype is not None else "")
             )
-        history = trainer.fit()
+        try:
+            history = trainer.fit()
+        except TrainingDiverged as err:
+            # into train.log only: the caller (the CLI) reports the error itself
+            record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, f"error: {err}", None, None)
+            for h in handlers:
+                if isinstance(h, logging.FileHandler):
+                    h.handle(record)
+            raise
 
         # test report on the kept weights (rank 0)
         report = None

@@ -1,0 +1,120 @@
+"""Figures of the study (matplotlib, Agg backend: no display needed).
+
+* :func:`plot_accuracy_vs_snr`: test accuracy against SNR, one line per model with a ±std band
+  over the repetitions; one PNG per noise kind plus one panel of all noise kinds (Figs. 6-8).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_accuracy_vs_snr", "MODEL_COLORS"]
+
+MODEL_COLORS = {
+    "convnet": "#7f7f7f", "resnet": "#1f77b4", "se_resnet": "#9467bd", "drsn_cs": "#ff7f0e", "drsn_cw": "#d62728",
+}  # fmt: skip
+_MARKERS = {"convnet": "v", "resnet": "o", "se_resnet": "D", "drsn_cs": "s", "drsn_cw": "^"}
+
+
+def _family(model: str) -> str | None:
+    for family in sorted(MODEL_COLORS, key=len, reverse=True):
+        if model.startswith(family + "_") or model == family:
+            return family
+    return None
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _draw(ax: Any, rows: Sequence[dict[str, Any]], noise: str, models: Sequence[str]) -> None:
+    from deepshrink.experiments.report import aggregate, display_name
+
+    agg = aggregate([r for r in rows if r["noise"] == noise and r.get("snr_db") is not None])
+    snrs = sorted({k[2] for k in agg})
+    for i, model in enumerate(models):
+        pts = [(s, agg[(model, noise, s)]) for s in snrs if (model, noise, s) in agg]
+        if not pts:
+            continue
+        x = np.array([p[0] for p in pts])
+        mean = np.array([100 * p[1]["test_acc"][0] for p in pts])
+        std = np.array([100 * p[1]["test_acc"][1] for p in pts])
+        fam = _family(model)
+        color = MODEL_COLORS.get(fam or "", f"C{i}")
+        ax.plot(x, mean, marker=_MARKERS.get(fam or "", "o"), color=color, label=display_name(model), lw=1.6, ms=5)
+        ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.15, lw=0)
+    from deepshrink.experiments.report import chance_level
+
+    chance = chance_level(rows)
+    if chance is not None:
+        ax.axhline(100 * chance, color="grey", lw=0.8, ls="--", label="chance")
+    ax.set_title(f"{noise} noise")
+    ax.set_xlabel("SNR (dB)")
+    ax.set_ylabel("test accuracy (%)")
+    if snrs:
+        ax.set_xticks(snrs)
+    ax.grid(True, alpha=0.3)
+
+
+def plot_accuracy_vs_snr(
+    rows: Sequence[dict[str, Any]],
+    out_dir: str | os.PathLike,
+    *,
+    models: Sequence[str] | None = None,
+    noises: Sequence[str] | None = None,
+    prefix: str = "",
+    dpi: int = 120,
+) -> list[Path]:
+    """Test accuracy vs SNR per noise kind, all models, mean ± std bands over repetitions.
+
+    Args:
+        rows: ``results.csv`` rows (:func:`deepshrink.experiments.study.read_results`).
+        out_dir: folder for the PNGs (created).
+        models, noises: order (default: as they first appear).
+        prefix: file name prefix.
+
+    Returns:
+        The written paths: ``{prefix}accuracy_vs_snr.png`` (all noise kinds side by side) and
+        ``{prefix}accuracy_vs_snr_{noise}.png`` per noise kind. Noise ``none`` is left out.
+    """
+    plt = _pyplot()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    models = list(models) if models is not None else list(dict.fromkeys(r["model"] for r in rows))
+    noises = list(noises) if noises is not None else list(dict.fromkeys(r["noise"] for r in rows))
+    noises = [n for n in noises if n != "none" and any(r["noise"] == n for r in rows)]
+    paths: list[Path] = []
+    if not noises:
+        return paths
+    fig, axes = plt.subplots(1, len(noises), figsize=(4.2 * len(noises) + 0.6, 3.8), squeeze=False, sharey=True)
+    for ax, noise in zip(axes[0], noises):
+        _draw(ax, rows, noise, models)
+    for ax in axes[0][1:]:
+        ax.set_ylabel("")
+    axes[0][0].legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path = out / f"{prefix}accuracy_vs_snr.png"
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    paths.append(path)
+    if len(noises) > 1:
+        for noise in noises:
+            fig, ax = plt.subplots(figsize=(5, 3.8))
+            _draw(ax, rows, noise, models)
+            ax.legend(loc="lower right", fontsize=8)
+            fig.tight_layout()
+            p = out / f"{prefix}accuracy_vs_snr_{noise}.png"
+            fig.savefig(p, dpi=dpi)
+            plt.close(fig)
+            paths.append(p)
+    return paths

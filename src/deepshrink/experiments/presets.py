@@ -1,0 +1,107 @@
+"""Named study presets: ``deepshrink benchmark paper``, ``deepshrink benchmark quick``, ...
+
+A preset is a plain mapping in the shape of a study YAML file (see
+:class:`~deepshrink.experiments.study.StudySpec`); ``deepshrink benchmark PRESET --print-study``
+writes it out as YAML to copy and edit.
+
+* ``paper``: the study of Zhao et al. (2020), Figs. 6-8 and Tables III and V: five models
+  (ConvNet, ResNet, SE-ResNet, DRSN-CS, DRSN-CW, the 12-unit networks of Table II), white
+  Gaussian, Laplacian and pink noise at -5, -4, ..., 5 dB (noise added once, fixed), 10-fold
+  cross-validation *by recording* on the paper-sized simulator (28,800 windows of 2,048
+  points), 100 epochs of the paper's recipe. 5 x 3 x 11 x 10 = 1,650 runs: a GPU job
+  (shard it with ``--shard i/n`` or torchrun).
+* ``quick``: the CPU study of ``docs/results.md``: ResNet, DRSN-CS and DRSN-CW in their 6-unit
+  versions (``*_paper6``, the authors' code: 3 stages of 2 units, half the compute of Table II),
+  the same three noise kinds at -5 and 0 dB, 3 seeds (each seed draws its own split by
+  recording, noise and initialisation), on a reduced simulator (8 states x 3 speeds x 3 loads x
+  4 recordings x 8 windows of 1,024 points = 2,304 windows; a quarter of the recordings is the
+  test set), 16 epochs of the paper's recipe at batch 32: 54 runs, about an hour on a busy
+  2-core machine with ``--jobs 2``.
+* ``forda``: the same comparison on a real dataset, FordA (UCR archive, engine noise, 2
+  classes, 500 points; its own train/test split) with Gaussian noise added at -5 and 0 dB,
+  ResNet vs DRSN-CS vs DRSN-CW, 3 seeds, 12 epochs.
+* ``demo``: what ``deepshrink demo`` runs: ResNet vs DRSN-CW under heavy Gaussian noise on a
+  small simulated set, a few minutes on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+__all__ = ["PRESETS", "get_preset", "list_presets"]
+
+PAPER_MODELS = ["convnet_paper", "resnet_paper", "se_resnet_paper", "drsn_cs_paper", "drsn_cw_paper"]
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {
+        "name": "paper",
+        "description": "Zhao et al. (2020) Figs. 6-8 / Tables III, V: 5 models x 3 noise kinds x 11 SNRs x "
+        "10 folds by recording, 100 epochs, paper-sized simulator (GPU job)",
+        "data": "simulator",
+        "data_args": {},
+        "models": PAPER_MODELS,
+        "noises": ["gaussian", "laplacian", "pink"],
+        "snrs": [-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5],
+        "folds": 10,
+        "seeds": [0],
+        "noise_protocol": "fixed",
+        "train": {"epochs": 100, "batch_size": 128, "recipe": "paper", "val_fraction": 0.0},
+    },
+    "quick": {
+        "name": "quick",
+        "description": "CPU study: ResNet / DRSN-CS / DRSN-CW (6-unit versions) x 3 noise kinds x {-5, 0} dB x "
+        "3 seeds, reduced simulator (2,304 windows of 1,024 points), 16 epochs",
+        "data": "simulator",
+        "data_args": {"recordings_per_condition": 4, "windows_per_recording": 8, "window": 1024},
+        "models": ["resnet_paper6", "drsn_cs_paper6", "drsn_cw_paper6"],
+        "noises": ["gaussian", "laplacian", "pink"],
+        "snrs": [-5, 0],
+        "seeds": [0, 1, 2],
+        "folds": 0,
+        "noise_protocol": "fixed",
+        "train": {"epochs": 16, "batch_size": 32, "recipe": "paper", "test_fraction": 0.25, "val_fraction": 0.0},
+    },
+    "forda": {
+        "name": "forda",
+        "description": "FordA (UCR, real engine signals) + Gaussian noise at -5 and 0 dB: ResNet / DRSN-CS / "
+        "DRSN-CW x 3 seeds, official train/test split, 12 epochs",
+        "data": "ucr:FordA",
+        "data_args": {},
+        "models": ["resnet_paper", "drsn_cs_paper", "drsn_cw_paper"],
+        "noises": ["gaussian"],
+        "snrs": [-5, 0],
+        "seeds": [0, 1, 2],
+        "folds": 0,
+        "noise_protocol": "fixed",
+        "train": {"epochs": 12, "batch_size": 64, "recipe": "paper", "split": "predefined", "val_fraction": 0.0},
+    },
+    "demo": {
+        "name": "demo",
+        "description": "ResNet vs DRSN-CW under heavy Gaussian noise (-5 dB) on a small simulated set",
+        "data": "simulator",
+        "data_args": {"recordings_per_condition": 3, "windows_per_recording": 8, "window": 1024},
+        "models": ["resnet_paper", "drsn_cw_paper"],
+        "noises": ["gaussian"],
+        "snrs": [-5],
+        "seeds": [0, 1],
+        "folds": 0,
+        "noise_protocol": "fixed",
+        "train": {"epochs": 8, "batch_size": 64, "recipe": "paper", "test_fraction": 0.34, "val_fraction": 0.0},
+    },
+}
+"""Preset name -> study mapping (the same keys as a study YAML file)."""
+
+
+def list_presets() -> list[str]:
+    """The preset names."""
+    return sorted(PRESETS)
+
+
+def get_preset(name: str) -> dict[str, Any]:
+    """A deep copy of preset ``name`` (a study mapping).
+
+    Raises:
+        KeyError: unknown name.
+    """
+    return copy.deepcopy(PRESETS[name])

@@ -1,0 +1,465 @@
+"""The study report: mean ± std tables (Tables III and V of the paper, Figs. 6-8 as tables) and figures.
+
+From the rows of ``results.csv`` (:func:`deepshrink.experiments.study.read_results`):
+
+* **overall** (Table III): per model, the test (and train) accuracy averaged over every noise
+  kind and SNR of the study, then mean ± std over the repetitions (seeds or folds). The std is
+  thus the spread of a whole study's average from one repetition to the next (as the paper's
+  10-fold std), not the spread across noise levels.
+* **per noise kind** (Figs. 6-8): one table per noise kind, a row per SNR, a column per model,
+  mean ± std of the test accuracy over the repetitions, the best mean in bold.
+* **paired differences**: each other model minus the baseline (ResNet when present) in the
+  same cell and repetition (same split, noise and seed), mean ± std, and in how many of the
+  repetitions the model was ahead.
+* **time** (Table V): training seconds per run, mean ± std, relative to the baseline; parameters.
+
+All numbers are percentages with two decimals, as in the paper.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import platform
+import subprocess
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepshrink.errors import ConfigError
+
+__all__ = [
+    "aggregate",
+    "overall_table",
+    "paired_differences",
+    "time_table",
+    "summary_rows",
+    "format_markdown_report",
+    "format_console_table",
+    "write_study_report",
+    "pick_baseline",
+    "mean_std",
+    "chance_level",
+    "display_name",
+]
+
+SUMMARY_COLUMNS = ("model", "noise", "snr_db", "n", "test_acc_mean", "test_acc_std", "train_acc_mean",
+                   "train_acc_std", "macro_f1_mean", "macro_f1_std", "seconds_mean")  # fmt: skip
+
+_DISPLAY = {
+    "convnet": "ConvNet", "resnet": "ResNet", "se_resnet": "SE-ResNet", "drsn_cs": "DRSN-CS", "drsn_cw": "DRSN-CW",
+}  # fmt: skip
+
+
+def display_name(model: str) -> str:
+    """``drsn_cw_paper`` -> ``DRSN-CW``, ``resnet_paper6`` -> ``ResNet (paper6)``; others as is."""
+    for family in sorted(_DISPLAY, key=len, reverse=True):
+        if model.startswith(family + "_") or model == family:
+            rest = model[len(family) + 1 :]
+            return _DISPLAY[family] + ("" if rest in ("", "paper") else f" ({rest})")
+    return model
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0 for a single value; NaN for none)."""
+    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=np.float64)
+    if v.size == 0:
+        return float("nan"), float("nan")
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def _pct(mean: float, std: float | None = None, bold: bool = False) -> str:
+    if math.isnan(mean):
+        return "–"
+    text = f"{100 * mean:.2f}" + ("" if std is None or math.isnan(std) else f" ± {100 * std:.2f}")
+    return f"**{text}**" if bold else text
+
+
+def _rep(row: dict[str, Any]) -> tuple[int, int]:
+    return (int(row["seed"]), -1 if row.get("fold") is None else int(row["fold"]))
+
+
+def _ordered(values: Sequence[Any], order: Sequence[Any] | None = None) -> list[Any]:
+    seen = list(dict.fromkeys(values))
+    if order:
+        return [v for v in order if v in seen] + [v for v in seen if v not in order]
+    return seen
+
+
+def pick_baseline(models: Sequence[str]) -> str | None:
+    """The comparison baseline: the first ``resnet_*`` model, else the first ``convnet_*``, else None."""
+    for family in ("resnet_", "convnet_"):
+        for m in models:
+            if m.startswith(family):
+                return m
+    return None
+
+
+def aggregate(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str, float | None], dict[str, Any]]:
+    """Per (model, noise, SNR): the number of repetitions and mean ± std of each metric."""
+    groups: dict[tuple[str, str, float | None], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[(r["model"], r["noise"], r.get("snr_db"))].append(r)
+    out = {}
+    for key, rs in groups.items():
+        out[key] = {
+            "n": len(rs),
+            "test_acc": mean_std([r["test_acc"] for r in rs]),
+            "train_acc": mean_std([r["train_acc"] for r in rs]),
+            "macro_f1": mean_std([r.get("test_macro_f1") for r in rs]),
+            "seconds": mean_std([r.get("seconds") for r in rs]),
+        }
+    return out
+
+
+def overall_table(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> list[dict[str, Any]]:
+    """Table III: per model, mean ± std over repetitions of the accuracy averaged over all cells.
+
+    A repetition counts only if it has every cell of the model (so partial studies do not mix
+    averages over different cells); ``cells`` and ``reps`` say what went in.
+    """
+    table = []
+    for model in models:
+        mine = [r for r in rows if r["model"] == model]
+        cells = {(r["noise"], r.get("snr_db")) for r in mine}
+        by_rep: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
+        for r in mine:
+            by_rep[_rep(r)].append(r)
+        complete = {k: v for k, v in by_rep.items() if {(r["noise"], r.get("snr_db")) for r in v} == cells}
+        test = [float(np.mean([r["test_acc"] for r in v])) for v in complete.values()]
+        train = [float(np.mean([r["train_acc"] for r in v])) for v in complete.values()]
+        table.append({"model": model, "test": mean_std(test), "train": mean_std(train), "cells": len(cells),
+                      "reps": len(complete), "runs": len(mine)})  # fmt: skip
+    return table
+
+
+def paired_differences(
+    rows: Sequence[dict[str, Any]], baseline: str, models: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Per (model, noise, SNR): test accuracy of ``model`` minus ``baseline`` in the same repetition.
+
+    Returns rows with ``diff`` (mean, std), ``wins`` (repetitions where the model was ahead),
+    ``ties`` and ``n`` (paired repetitions); and an ``all`` row per model over every cell,
+    averaged per repetition first (as :func:`overall_table`).
+    """
+    index = {(r["model"], r["noise"], r.get("snr_db"), _rep(r)): r["test_acc"] for r in rows}
+    out = []
+    for model in models:
+        if model == baseline:
+            continue
+        per_cell: dict[tuple[str, float | None], list[float]] = defaultdict(list)
+        per_rep: dict[tuple[int, int], list[float]] = defaultdict(list)
+        for (m, noise, snr, rep), acc in index.items():
+            if m != model:
+                continue
+            base = index.get((baseline, noise, snr, rep))
+            if base is None:
+                continue
+            per_cell[(noise, snr)].append(acc - base)
+            per_rep[rep].append(acc - base)
+        for (noise, snr), diffs in per_cell.items():
+            out.append({"model": model, "noise": noise, "snr_db": snr, "diff": mean_std(diffs), "n": len(diffs),
+                        "wins": sum(d > 0 for d in diffs), "ties": sum(d == 0 for d in diffs)})  # fmt: skip
+        if per_rep:
+            rep_means = [float(np.mean(v)) for v in per_rep.values()]
+            all_diffs = [d for v in per_cell.values() for d in v]
+            out.append({"model": model, "noise": "all", "snr_db": None, "diff": mean_std(rep_means),
+                        "n": len(all_diffs), "wins": sum(d > 0 for d in all_diffs),
+                        "ties": sum(d == 0 for d in all_diffs)})  # fmt: skip
+    return out
+
+
+def time_table(rows: Sequence[dict[str, Any]], models: Sequence[str], baseline: str | None) -> list[dict[str, Any]]:
+    """Table V: training seconds per run (mean ± std), relative to the baseline, and parameters."""
+    base_mean = None
+    if baseline is not None:
+        base_mean = mean_std([r["seconds"] for r in rows if r["model"] == baseline])[0]
+    table = []
+    for model in models:
+        mine = [r for r in rows if r["model"] == model]
+        sec = mean_std([r["seconds"] for r in mine])
+        params = next((r["parameters"] for r in mine if r.get("parameters")), None)
+        epochs = mean_std([r.get("epochs") for r in mine])[0]
+        rel = sec[0] / base_mean if base_mean else float("nan")
+        table.append({"model": model, "seconds": sec, "relative": rel, "parameters": params,
+                      "per_epoch": sec[0] / epochs if epochs else float("nan")})  # fmt: skip
+    return table
+
+
+def summary_rows(rows: Sequence[dict[str, Any]], models: Sequence[str], noises: Sequence[str],
+                 snrs: Sequence[float | None]) -> list[dict[str, Any]]:  # fmt: skip
+    """One row per (model, noise, SNR) with means and stds (the content of ``summary.csv``)."""
+    agg = aggregate(rows)
+    out = []
+    for noise in noises:
+        for snr in snrs:
+            for model in models:
+                a = agg.get((model, noise, snr))
+                if a is None:
+                    continue
+                out.append({"model": model, "noise": noise, "snr_db": snr, "n": a["n"],
+                            "test_acc_mean": a["test_acc"][0], "test_acc_std": a["test_acc"][1],
+                            "train_acc_mean": a["train_acc"][0], "train_acc_std": a["train_acc"][1],
+                            "macro_f1_mean": a["macro_f1"][0], "macro_f1_std": a["macro_f1"][1],
+                            "seconds_mean": a["seconds"][0]})  # fmt: skip
+    return out
+
+
+def chance_level(rows: Sequence[dict[str, Any]]) -> float | None:
+    """1 / number of classes when every row agrees on it (``num_classes`` column), else None."""
+    ks = {r.get("num_classes") for r in rows}
+    if len(ks) == 1 and None not in ks and ks != {0}:
+        return 1.0 / float(next(iter(ks)))
+    return None
+
+
+def fill_num_classes(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike) -> None:
+    """Fill a missing ``num_classes`` from the run folder's ``config.json`` (older results files)."""
+    import json
+
+    for r in rows:
+        if r.get("num_classes"):
+            continue
+        cfg = Path(out_dir) / "runs" / r["run_id"] / "config.json"
+        try:
+            r["num_classes"] = int(json.loads(cfg.read_text())["model_args"]["num_classes"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+
+
+def _axes(rows: Sequence[dict[str, Any]], spec: Any | None) -> tuple[list[str], list[str], list[float | None]]:
+    models = _ordered([r["model"] for r in rows], getattr(spec, "models", None))
+    noises = _ordered([r["noise"] for r in rows], getattr(spec, "noises", None))
+    snr_values = {r.get("snr_db") for r in rows}
+    snrs: list[float | None] = sorted(v for v in snr_values if v is not None)
+    if None in snr_values:
+        snrs.append(None)
+    return models, noises, snrs
+
+
+def _snr_label(snr: float | None) -> str:
+    return "clean" if snr is None else f"{snr:g} dB"
+
+
+def _md_table(header: Sequence[str], body: Sequence[Sequence[str]], align: str | None = None) -> list[str]:
+    align = align or ("l" + "r" * (len(header) - 1))
+    marks = ["---:" if a == "r" else ":---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(marks) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return lines
+
+
+def format_console_table(rows: Sequence[dict[str, Any]], spec: Any | None = None) -> str:
+    """A plain-text table for the terminal: mean ± std test accuracy (%) per noise/SNR and model."""
+    models, noises, snrs = _axes(rows, spec)
+    agg = aggregate(rows)
+    names = [display_name(m) for m in models]
+    first = max([len("noise / SNR")] + [len(f"{n} {_snr_label(s)}") for n in noises for s in snrs])
+    widths = [max(len(n), 15) for n in names]
+    lines = ["test accuracy (%), mean ± std over repetitions",
+             f"{'noise / SNR':<{first}}  " + "  ".join(f"{n:>{w}}" for n, w in zip(names, widths))]  # fmt: skip
+    for noise in noises:
+        for snr in snrs:
+            cells = [agg.get((m, noise, snr)) for m in models]
+            if all(c is None for c in cells):
+                continue
+            text = [
+                "–" if c is None else f"{100 * c['test_acc'][0]:.2f} ± {100 * c['test_acc'][1]:.2f}" for c in cells
+            ]
+            lines.append(f"{noise + ' ' + _snr_label(snr):<{first}}  " + "  ".join(f"{t:>{w}}" for t, w in zip(text, widths)))
+    overall = overall_table(rows, models)
+    text = [_pct(*o["test"]) for o in overall]
+    lines.append(f"{'all (Table III)':<{first}}  " + "  ".join(f"{t:>{w}}" for t, w in zip(text, widths)))
+    chance = chance_level(rows)
+    if chance is not None:
+        lines.append(f"(chance level {100 * chance:.1f} %; ± is the std over {len({_rep(r) for r in rows})} repetition(s))")
+    return "\n".join(lines)
+
+
+def _git_commit(root: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
+                               text=True, timeout=5)  # fmt: skip
+        if out.returncode == 0:
+            return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return None
+
+
+def format_markdown_report(
+    rows: Sequence[dict[str, Any]],
+    spec: Any | None = None,
+    *,
+    figures: Sequence[str] = (),
+    title: str | None = None,
+) -> str:
+    """The whole ``report.md`` text."""
+    if not rows:
+        raise ConfigError("report: no finished runs in results.csv")
+    models, noises, snrs = _axes(rows, spec)
+    baseline = pick_baseline(models)
+    agg = aggregate(rows)
+    reps = sorted({_rep(r) for r in rows})
+    L: list[str] = [f"# {title or ('Study: ' + (getattr(spec, 'name', None) or 'results'))}", ""]
+    if spec is not None and getattr(spec, "description", ""):
+        L += [spec.description, ""]
+    # setup
+    L += ["## Setup", ""]
+    if spec is not None:
+        rep_text = (f"{spec.folds}-fold cross-validation by recording"
+                    + (f" (folds {spec.run_folds} run)" if spec.run_folds is not None else "")
+                    + f", seed(s) {spec.seeds}") if spec.folds else f"seeds {spec.seeds} (each its own split, noise and initialisation)"  # fmt: skip
+        train = ", ".join(f"{k} {v}" for k, v in spec.train.items()) or "defaults"
+        L += [
+            f"- data: `{spec.data}`" + (f" with {', '.join(f'{k}={v}' for k, v in spec.data_args.items())}" if spec.data_args else ""),
+            f"- models: {', '.join(f'{display_name(m)} (`{m}`)' for m in models)}",
+            f"- noise: {', '.join(noises)} at {', '.join(_snr_label(s) for s in snrs)}; protocol `{spec.noise_protocol}`"
+            + (" (added once, the paper's)" if spec.noise_protocol == "fixed" else " (redrawn every epoch)"),
+            f"- repetitions: {rep_text}",
+            f"- training: {train}",
+        ]
+    n_train = mean_std([r.get("n_train") for r in rows if r.get("n_train")])[0]
+    n_test = mean_std([r.get("n_test") for r in rows if r.get("n_test")])[0]
+    devices = sorted({r.get("device", "") for r in rows})
+    chance = chance_level(rows)
+    L += [
+        f"- {len(rows)} runs finished ({len(reps)} repetition(s)); about {n_train:.0f} training and {n_test:.0f} "
+        f"test observations per run; device(s): {', '.join(devices)}"
+        + (f"; chance level {100 * chance:.1f} %" if chance else ""),
+        "",
+    ]
+    # Table III
+    L += ["## Overall (Table III style)", "",
+          "Accuracy averaged over every noise kind and SNR of the study, then mean ± std over the repetitions (%).", ""]  # fmt: skip
+    overall = overall_table(rows, models)
+    best = max((o["test"][0] for o in overall if not math.isnan(o["test"][0])), default=float("nan"))
+    L += _md_table(
+        ["model", "test accuracy", "train accuracy", "cells", "repetitions"],
+        [[display_name(o["model"]), _pct(*o["test"], bold=o["test"][0] == best), _pct(*o["train"]), str(o["cells"]),
+          str(o["reps"])] for o in overall],
+    )  # fmt: skip
+    L.append("")
+    # per noise kind
+    L += ["## Test accuracy per noise kind and SNR (Figs. 6-8 style)", "",
+          "Mean ± std over the repetitions (%); the best mean of each row in bold.", ""]  # fmt: skip
+    for noise in noises:
+        L += [f"### {noise}", ""]
+        body = []
+        for snr in snrs:
+            cells = [agg.get((m, noise, snr)) for m in models]
+            if all(c is None for c in cells):
+                continue
+            top = max((c["test_acc"][0] for c in cells if c is not None), default=float("nan"))
+            body.append([_snr_label(snr)] + [
+                "–" if c is None else _pct(*c["test_acc"], bold=c["test_acc"][0] == top) for c in cells
+            ])  # fmt: skip
+        L += _md_table(["SNR"] + [display_name(m) for m in models], body)
+        L.append("")
+    # paired differences
+    if baseline is not None and len(models) > 1:
+        diffs = paired_differences(rows, baseline, models)
+        L += [f"## Difference to {display_name(baseline)} (paired)", "",
+              f"Test accuracy of each model minus {display_name(baseline)} in the same repetition (same split, noise "
+              "and seed), in percentage points, mean ± std over repetitions; 'ahead' counts the repetitions where the "
+              "model was more accurate.", ""]  # fmt: skip
+        others = [m for m in models if m != baseline]
+        body = []
+        for noise in noises + ["all"]:
+            for snr in (snrs if noise != "all" else [None]):
+                cells = [next((d for d in diffs if d["model"] == m and d["noise"] == noise and d["snr_db"] == snr), None)
+                         for m in others]  # fmt: skip
+                if all(c is None for c in cells):
+                    continue
+                label = "all cells" if noise == "all" else f"{noise} {_snr_label(snr)}"
+                body.append([label] + [
+                    "–" if c is None else f"{100 * c['diff'][0]:+.2f} ± {100 * c['diff'][1]:.2f} ({c['wins']}/{c['n']} ahead)"
+                    for c in cells
+                ])  # fmt: skip
+        L += _md_table(["noise / SNR"] + [display_name(m) for m in others], body)
+        L.append("")
+    # Table V
+    L += ["## Training time and size (Table V style)", ""]
+    tt = time_table(rows, models, baseline)
+    L += _md_table(
+        ["model", "parameters", "seconds per run", "seconds per epoch", f"× {display_name(baseline) if baseline else 'baseline'}"],
+        [[display_name(t["model"]), f"{t['parameters']:,}" if t["parameters"] else "–",
+          f"{t['seconds'][0]:.1f} ± {t['seconds'][1]:.1f}", f"{t['per_epoch']:.2f}",
+          "–" if math.isnan(t["relative"]) else f"{t['relative']:.2f}"] for t in tt],
+    )  # fmt: skip
+    L += ["", "Seconds are the training loop only (the epochs), on the device(s) above; on a shared machine they "
+          "depend on the load at the time.", ""]  # fmt: skip
+    if figures:
+        L += ["## Figures", ""]
+        L += [f"![{Path(f).stem}]({f})" for f in figures]
+        L.append("")
+    commit = _git_commit(Path(__file__).resolve().parents[3])
+    L += [f"_Written {time.strftime('%Y-%m-%d %H:%M')} by deepshrink"
+          + (f" (git {commit})" if commit else "") + f", Python {platform.python_version()}._", ""]  # fmt: skip
+    return "\n".join(L)
+
+
+def write_study_report(
+    out_dir: str | os.PathLike,
+    *,
+    rows: Sequence[dict[str, Any]] | None = None,
+    spec: Any | None = None,
+    figures_dir: str | os.PathLike | None = None,
+    report_name: str = "report.md",
+    title: str | None = None,
+) -> Path:
+    """Write ``report.md``, ``summary.csv`` and the figures of a study folder.
+
+    Args:
+        out_dir: the study folder (``results.csv``, ``study.yaml``).
+        rows: use these rows instead of reading ``results.csv``.
+        spec: the study (default: ``study.yaml`` of the folder, if any).
+        figures_dir: where the PNGs go (default ``out_dir/figures``); linked relative to the report.
+        report_name: file name of the report inside ``out_dir``.
+        title: report title.
+
+    Returns:
+        The path of the report.
+
+    Raises:
+        ConfigError: no finished runs.
+    """
+    from deepshrink.experiments.plots import plot_accuracy_vs_snr
+    from deepshrink.experiments.study import load_study, read_results
+    from deepshrink.serialization import atomic_write
+
+    out = Path(out_dir)
+    if rows is None:
+        rows = read_results(out / "results.csv")
+    if not rows:
+        raise ConfigError(f"{out / 'results.csv'}: no finished runs to report")
+    if spec is None and (out / "study.yaml").is_file():
+        try:
+            spec = load_study(out / "study.yaml")
+        except ConfigError:
+            spec = None
+    rows = [dict(r) for r in rows]
+    fill_num_classes(rows, out)
+    models, noises, snrs = _axes(rows, spec)
+    fig_dir = Path(figures_dir) if figures_dir is not None else out / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    figures = plot_accuracy_vs_snr(rows, fig_dir, models=models, noises=noises,
+                                   prefix=(getattr(spec, "name", None) or "study") + "_")  # fmt: skip
+    rel = [os.path.relpath(p, out) for p in figures]
+    text = format_markdown_report(rows, spec, figures=rel, title=title)
+    report = out / report_name
+    atomic_write(report, text.encode("utf-8"))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(SUMMARY_COLUMNS)
+    for r in summary_rows(rows, models, noises, snrs):
+        w.writerow(["" if r[c] is None else (f"{r[c]:.6g}" if isinstance(r[c], float) else r[c]) for c in SUMMARY_COLUMNS])
+    atomic_write(out / "summary.csv", buf.getvalue().encode())
+    return report

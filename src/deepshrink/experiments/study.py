@@ -1,0 +1,725 @@
+"""The noise-robustness study: models x noise kinds x SNRs x seeds (or folds), resumable and shardable.
+
+A study is described by a YAML file (or a preset, see :mod:`deepshrink.experiments.presets`)::
+
+    name: my-study
+    data: simulator                 # any spec load_dataset reads: simulator, ucr:FordA, a path ...
+    data_args: {recordings_per_condition: 3, windows_per_recording: 12, window: 1024}
+    models: [resnet_paper, drsn_cs_paper, drsn_cw_paper]
+    noises: [gaussian, laplacian, pink]
+    snrs: [-5, 0]
+    seeds: [0, 1, 2]                # one run per seed (its own split by recording, noise, init) ...
+    folds: 0                        # ... or k > 1: k-fold cross-validation by recording
+    noise_protocol: fixed           # fixed (noise added once, the paper's) or fresh (per epoch)
+    train: {epochs: 10, batch_size: 64, recipe: paper, test_fraction: 0.34, val_fraction: 0}
+
+Every (model, noise, SNR, seed or fold) is one training run (:func:`deepshrink.train.train`)
+with noise of that kind at that SNR added to its training and test signals. The study folder::
+
+    OUT/
+      study.yaml        the study as run (a later call on OUT must describe the same setup)
+      results.csv       one row per finished run, appended as each run finishes (keyed by run_id)
+      runs/<run_id>/    each run's folder (config.yaml, model.safetensors, last.ckpt, test report)
+      report.md, summary.csv, figures/*.png      written when every run of the study is done
+
+Resuming: a run whose ``run_id`` is in ``results.csv`` is skipped; an unfinished run with a
+``last.ckpt`` continues from it. Sharding: process ``i`` of ``n`` (``--shard i/n``, or
+``RANK`` / ``WORLD_SIZE`` under torchrun) takes runs ``i, i + n, i + 2n, ...`` of the study's
+run list; all processes append to the one ``results.csv`` (under a file lock), and whichever
+finds the study complete writes the report (or run ``deepshrink benchmark OUT --report``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deepshrink.errors import ConfigError
+
+__all__ = [
+    "StudySpec",
+    "RunSpec",
+    "RESULT_COLUMNS",
+    "study_from_dict",
+    "load_study",
+    "study_to_yaml",
+    "expand_runs",
+    "parse_shard",
+    "shard_runs",
+    "run_config",
+    "run_one",
+    "run_study",
+    "read_results",
+    "append_result",
+    "StudyProgress",
+]
+
+NOISE_KINDS = ("none", "gaussian", "laplacian", "uniform", "pink", "brown")
+# TrainConfig keys the study sets per run; a study's ``train:`` mapping may not set them.
+_STUDY_KEYS = frozenset({"model", "data", "data_args", "noise", "snr", "seed", "noise_protocol"})
+
+RESULT_COLUMNS = (
+    "run_id", "model", "noise", "snr_db", "seed", "fold", "train_acc", "test_acc", "test_macro_f1",
+    "test_loss", "seconds", "total_seconds", "epochs", "parameters", "n_train", "n_test",
+    "noise_protocol", "data", "device", "finished", "num_classes",
+)  # fmt: skip
+"""Columns of ``results.csv``. ``train_acc`` is the running accuracy of the last epoch on the
+noisy training set (as the paper's training accuracy); ``seconds`` the training time (the sum
+of the epochs, Table V), ``total_seconds`` the whole run including data and test."""
+
+
+# ---------------------------------------------------------------------- the study spec
+@dataclass
+class StudySpec:
+    """A study: the grid of runs and the training settings shared by all of them.
+
+    Attributes:
+        name: a label for reports.
+        models: registered model names (``deepshrink models``).
+        noises: noise kinds (``gaussian``, ``laplacian``, ``pink``, ``uniform``, ``brown``, ``none``).
+        snrs: SNRs in dB; each run trains and tests at one of them (ignored for ``none``).
+        seeds: repetitions; each seed draws its own split (``split: recording``), noise and
+            initialisation. With ``folds`` the seed fixes the fold assignment and noise.
+        folds: 0 (repetitions are ``seeds``) or k >= 2: k-fold cross-validation over
+            recordings (:func:`deepshrink.data.kfold_by_recording`), one run per fold and seed.
+        run_folds: with ``folds``, run only these fold indices (e.g. ``[0, 1, 2]`` of 10).
+        data: dataset spec for :func:`deepshrink.data.load_dataset`.
+        data_args: loader keyword arguments.
+        noise_protocol: ``fixed`` (noise added once, the paper's) or ``fresh`` (per epoch).
+        train: any other :class:`~deepshrink.train.TrainConfig` keys (epochs, batch_size,
+            recipe, test_fraction, val_fraction, normalize, lr, ...).
+        description: free text for the report.
+    """
+
+    models: list[str]
+    noises: list[str]
+    snrs: list[float]
+    seeds: list[int] = field(default_factory=lambda: [0])
+    folds: int = 0
+    run_folds: list[int] | None = None
+    data: str = "simulator"
+    data_args: dict[str, Any] = field(default_factory=dict)
+    noise_protocol: str = "fixed"
+    train: dict[str, Any] = field(default_factory=dict)
+    name: str = "study"
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (YAML/JSON friendly), in declaration order."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def setup_hash(self) -> str:
+        """Hash of what every run shares (data, protocol, training settings, folds), not the grid.
+
+        Two studies with the same setup hash may share a folder: adding a model, a noise kind,
+        an SNR or a seed to a finished study only runs the new cells.
+        """
+        d = self.to_dict()
+        keep = {k: d[k] for k in ("data", "data_args", "noise_protocol", "train", "folds")}
+        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+
+_SPEC_FIELDS = {f.name for f in dataclasses.fields(StudySpec)}
+
+
+def _as_list(value: Any, key: str, where: str) -> list[Any]:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return [value]
+    if isinstance(value, (list, tuple)) and value:
+        return list(value)
+    raise ConfigError(f"{where}: key {key!r} must be a non-empty list, got {value!r}")
+
+
+def _parse_snrs(value: Any, where: str) -> list[float]:
+    if isinstance(value, str):
+        from deepshrink.train.config import parse_snr
+
+        parsed = parse_snr(value, f"{where}: key 'snrs'")
+        if isinstance(parsed, tuple):
+            raise ConfigError(f"{where}: key 'snrs' must list SNRs ('-5:5:1' or '-5,0'), not a range {value!r}")
+        return [float(v) for v in ([parsed] if isinstance(parsed, float) else parsed)]
+    out = []
+    for v in _as_list(value, "snrs", where):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ConfigError(f"{where}: key 'snrs' must hold numbers, got {v!r}")
+        out.append(float(v))
+    return out
+
+
+def study_from_dict(values: dict[str, Any], *, source: str = "study") -> StudySpec:
+    """Build and check a :class:`StudySpec` from a mapping (parsed YAML or a preset).
+
+    Checks model names, noise kinds, SNRs, seeds, folds and the ``train`` keys (against
+    :class:`~deepshrink.train.TrainConfig`), so that a mistake fails before the first run.
+
+    Raises:
+        ConfigError: naming ``source`` and the key at fault.
+    """
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: a study must be a mapping of key: value, got {type(values).__name__}")
+    unknown = sorted(set(values) - _SPEC_FIELDS)
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], sorted(_SPEC_FIELDS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{source}: unknown key {unknown[0]!r}{hint} (keys: {', '.join(sorted(_SPEC_FIELDS))})")
+    for key in ("models", "noises", "snrs"):
+        if key not in values:
+            raise ConfigError(f"{source}: key {key!r} is required")
+    from deepshrink.models import list_models
+
+    models = [str(m) for m in _as_list(values["models"], "models", source)]
+    known = set(list_models())
+    for m in models:
+        if m not in known:
+            import difflib
+
+            close = difflib.get_close_matches(m, sorted(known), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"{source}: key 'models': unknown model {m!r}{hint}")
+    noises = [str(n) for n in _as_list(values["noises"], "noises", source)]
+    for n in noises:
+        if n not in NOISE_KINDS:
+            raise ConfigError(f"{source}: key 'noises': unknown noise kind {n!r} (one of {', '.join(NOISE_KINDS)})")
+    snrs = _parse_snrs(values["snrs"], source)
+    seeds = _as_list(values.get("seeds", [0]), "seeds", source)
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ConfigError(f"{source}: key 'seeds' must hold non-negative integers, got {seeds!r}")
+    folds = values.get("folds", 0) or 0
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 0 or folds == 1:
+        raise ConfigError(f"{source}: key 'folds' must be 0 (use seeds) or an integer >= 2, got {folds!r}")
+    run_folds = values.get("run_folds")
+    if run_folds is not None:
+        if not folds:
+            raise ConfigError(f"{source}: key 'run_folds' needs 'folds' >= 2")
+        run_folds = _as_list(run_folds, "run_folds", source)
+        if any(isinstance(f, bool) or not isinstance(f, int) or not 0 <= f < folds for f in run_folds):
+            raise ConfigError(f"{source}: key 'run_folds' must hold fold indices in [0, {folds}), got {run_folds!r}")
+    protocol = values.get("noise_protocol", "fixed")
+    if protocol not in ("fixed", "fresh"):
+        raise ConfigError(f"{source}: key 'noise_protocol' must be 'fixed' or 'fresh', got {protocol!r}")
+    train = values.get("train") or {}
+    if not isinstance(train, dict):
+        raise ConfigError(f"{source}: key 'train' must be a mapping of TrainConfig keys, got {train!r}")
+    clash = sorted(set(train) & _STUDY_KEYS)
+    if clash:
+        raise ConfigError(f"{source}: key 'train.{clash[0]}' is set by the study (use the study's own keys)")
+    if folds and train.get("split", "recording") != "recording":
+        raise ConfigError(f"{source}: 'folds' splits by recording; drop 'train.split' ({train['split']!r})")
+    data_args = values.get("data_args") or {}
+    if not isinstance(data_args, dict):
+        raise ConfigError(f"{source}: key 'data_args' must be a mapping, got {data_args!r}")
+    spec = StudySpec(
+        models=models, noises=noises, snrs=snrs, seeds=[int(s) for s in seeds], folds=int(folds),
+        run_folds=None if run_folds is None else [int(f) for f in run_folds], data=str(values.get("data", "simulator")),
+        data_args=dict(data_args), noise_protocol=protocol, train=dict(train),
+        name=str(values.get("name", "study")), description=str(values.get("description", "")),
+    )  # fmt: skip
+    # the training keys: validated by building one run's config
+    try:
+        run_config(spec, expand_runs(spec)[0])
+    except ConfigError as err:
+        raise ConfigError(f"{source}: key 'train': {err}") from None
+    return spec
+
+
+def load_study(source: str | os.PathLike) -> StudySpec:
+    """A study from a preset name (``paper``, ``quick``, ``forda``, ``demo``) or a YAML file.
+
+    Raises:
+        ConfigError: unknown preset and no such file; bad YAML; a bad key.
+    """
+    from deepshrink.experiments.presets import PRESETS, get_preset
+
+    text = str(source)
+    if text in PRESETS and not Path(text).is_file():
+        return study_from_dict(get_preset(text), source=f"preset {text!r}")
+    path = Path(source)
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: no such study file, and not a preset (presets: {', '.join(sorted(PRESETS))})"
+        )
+    import yaml
+
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    return study_from_dict(values or {}, source=str(path))
+
+
+def study_to_yaml(spec: StudySpec) -> str:
+    """The study as YAML (readable by :func:`load_study`)."""
+    import yaml
+
+    d = spec.to_dict()
+    if d["run_folds"] is None:
+        del d["run_folds"]
+    return yaml.safe_dump(d, sort_keys=False, default_flow_style=None, width=100)
+
+
+# ---------------------------------------------------------------------- the runs
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a study: a model trained and tested at one noise kind and SNR."""
+
+    model: str
+    noise: str
+    snr_db: float | None
+    seed: int
+    fold: int | None = None
+
+    @property
+    def run_id(self) -> str:
+        """``<model>-<noise>-<snr>dB-seed<s>[-fold<f>]``, e.g. ``drsn_cw_paper-pink-m5dB-seed0``."""
+        if self.snr_db is None:
+            level = "clean"
+        else:
+            v = float(self.snr_db)
+            text = f"{abs(v):g}".replace(".", "p")
+            level = f"{'m' if v < 0 else ''}{text}dB"
+        tail = f"-seed{self.seed}" + ("" if self.fold is None else f"-fold{self.fold}")
+        return f"{self.model}-{self.noise}-{level}{tail}"
+
+
+def expand_runs(spec: StudySpec) -> list[RunSpec]:
+    """Every run of the study, in a fixed order (repetition, noise, SNR, model: the models of a
+    cell run next to each other, so a partial study already compares them)."""
+    reps: list[tuple[int, int | None]]
+    if spec.folds:
+        folds = spec.run_folds if spec.run_folds is not None else list(range(spec.folds))
+        reps = [(s, f) for s in spec.seeds for f in folds]
+    else:
+        reps = [(s, None) for s in spec.seeds]
+    runs = []
+    for seed, fold in reps:
+        for noise in spec.noises:
+            levels: Sequence[float | None] = [None] if noise == "none" else spec.snrs
+            for snr in levels:
+                for model in spec.models:
+                    runs.append(RunSpec(model, noise, snr, seed, fold))
+    ids = [r.run_id for r in runs]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("study: repeated runs (a model, noise kind, SNR or seed is listed twice)")
+    return runs
+
+
+def parse_shard(text: str | None = None) -> tuple[int, int]:
+    """``"i/n"`` -> ``(i, n)``; None: ``RANK`` / ``WORLD_SIZE`` from the environment, else ``(0, 1)``.
+
+    Raises:
+        ConfigError: malformed, or ``i`` not in ``[0, n)``.
+    """
+    if text is None:
+        rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
+        if rank is None or world is None:
+            return (0, 1)
+        text = f"{rank}/{world}"
+    try:
+        i_text, n_text = str(text).split("/")
+        i, n = int(i_text), int(n_text)
+    except ValueError:
+        raise ConfigError(f"--shard: expected I/N (e.g. 0/4), got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise ConfigError(f"--shard: I must be in [0, N) and N >= 1, got {text!r}")
+    return (i, n)
+
+
+def shard_runs(runs: Sequence[RunSpec], shard: tuple[int, int]) -> list[RunSpec]:
+    """Runs ``i, i + n, i + 2n, ...`` of ``runs`` for shard ``(i, n)``."""
+    i, n = shard
+    return list(runs[i::n])
+
+
+def run_config(spec: StudySpec, run: RunSpec, **runtime: Any):
+    """The :class:`~deepshrink.train.TrainConfig` of one run.
+
+    Study defaults (the paper's protocol): no validation split (``val_fraction: 0``) and the
+    last epoch's weights (``keep: last``); ``spec.train`` overrides them. With ``folds`` the
+    run uses ``split: predefined`` on a copy of the data marked by
+    :func:`deepshrink.data.kfold_by_recording` (see :func:`fold_dataset`).
+
+    Args:
+        runtime: runtime keys (``device``, ``num_threads``, ``progress``, ...).
+    """
+    from deepshrink.train.config import config_from_dict
+
+    values: dict[str, Any] = {"val_fraction": 0.0, "keep": "last", "progress": "off"}
+    values.update(spec.train)
+    values.update(
+        model=run.model, data=spec.data, data_args=dict(spec.data_args), noise=run.noise,
+        snr=None if run.snr_db is None else float(run.snr_db), seed=int(run.seed if run.fold is None else run.seed * 1000 + run.fold),
+        noise_protocol=spec.noise_protocol,
+    )  # fmt: skip
+    if run.fold is not None:
+        values["split"] = "predefined"
+    values.update({k: v for k, v in runtime.items() if v is not None})
+    return config_from_dict(values, source=f"run {run.run_id}")
+
+
+def fold_dataset(ds: Any, folds: int, fold: int, seed: int) -> Any:
+    """``ds`` with a ``split`` condition: ``test`` for the recordings of ``fold``, ``train`` otherwise."""
+    import numpy as np
+
+    from deepshrink.data import kfold_by_recording
+
+    train_idx, test_idx = kfold_by_recording(ds, folds, seed=seed)[fold]
+    marks = np.full(len(ds), "none", dtype=object)
+    marks[train_idx] = "train"
+    marks[test_idx] = "test"
+    out = ds.subset(np.arange(len(ds)))
+    out.conditions = {**out.conditions, "split": marks.astype(str)}
+    return out
+
+
+# ---------------------------------------------------------------------- results.csv
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on the hidden file ``.<name>.lock`` next to ``path`` (no-op
+    where ``fcntl`` is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    lock = open(path.parent / f".{path.name}.lock", "a+")
+    try:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        lock.close()
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+def append_result(path: str | os.PathLike, row: dict[str, Any]) -> None:
+    """Append one row to ``results.csv`` (header written first if the file is new), under a lock.
+
+    An existing file keeps its own header (columns it lacks are left out of the row), so a
+    study started by an older version stays readable.
+    """
+    path = Path(path)
+    with _locked(path):
+        new = not path.exists() or path.stat().st_size == 0
+        columns: Sequence[str] = RESULT_COLUMNS
+        if not new:
+            with open(path, newline="", encoding="utf-8") as f:
+                columns = next(csv.reader(f), None) or RESULT_COLUMNS
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        if new:
+            writer.writerow(columns)
+        writer.writerow([_fmt(row.get(c)) for c in columns])
+        with open(path, "a", encoding="utf-8", newline="") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+
+
+_INT_COLUMNS = {"seed", "fold", "epochs", "parameters", "n_train", "n_test", "num_classes"}
+_FLOAT_COLUMNS = {"snr_db", "train_acc", "test_acc", "test_macro_f1", "test_loss", "seconds", "total_seconds"}
+
+
+def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The rows of a ``results.csv`` (numbers parsed; empty cells None), the last row of each
+    ``run_id`` winning. A missing file gives ``[]``."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows: dict[str, dict[str, Any]] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for raw in csv.DictReader(f):
+            if not raw.get("run_id"):
+                continue
+            row: dict[str, Any] = {}
+            for key, text in raw.items():
+                if key is None:
+                    continue
+                text = (text or "").strip()
+                if key in _INT_COLUMNS:
+                    row[key] = int(float(text)) if text else None
+                elif key in _FLOAT_COLUMNS:
+                    row[key] = float(text) if text else None
+                else:
+                    row[key] = text
+            rows[row["run_id"]] = row
+    return list(rows.values())
+
+
+# ---------------------------------------------------------------------- running
+@contextlib.contextmanager
+def _single_process_env() -> Iterator[None]:
+    """Hide torchrun's variables: each shard trains its runs alone (no process group)."""
+    names = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT")
+    saved = {n: os.environ.pop(n) for n in names if n in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def shard_device(device: str = "auto") -> str:
+    """``auto`` under torchrun on a CUDA machine: ``cuda:LOCAL_RANK`` (one GPU per shard)."""
+    if device != "auto":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        return f"cuda:{local % torch.cuda.device_count()}"
+    return "cpu"
+
+
+class _DataCache:
+    """The clean dataset of a study, loaded once per process.
+
+    With a folder, the dataset is also stored as ``folder/data-<hash>.npz`` the first time
+    (under a lock, so parallel shards generate it once) and always read back from there: every
+    run of the study, including runs resumed later with a changed simulator, sees the same
+    signals, and each run's ``config.yaml`` points at that file, so ``deepshrink evaluate`` and
+    ``deepshrink thresholds`` rebuild exactly the run's test set.
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder
+        self._key: str | None = None
+        self._ds: Any = None
+        self.path: Path | None = None
+
+    def get(self, spec: StudySpec, cfg: Any) -> Any:
+        from deepshrink.train.run import load_data_spec
+
+        key = json.dumps([spec.data, spec.data_args, cfg.split == "predefined"], sort_keys=True)
+        if key == self._key:
+            return self._ds
+        if self.folder is None:
+            self._ds, self.path = load_data_spec(spec.data, spec.data_args, cfg.split), None
+        else:
+            from deepshrink.data import load_npz, save_npz
+
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path = (self.folder / f"data-{hashlib.sha256(key.encode()).hexdigest()[:12]}.npz").resolve()
+            with _locked(path):
+                if not path.is_file():
+                    ds = load_data_spec(spec.data, spec.data_args, cfg.split)
+                    tmp = path.with_name(f".{path.stem}.tmp.npz")
+                    save_npz(ds, tmp)
+                    os.replace(tmp, path)
+            self._ds, self.path = load_npz(path), path
+        self._key = key
+        return self._ds
+
+
+def run_one(
+    spec: StudySpec,
+    run: RunSpec,
+    out_dir: str | os.PathLike,
+    *,
+    dataset: Any = None,
+    data_file: str | os.PathLike | None = None,
+    device: str = "auto",
+    num_threads: int | None = None,
+    save_runs: bool = True,
+) -> dict[str, Any]:
+    """Train and test one run; returns its ``results.csv`` row (not written here).
+
+    Args:
+        spec: the study.
+        run: the run.
+        out_dir: the study folder (the run folder is ``out_dir/runs/<run_id>``).
+        dataset: the study's clean dataset (loaded from ``spec.data`` when None).
+        data_file: the ``.npz`` file ``dataset`` was read from; the run's config then names it
+            as its data, so the run folder rebuilds its own test set.
+        device, num_threads: runtime settings of the run.
+        save_runs: write the run folder (weights, checkpoint, test report); False trains in memory.
+    """
+    from deepshrink.train.run import load_data_spec, train
+
+    started = time.perf_counter()
+    cfg = run_config(spec, run, device=device, num_threads=num_threads)
+    if data_file is not None:
+        cfg = cfg.replace(data=str(data_file), data_args={})
+    ds = dataset if dataset is not None else load_data_spec(spec.data, spec.data_args, cfg.split)
+    if run.fold is not None:
+        ds = fold_dataset(ds, spec.folds, run.fold, run.seed)
+    run_dir = Path(out_dir) / "runs" / run.run_id
+    kwargs: dict[str, Any] = {"dataset": ds, "console": False, "write": save_runs}
+    if save_runs:
+        if (run_dir / "last.ckpt").is_file():
+            kwargs["resume"] = run_dir
+        else:
+            kwargs.update(output=run_dir, force=run_dir.exists())
+    with _single_process_env():
+        result = train(cfg, **kwargs)
+    report = result.test_report or {}
+    history = result.history
+    last = history[-1] if history else {}
+    data_info = {}
+    if result.run_dir is not None and (result.run_dir / "config.json").is_file():
+        with contextlib.suppress(Exception):
+            data_info = json.loads((result.run_dir / "config.json").read_text()).get("extra", {}).get("data", {})
+    n_train = (data_info.get("observations") or {}).get("train")
+    if n_train is None:  # no run folder: count the training part of the split
+        from deepshrink.train.run import clean_parts
+
+        n_train = len(clean_parts(cfg, ds)[0])
+    return {
+        "run_id": run.run_id,
+        "model": run.model,
+        "noise": run.noise,
+        "snr_db": run.snr_db,
+        "seed": run.seed,
+        "fold": run.fold,
+        "train_acc": last.get("train_acc"),
+        "test_acc": report.get("accuracy"),
+        "test_macro_f1": report.get("macro_f1"),
+        "test_loss": report.get("loss"),
+        "seconds": round(sum(float(r.get("seconds", 0.0)) for r in history), 3),
+        "total_seconds": round(time.perf_counter() - started, 3),
+        "epochs": len(history),
+        "parameters": sum(p.numel() for p in result.model.parameters()),
+        "n_train": n_train,
+        "n_test": report.get("num_observations"),
+        "noise_protocol": spec.noise_protocol,
+        "data": spec.data,
+        "device": str(next(result.model.parameters()).device),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "num_classes": getattr(result.model, "num_classes", None),
+    }
+
+
+@dataclass
+class StudyProgress:
+    """What :func:`run_study` did."""
+
+    out_dir: Path
+    total: int
+    done_before: int
+    ran: list[str]
+    remaining: int
+    report: Path | None
+
+
+def _prepare_folder(spec: StudySpec, out: Path, force: bool) -> None:
+    """Create ``out`` with ``study.yaml``, or check that an existing one has the same setup."""
+    from deepshrink.serialization import atomic_write
+
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / "study.yaml"
+    with _locked(saved):
+        if saved.is_file() and not force:
+            try:
+                old = load_study(saved)
+            except ConfigError:
+                old = None
+            if old is not None and old.setup_hash() != spec.setup_hash():
+                a, b = old.to_dict(), spec.to_dict()
+                diff = [k for k in ("data", "data_args", "noise_protocol", "train", "folds") if a[k] != b[k]]
+                raise ConfigError(
+                    f"{out}: holds a study with another setup ({', '.join(diff)} differ); "
+                    "use another --output, or --force to start over in this folder"
+                )
+            if old is not None:
+                # keep the union of the grids, so the report covers every cell run here
+                merged = spec.to_dict()
+                for key in ("models", "noises", "snrs", "seeds"):
+                    merged[key] = list(dict.fromkeys(a_ for a_ in old.to_dict()[key] + merged[key]))
+                spec = study_from_dict({k: v for k, v in merged.items() if v is not None}, source=str(saved))
+        atomic_write(saved, study_to_yaml(spec).encode())
+
+
+def run_study(
+    spec: StudySpec,
+    out_dir: str | os.PathLike,
+    *,
+    shard: tuple[int, int] = (0, 1),
+    device: str = "auto",
+    num_threads: int | None = None,
+    save_runs: bool = True,
+    force: bool = False,
+    max_runs: int | None = None,
+    report: bool = True,
+    cache_data: bool = True,
+    log: Callable[[str], None] | None = print,
+) -> StudyProgress:
+    """Run this process's share of a study, appending to ``results.csv``; report when complete.
+
+    Args:
+        spec: the study.
+        out_dir: the study folder (created; an existing one must hold the same setup).
+        shard: ``(i, n)``: run runs ``i, i + n, ...`` (see :func:`parse_shard`).
+        device: ``auto`` (under torchrun: ``cuda:LOCAL_RANK`` when CUDA is there), ``cpu``, ``cuda:N``.
+        num_threads: torch CPU threads for this process (None: torch's default).
+        save_runs: keep each run's folder (weights, checkpoint, report).
+        force: start over in ``out_dir`` (existing results are deleted).
+        max_runs: stop after this many runs (for a time-boxed session; the rest resume later).
+        report: write ``report.md`` and the figures once every run of the study is in ``results.csv``.
+        cache_data: store the clean dataset once in ``out_dir/data/`` and train every run on
+            that file (see :class:`_DataCache`); False loads ``spec.data`` in memory only.
+        log: called with one line per event (None: silent).
+
+    Returns:
+        :class:`StudyProgress`.
+    """
+    say = log or (lambda message: None)
+    out = Path(out_dir)
+    if force and out.exists():
+        for name in ("results.csv", "study.yaml", "report.md", "summary.csv"):
+            (out / name).unlink(missing_ok=True)
+    _prepare_folder(spec, out, force)
+    results_path = out / "results.csv"
+    runs = expand_runs(spec)
+    mine = shard_runs(runs, shard)
+    done = {r["run_id"] for r in read_results(results_path)}
+    todo = [r for r in mine if r.run_id not in done]
+    tag = f"[shard {shard[0]}/{shard[1]}] " if shard[1] > 1 else ""
+    say(f"{tag}study {spec.name}: {len(runs)} runs in all, {len(mine)} in this shard, "
+        f"{len(mine) - len(todo)} already done, {len(todo)} to run -> {out}")  # fmt: skip
+    if num_threads is not None:
+        import torch
+
+        torch.set_num_threads(num_threads)
+    device = shard_device(device)
+    cache = _DataCache(out / "data" if cache_data else None)
+    ran: list[str] = []
+    for k, run in enumerate(todo):
+        if max_runs is not None and len(ran) >= max_runs:
+            break
+        cfg = run_config(spec, run)
+        ds = cache.get(spec, cfg)
+        row = run_one(spec, run, out, dataset=ds, data_file=cache.path, device=device, num_threads=num_threads,
+                      save_runs=save_runs)  # fmt: skip
+        append_result(results_path, row)
+        ran.append(run.run_id)
+        say(f"{tag}[{k + 1}/{len(todo)}] {run.run_id}: test acc {row['test_acc']:.4f}, "
+            f"train acc {row['train_acc']:.4f}, {row['seconds']:.0f} s")  # fmt: skip
+    all_ids = {r.run_id for r in runs}
+    finished = {r["run_id"] for r in read_results(results_path)} & all_ids
+    report_path = None
+    if report and len(finished) == len(all_ids):
+        from deepshrink.experiments.report import write_study_report
+
+        report_path = write_study_report(out)
+        say(f"{tag}study complete: wrote {report_path}")
+    return StudyProgress(out, len(runs), len(done & all_ids), ran, len(all_ids - finished), report_path)
