@@ -185,6 +185,10 @@ def test_benchmark_end_to_end_resume_and_shards(tmp_path, capsys):
         assert int(r["parameters"]) == {"resnet_paper6": 4048, "drsn_cw_paper6": 5616}[r["model"]]
         assert int(r["num_classes"]) == 8
         assert (out / "runs" / r["run_id"] / "model.safetensors").is_file()
+    # the clean data is stored once and each run's config names that file (evaluate/thresholds rebuild the test set)
+    (data_file,) = (out / "data").glob("data-*.npz")
+    run_cfg = yaml.safe_load((out / "runs" / rows[0]["run_id"] / "config.yaml").read_text())
+    assert run_cfg["data"] == str(data_file.resolve()) and run_cfg["data_args"] == {}
     report = (out / "report.md").read_text()
     assert "| ResNet (paper6) |" in report and "| DRSN-CW (paper6) |" in report
     assert "| -5 dB |" in report and "## Difference to ResNet (paper6) (paired)" in report

@@ -18,5 +18,5 @@ __version__ = "0.1.0"
 __all__ = [
     "BasicBlock", "BottleneckBlock", "CheckpointError", "ConfigError", "DatasetError", "DeepshrinkError",
     "ResidualNet", "Shrinkage", "SqueezeExcite", "create_model", "functional", "list_models",
-    "from_pretrained", "record_thresholds", "save_pretrained", "soft_threshold", "add_shrinkage",
+    "from_pretrained", "record_thresholds", "save_pretrained", "soft_threshold", "add_shrinkage", "load",
 ]  # fmt: skip

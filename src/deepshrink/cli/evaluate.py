@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
+
+NEGATIVE_SPEC = re.compile(r"^-\d*\.?\d+([:,]-?\d*\.?\d+)*$")
 
 EPILOG = """\
 examples:
   deepshrink evaluate runs/RUN                       # the run's test set, as in training
-  deepshrink evaluate runs/RUN --noise pink --snr=-5:5:1   # every test signal at -5, -4, ..., 5 dB
+  deepshrink evaluate runs/RUN --noise pink --snr -5:5:1    # every test signal at -5, -4, ..., 5 dB
   deepshrink evaluate runs/RUN --data other.npz --noise none --output reports/other
 
 Writes {prefix}_metrics.json, {prefix}_confusion_matrix.csv/.png, {prefix}_per_class.csv and,
@@ -70,10 +73,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-arg", action="append", metavar="KEY=VALUE", help="loader argument for --data; repeatable")
     p.add_argument("--split", choices=["test", "val", "train", "all"], help="part to evaluate (default test; all with --data)")
     p.add_argument("--noise", choices=["none", "gaussian", "laplacian", "uniform", "pink", "brown"], help="noise kind (default the run's)")
-    p.add_argument("--snr", type=_snr, metavar="SPEC", help="SNR: 0, --snr=-5:5 (range) or --snr=-5:5:1 / --snr=-5,0,5 (each signal at each SNR)")
+    p.add_argument("--snr", type=_snr, metavar="SPEC", help="SNR: 0, -5:5 (range), or -5:5:1 / -5,0,5 (every signal at every SNR)")
     p.add_argument("--seed", type=int, help="noise seed (default the run's)")
     p.add_argument("--output", metavar="DIR", help="folder for the report files (default the run folder)")
     p.add_argument("--prefix", help="file name prefix (default test, or eval with overrides)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--batch-size", type=int, metavar="N", help="evaluation batch size")
+    # let SNR specs that start with '-' ("-5:5", "-5,0,5") be values, not options
+    p._negative_number_matcher = NEGATIVE_SPEC
     p.set_defaults(func=run)

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+
+NEGATIVE_SPEC = re.compile(r"^-\d*\.?\d+([:,]-?\d*\.?\d+)*$")
 
 EPILOG = """\
 examples:
-  deepshrink train --model drsn_cw_paper --data simulator --noise gaussian --snr=-5:5 --epochs 100
+  deepshrink train --model drsn_cw_paper --data simulator --noise gaussian --snr -5:5 --epochs 100
   deepshrink train --config run.yaml --epochs 20 --output runs/quick
   deepshrink train --config run.yaml --print-config        # show the resolved config, train nothing
   deepshrink train --resume runs/20250101-120000-drsn_cw_paper-simulator
   torchrun --nproc_per_node=4 -m deepshrink.train --config run.yaml   # DDP, same global batch
 
 Settings come from, in order: defaults < --config FILE < flags < --set KEY=VALUE.
-An SNR spec that starts with '-' needs '=': --snr=-5 or --snr=-5:5 (uniform range),
---snr=-5:5:1 (the set -5, -4, ..., 5, balanced over the observations), --snr=-5,0,5.
+SNR specs: --snr 0 (one SNR), --snr -5:5 (uniform in a range, per observation),
+--snr -5:5:1 (the set -5, -4, ..., 5, balanced over the observations), --snr -5,0,5.
 --batch-size is the global batch: with N processes under torchrun each takes batch/N.
 The run folder (default runs/<stamp>-<model>-<data>/) gets config.yaml, metrics.csv,
 train.log, config.json + model.safetensors, last.ckpt and the test report.
@@ -114,7 +117,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--data", metavar="SPEC", help="dataset: simulator, cwru, ucr:NAME or a path (.npz, folder)")
     g.add_argument("--data-arg", action="append", metavar="KEY=VALUE", help="loader argument, e.g. window=1024; repeatable")
     g.add_argument("--noise", choices=["none", "gaussian", "laplacian", "uniform", "pink", "brown"], help="noise kind")
-    g.add_argument("--snr", type=_snr, metavar="SPEC", help="SNR in dB: 0, --snr=-5:5 (range), --snr=-5:5:1 or --snr=-5,0,5 (set)")
+    g.add_argument("--snr", type=_snr, metavar="SPEC", help="SNR in dB: 0, -5:5 (range), -5:5:1 or -5,0,5 (a set)")
     g.add_argument("--noise-protocol", choices=["fixed", "fresh"], help="noise drawn once (fixed, the paper's) or each epoch")
     g.add_argument("--split", choices=["recording", "condition", "predefined"], help="how the test set is held out")
     g.add_argument("--test-fraction", type=float, metavar="F", help="share of recordings for test (split recording)")
@@ -148,4 +151,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--runs-root", default="runs", metavar="DIR", help="parent of auto-named run folders (default runs)")
     g.add_argument("--force", action="store_true", help="overwrite an existing --output run folder")
     g.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last.ckpt (uses its config.yaml)")
+    # let SNR specs that start with '-' ("-5:5", "-5,0,5") be values, not options
+    p._negative_number_matcher = NEGATIVE_SPEC
     p.set_defaults(func=run)

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from deepshrink.layers.gates import StackedLinear
 from deepshrink.errors import CheckpointError, ConfigError, DeepshrinkError
 from deepshrink.train.checkpoint import capture_rng, restore_rng
 from deepshrink.train.config import RECIPES, TrainConfig, config_hash
@@ -73,7 +74,7 @@ def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(epoch), int(rank), 0xD5]).generate_state(1)[0])
 
 
-_DECAY_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+_DECAY_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, StackedLinear)
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:

@@ -1,0 +1,3 @@
+from deepshrink.cli import main
+
+raise SystemExit(main())
