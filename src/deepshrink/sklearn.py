@@ -34,7 +34,7 @@ Differences from ``deepshrink train`` and scikit-learn defaults worth knowing:
   made on a GPU machine loads anywhere.
 
 scikit-learn's estimator checks: ``tests/test_sklearn.py`` runs the whole suite of
-``parametrize_with_checks`` (56 checks, about 15 s on one CPU thread) on a tiny configuration
+``parametrize_with_checks`` (55 checks, about 20 s on one CPU thread) on a tiny configuration
 (the paper's 6-unit ResNet, 3 epochs, batch 32), with no expected failures. That includes
 ``check_classifiers_train``'s accuracy bar (> 0.83 training accuracy on 2-feature blobs, i.e.
 signals of length 2; the tiny configuration reaches 0.90-0.92 for seeds 0-4), so the estimator
@@ -327,13 +327,17 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
                 normalize=self.normalize, recipe=self.recipe, epochs=int(_plain(self.epochs)),
                 batch_size=int(min(int(_plain(self.batch_size)), n_train)), lr=_plain(self.lr),
                 weight_decay=_plain(self.weight_decay), early_stopping=int(_plain(self.early_stopping)),
-                val_fraction=vf, monitor="val_loss", keep="best", seed=seed, device=self.device, num_threads=_plain(self.num_threads),
+                val_fraction=vf, monitor="val_loss", keep="best", seed=seed, device=self.device,
+                num_threads=_plain(self.num_threads),
                 progress=("bar" if int(self.verbose) >= 2 else "log") if self.verbose else "off",
             ),
             source="DRSNClassifier",
         )  # fmt: skip
         cfg = resolve(cfg)
-        device = resolve_device(cfg.device)
+        try:
+            device = resolve_device(cfg.device)
+        except ValueError as err:  # ConfigError: no CUDA, or no such GPU
+            raise ValueError(f"device={self.device!r}: {str(err).split(' (use --device')[0]}") from None
 
         x_t = torch.from_numpy(np.array(X, dtype=np.float32, copy=True))
         y_t = torch.from_numpy(codes)
@@ -351,7 +355,7 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
                     log(
                         f"DRSNClassifier: {cfg.model}, {net.num_parameters():,} parameters, {n_train} training and "
                         f"{val_idx.size} validation observations, {len(classes)} classes, input {tuple(X.shape[1:])}, "
-                        f"{trainer.steps_per_epoch} steps of {cfg.batch_size} per epoch, device {device}"
+                        f"{trainer.steps_per_epoch} step(s) of {cfg.batch_size} per epoch, device {device}"
                     )
                 history = trainer.fit()
         finally:
@@ -401,7 +405,11 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
         return torch.log_softmax(logits, dim=1).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each observation, as labels from ``classes_``."""
+        """The most probable class of each observation, as labels from ``classes_``.
+
+        ``X`` must have the layout and observation shape of the training data (``(N, L)`` if
+        fitted on ``(N, L)``, ``(N, C, L)`` if fitted on that), as scikit-learn's checks require.
+        """
         codes = self._logits(X).argmax(1).numpy()  # checks fitted-ness first
         return self.classes_[codes]
 
