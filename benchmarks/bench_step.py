@@ -85,6 +85,10 @@ def saved_bytes(model: nn.Module, x: Tensor, y: Tensor) -> int:
     return total
 
 
+TIMERS = {"wall": time.perf_counter, "process": time.process_time}
+_timer = time.perf_counter
+
+
 def time_steps(model: nn.Module, x: Tensor, y: Tensor, iters: int, warmup: int, amp: bool) -> tuple[float, float, int]:
     """Median and spread (ms) of full training steps, and peak memory (bytes)."""
     device = x.device
@@ -105,10 +109,10 @@ def time_steps(model: nn.Module, x: Tensor, y: Tensor, iters: int, warmup: int, 
         base = torch.cuda.memory_allocated()
     times = []
     for _ in range(iters):
-        t0 = time.perf_counter()
+        t0 = _timer()
         step()
         _sync(device)
-        times.append((time.perf_counter() - t0) * 1e3)
+        times.append((_timer() - t0) * 1e3)
     peak = torch.cuda.max_memory_allocated() - base if device.type == "cuda" else 0
     spread = statistics.pstdev(times) if len(times) > 1 else 0.0
     return statistics.median(times), spread, peak
@@ -188,18 +192,25 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=None, help="timed steps (default 30 on GPU, 8 on CPU)")
     parser.add_argument("--amp", action="store_true", help="bf16 autocast")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--timer", choices=list(TIMERS), default="wall",
+        help="wall clock, or process CPU time (steadier on a shared CPU; with --threads 1 it is the compute time)",
+    )  # fmt: skip
     parser.add_argument("--stacks", nargs="*", type=int, default=[], help="also measure S stacked paper DRSN-CW runs, e.g. 1 16 64")
     parser.add_argument("--skip-steps", action="store_true", help="only the stacked throughput and bandwidth")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    global _timer
+    _timer = TIMERS[args.timer]
     device = torch.device(args.device)
     iters = args.iters or (30 if device.type == "cuda" else 8)
     warmup = 5 if device.type == "cuda" else 2
     info: dict[str, Any] = {
         "torch": torch.__version__, "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
         "threads": torch.get_num_threads(), "length": args.length, "amp": args.amp, "date": time.strftime("%Y-%m-%d"),
+        "timer": args.timer,
     }  # fmt: skip
     rows = []
     for preset in [] if args.skip_steps else args.presets:
@@ -230,7 +241,7 @@ def main() -> None:
                 rows.append(row)
     bw = bandwidth(device, 2**26 if device.type == "cuda" else 2**22, 50 if device.type == "cuda" else 10)
 
-    print(f"# {info['date']}  {info['device']}  torch {info['torch']}  threads {info['threads']}  amp {args.amp}")
+    print(f"# {info['date']}  {info['device']}  torch {info['torch']}  threads {info['threads']}  amp {args.amp}  timer {args.timer}")
     print(f"{'preset':7} {'batch':>5} {'mode':15} {'model':14} {'step ms':>9} {'±':>6} {'×ResNet':>8} {'saved MB':>9} {'×ResNet':>8} {'peak MB':>8} {'×ResNet':>8}")
     for r in rows:
         peak = f"{r['peak_bytes'] / 2**20:8.1f}" if r["peak_bytes"] else f"{'-':>8}"

@@ -166,9 +166,9 @@ def main(argv=None) -> int:
     ap.add_argument("--recordings", type=int, default=5, help="recordings per (state, speed, load)")
     ap.add_argument("--windows", type=int, default=16, help="windows per recording")
     ap.add_argument("--seed", type=int, default=0, help="simulator seed")
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--model", default="resnet_paper")
-    ap.add_argument("--schedule", choices=["paper", "cosine"], default="paper",
+    ap.add_argument("--schedule", choices=["paper", "cosine"], default="cosine",
                     help="paper: lr 0.1/0.01/0.001 over 40/40/20 %% of the steps; cosine: to 0")
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--norm", choices=["global", "window"], default="global")
