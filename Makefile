@@ -22,7 +22,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 demo: $(BIN)/.installed
-	$(BIN)/deepshrink models --summary drsn_cw_paper
+	$(BIN)/deepshrink demo
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q

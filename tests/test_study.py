@@ -239,3 +239,19 @@ def test_benchmark_cli_errors_are_one_line(tmp_path, capsys):
     assert "paper" in capsys.readouterr().out
     assert main(["benchmark", "quick", "--dry-run", "--shard", "1/27"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 2
+
+
+def test_run_config_follows_the_study():
+    from deepshrink.experiments.study import run_config
+
+    spec = study_from_dict(tiny_study(noise_protocol="fresh", train={"epochs": 3, "batch_size": 8, "lr": 0.05}))
+    run = expand_runs(spec)[1]
+    cfg = run_config(spec, run, device="cpu", num_threads=1)
+    assert (cfg.model, cfg.noise, cfg.snr, cfg.seed) == ("drsn_cw_paper6", "gaussian", -5.0, 0)
+    assert cfg.noise_protocol == "fresh" and cfg.epochs == 3 and cfg.lr == 0.05
+    assert cfg.val_fraction == 0.0 and cfg.keep == "last"  # the paper's protocol: no validation split
+    assert cfg.data_args == TINY_DATA and cfg.num_threads == 1
+    fixed = study_from_dict(tiny_study(train={"epochs": 3, "batch_size": 8, "lr": 0.05}))
+    assert fixed.setup_hash() != spec.setup_hash()
+    # the grid is not part of the setup: a study can grow in its folder
+    assert study_from_dict(tiny_study(seeds=[0, 1, 2], snrs=[-5, 0])).setup_hash() == study_from_dict(tiny_study()).setup_hash()

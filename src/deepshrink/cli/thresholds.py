@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, include_clean=not args.no_clean,
     )  # fmt: skip
     out = Path(args.output) if args.output else run_dir / "thresholds"
-    paths = write_threshold_analysis(analysis, out, title=f"{run_dir.name}")
+    paths = write_threshold_analysis(analysis, out, prefix=args.prefix, title=args.title or run_dir.name)
     print(format_summary(analysis))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
@@ -86,4 +86,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="noise seed")
     p.add_argument("--no-clean", action="store_true", help="skip the clean (no noise) reference")
     p.add_argument("--output", "-o", metavar="DIR", help="output folder (default RUN_DIR/thresholds)")
+    p.add_argument("--prefix", default="thresholds", help="file name prefix (default thresholds)")
+    p.add_argument("--title", help="figure title (default the run folder's name)")
     p.set_defaults(func=run)

@@ -66,14 +66,14 @@ Per recording:
    ==============  ==========================================================  =============
    state           once-per-revolution modulation a(theta), b(theta)           impact I
    ==============  ==========================================================  =============
-   root crack      a = -c g(psi / 0.4 Delta), b = -beta g(.);                   0.25 .. 0.6
+   root crack      a = -c g(psi / 0.4 Delta), b = -beta g(.);                   0.5 .. 1.0
                    c 0.1 .. 0.35, beta 0.1 .. 0.35 rad
-   pitting         3..6 consecutive teeth j, weights w_j ~ U(0.3, 1), random     0.15 .. 0.45
+   pitting         3..6 consecutive teeth j, weights w_j ~ U(0.3, 1), random     0.3 .. 0.7
                    signs s_j: a = -c sum w_j g((psi - j Delta) / 0.35 Delta),    at each
                    b = beta sum s_j w_j g(.); c 0.05 .. 0.2, beta 0.04 .. 0.15   pitted tooth
-   broken tooth    a = -c box(psi / k Delta), k ~ U(0.5, 1), b = -beta box(.);   0.5 .. 1.1
+   broken tooth    a = -c box(psi / k Delta), k ~ U(0.5, 1), b = -beta box(.);   0.8 .. 1.5
                    c 0.3 .. 0.8, beta 0.1 .. 0.4 rad
-   missing tooth   a = -box(psi / Delta) + 0.25 box((psi +- Delta) / Delta)      0.9 .. 1.8
+   missing tooth   a = -box(psi / Delta) + 0.25 box((psi +- Delta) / Delta)      1.2 .. 2.2
                    (the mesh vanishes for one tooth, the neighbours carry more),
                    b = -beta box(.), beta 0.3 .. 0.7 rad
    ==============  ==========================================================  =============
@@ -85,7 +85,7 @@ Per recording:
    slipped cage: n (1 - FTF (1 - slip))) or 2 BSF; cage slip ~ U(0, 1 %), phi_0 ~ U(0, 1),
    eps_k ~ N(0, sigma_j) independent per impact, sigma_j ~ U(1 %, 2 %) of the period (random
    slip of the rolling elements: cyclostationary, not periodic). Amplitude
-   A_k = I A_b m_k U(0.85, 1.15), I = 0.25 .. 1.0 (``FAULT_RANGES["bearing"]``),
+   A_k = I A_b m_k U(0.85, 1.15), I = 0.4 .. 1.0 (``FAULT_RANGES["bearing"]``),
    A_b = ``BEARING_IMPACT_LEVEL`` (4.0) (0.5 + 0.5 L) v^1.5; m_k = 1 for the outer race
    (fixed in the load zone); inner race m_k = 1 - mu + mu (1 + cos(theta_k + .)) / 2 (the
    defect passes the load zone once per revolution: sidebands at BPFI +- f_r); ball: the same
@@ -150,9 +150,13 @@ from deepshrink.errors import ConfigError
 
 __all__ = [
     "BEARING",
+    "BEARING_IMPACT_LEVEL",
+    "FAULT_RANGES",
+    "GEAR_IMPACT_LEVEL",
     "GEAR_TEETH",
     "HEALTH_STATES",
     "PINION_TEETH",
+    "RESONANCE_BANDS_HZ",
     "STAGE2_PINION_TEETH",
     "BearingGeometry",
     "recording_rng",
@@ -195,11 +199,11 @@ RESONANCE_BANDS_HZ: dict[str, tuple[float, float]] = {
 """Ranges of the structural modes' natural frequencies (drawn per recording)."""
 
 FAULT_RANGES: dict[str, dict[str, tuple[float, float]]] = {
-    "bearing": {"impact": (0.25, 1.0)},
-    "gear_root_crack": {"dip": (0.1, 0.35), "phase": (0.1, 0.35), "impact": (0.25, 0.6)},
-    "gear_pitting": {"dip": (0.05, 0.2), "phase": (0.04, 0.15), "impact": (0.15, 0.45)},
-    "gear_broken_tooth": {"dip": (0.3, 0.8), "phase": (0.1, 0.4), "impact": (0.5, 1.1)},
-    "gear_missing_tooth": {"dip": (1.0, 1.0), "phase": (0.3, 0.7), "impact": (0.9, 1.8)},
+    "bearing": {"impact": (0.4, 1.0)},
+    "gear_root_crack": {"dip": (0.1, 0.35), "phase": (0.1, 0.35), "impact": (0.5, 1.0)},
+    "gear_pitting": {"dip": (0.05, 0.2), "phase": (0.04, 0.15), "impact": (0.3, 0.7)},
+    "gear_broken_tooth": {"dip": (0.3, 0.8), "phase": (0.1, 0.4), "impact": (0.8, 1.5)},
+    "gear_missing_tooth": {"dip": (1.0, 1.0), "phase": (0.3, 0.7), "impact": (1.2, 2.2)},
 }
 """Fault parameter at severity s: lo + (hi - lo) * s. ``dip``: mesh amplitude loss at the
 tooth (fraction); ``phase``: mesh phase shift (rad of the mesh fundamental); ``impact``:
@@ -820,7 +824,13 @@ def simulate_drivetrain(
     Returns:
         ``deepshrink.data.dataset.SignalDataset`` with ``x`` of shape (N, 1, window) float32,
         ``y`` (N,), ``label_names`` the state names, ``recording_ids`` (N,) unique per
-        recording, ``conditions = {"speed_hz": (N,), "load": (N,)}``.
+        recording (numbered over state, speed, load, index in that order, so
+        ``recording_id % recordings_per_condition`` is the index within the condition),
+        ``conditions = {"speed_hz": (N,), "load": (N,)}``, ``name="drivetrain_sim"``.
+
+    Raises:
+        ConfigError: a size is not a positive integer, the seed is negative, a state is
+            unknown or repeated, speeds or loads are empty, repeated or out of range.
     """
     for name, val in (("recordings_per_condition", recordings_per_condition),
                       ("windows_per_recording", windows_per_recording), ("window", window)):
