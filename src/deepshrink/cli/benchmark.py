@@ -43,7 +43,7 @@ def resolve_study(args: argparse.Namespace):
 
     source = args.study
     folder = None
-    if Path(source).is_dir():
+    if Path(source).is_dir() and ((Path(source) / "study.yaml").is_file() or source not in PRESETS):
         folder = Path(source)
         if not (folder / "study.yaml").is_file():
             from deepshrink.errors import ConfigError

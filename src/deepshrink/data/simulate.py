@@ -117,9 +117,10 @@ Per recording:
 Implementation: the angle is integrated in float64 and each periodic component is reduced to
 its phase in cycles before a float32 cosine; impacts are placed at the nearest sample of their
 time (found by interpolating the monotone defect phase), gathered into one sparse train per
-mode and filtered in the frequency domain together with the Gaussian parts (whose power
-spectra add) and the transfer path; 4,096 leading samples are generated and dropped, which
-absorbs the circular wrap-around of the FFT filtering.
+mode and filtered by that mode's 2-pole recursive filter; the Gaussian parts (whose power
+spectra add) are drawn as one complex spectrum, and the transfer path and gain are applied in
+the frequency domain; 4,096 leading samples are generated and dropped, which absorbs the
+filters' start-up and the circular wrap-around of the FFT filtering.
 
 Difficulty
 ==========
@@ -145,6 +146,7 @@ from typing import Any
 
 import numpy as np
 import scipy.fft as sfft
+import scipy.signal as sps
 
 from deepshrink.errors import ConfigError
 
@@ -343,26 +345,24 @@ def _box(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _resonance_response(
-    z1: np.ndarray, z2: np.ndarray, fs: float, resonances: list[dict[str, Any]]
-) -> np.ndarray:
-    """Frequency response, at z^-1 = ``z1``, of h[k] = sum_j c_j r_j^k sin(k w_j) (k >= 0).
+def _resonance_filter(res: dict[str, Any], fs: float) -> tuple[list[float], list[float]]:
+    """(b, a) of the 2-pole filter whose impulse response is r^k sin(k w_d), k >= 0."""
+    wn = 2 * np.pi * res["freq_hz"]
+    zeta = res["damping"]
+    r = math.exp(-zeta * wn / fs)
+    wd = wn * math.sqrt(1 - zeta * zeta) / fs
+    return [0.0, r * math.sin(wd)], [1.0, -2 * r * math.cos(wd), r * r]
 
-    This is the exact sampled impulse response of the damped resonances
-    exp(-zeta 2 pi f t) sin(2 pi f sqrt(1 - zeta^2) t): r = exp(-zeta 2 pi f / fs),
-    w = 2 pi f sqrt(1 - zeta^2) / fs, H(z) = r sin(w) z^-1 / (1 - 2 r cos(w) z^-1 + r^2 z^-2).
+
+def _resonance_power(cos1: np.ndarray, cos2: np.ndarray, res: dict[str, Any], fs: float) -> np.ndarray:
+    """|H|^2 of :func:`_resonance_filter` at the frequencies whose cos(w), cos(2 w) are given.
+
+    H(z) = b1 z^-1 / (1 + a1 z^-1 + a2 z^-2), so |H|^2 = b1^2 / (1 + a1^2 + a2^2
+    + 2 a1 (1 + a2) cos w + 2 a2 cos 2w).
     """
-    h = np.zeros(z1.size, dtype=np.complex64)
-    for res in resonances:
-        wn = 2 * np.pi * res["freq_hz"]
-        zeta = res["damping"]
-        r = math.exp(-zeta * wn / fs)
-        wd = wn * math.sqrt(1 - zeta * zeta) / fs
-        den = np.float32(-2 * r * math.cos(wd)) * z1
-        den += np.float32(r * r) * z2
-        den += np.float32(1.0)
-        h += np.float32(res.get("gain", 1.0) * r * math.sin(wd)) * z1 / den
-    return h
+    (_, b1), (_, a1, a2) = _resonance_filter(res, fs)
+    den = (1 + a1 * a1 + a2 * a2) + (2 * a1 * (1 + a2)) * cos1 + (2 * a2) * cos2
+    return (b1 * b1) / den
 
 
 # --------------------------------------------------------------------------------------------
@@ -487,10 +487,10 @@ def _draw_params(
 
 @functools.lru_cache(maxsize=4)
 def _grid(n: int, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """rfft frequencies, z^-1 = exp(-2 pi i f / fs) and z^-2 on them (cached per length)."""
+    """rfft frequencies, cos(w) and cos(2 w) at w = 2 pi f / fs (cached per length)."""
     freqs = sfft.rfftfreq(n, 1.0 / fs)
-    z1 = np.exp(-2j * np.pi * freqs / fs)
-    out = (freqs, z1.astype(np.complex64), (z1 * z1).astype(np.complex64))
+    w = 2 * np.pi * freqs / fs
+    out = (freqs, np.cos(w), np.cos(2 * w))
     for a in out:
         a.setflags(write=False)
     return out
@@ -617,15 +617,13 @@ def _synthesize(
     impacts["sporadic"].append((rng.integers(0, n, n_spor), rng.exponential(p["sporadic_mean_amp"], n_spor)))
 
     # ---- random parts and assembly in the frequency domain -------------------------------
-    freqs, z1, z2 = _grid(n, fs)
+    freqs, cos1, cos2 = _grid(n, fs)
     wgt = np.full(freqs.size, 2.0)
     wgt[0] = 1.0
     if n % 2 == 0:
         wgt[-1] = 1.0
-    spec = sfft.rfft(x)
     random_psd = np.zeros(freqs.size)
     for res in p["resonances"]:
-        h_res = _resonance_response(z1, z2, fs, [res])
         trains = [
             (idx, amp * w)
             for source, items in impacts.items()
@@ -636,9 +634,11 @@ def _synthesize(
             idx = np.concatenate([t[0] for t in trains])
             amp = np.concatenate([t[1] for t in trains])
             keep = (idx >= 0) & (idx < n)
-            e = np.bincount(idx[keep], weights=amp[keep], minlength=n).astype(np.float32)
-            spec += sfft.rfft(e) * h_res
-        random_psd += p["paths"]["random"][res["name"]] ** 2 * (h_res.real**2 + h_res.imag**2)
+            e = np.bincount(idx[keep], weights=amp[keep], minlength=n)
+            # the mode's exact sampled impulse response, as its 2-pole recursive filter
+            x += sps.lfilter(*_resonance_filter(res, fs), e).astype(np.float32)
+        random_psd += p["paths"]["random"][res["name"]] ** 2 * _resonance_power(cos1, cos2, res, fs)
+    spec = sfft.rfft(x)
     res_scale2 = p["resonance_noise_rms"] ** 2 * n / float(np.sum(wgt * random_psd))
 
     bg = p["background"]
