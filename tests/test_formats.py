@@ -257,6 +257,58 @@ def test_cwru_bad_input_names_file_and_key(tmp_path):
         load_cwru(tmp_path, mapping=mapping, channels=("XX",))
 
 
+def test_cwru_48k_and_fan_end_tables_quirks_and_split_by_load(tmp_path):
+    from deepshrink.data import split_by_condition
+    from deepshrink.data.formats.cwru import CWRU_12K_FAN_END, CWRU_48K_DRIVE_END
+
+    assert CWRU_48K_DRIVE_END[217] == ("IR021", 3) and 216 not in CWRU_48K_DRIVE_END
+    assert CWRU_48K_DRIVE_END[109] == ("IR007", 0) and CWRU_12K_FAN_END[278] == ("IR007", 0)
+    # the folders a user has after downloading: one per table, numbered files
+    for n, (label, load) in CWRU_48K_DRIVE_END.items():
+        if label in ("normal", "IR014") or n == 109:
+            write_mat(tmp_path / "48k_drive_end", n, length=4800 if label != "normal" else 9600)
+    # the quirk: a file whose only variables carry another file's number (174.mat holds X173_*)
+    (tmp_path / "48k_drive_end" / "174.mat").unlink()
+    scipy.io.savemat(tmp_path / "48k_drive_end" / "174.mat",
+                     {"X173_DE_time": RNG.standard_normal((4800, 1)), "X173_FE_time": RNG.standard_normal((4800, 1)),
+                      "X173RPM": np.array([[1790.0]])})  # fmt: skip
+    mapping = {n: v for n, v in CWRU_48K_DRIVE_END.items() if v[0] in ("normal", "IR014")}
+    ds = load_cwru(tmp_path, window=1200, table="48k_drive_end", mapping=mapping)
+    assert ds.sampling_rate == 48000.0 and ds.label_names == ["normal", "IR014"]
+    assert ds.class_counts().tolist() == [4 * 8, 4 * 4]
+    quirk = ds.recording_ids == ds.recording_names.index("48k_drive_end/174.mat")
+    raw = scipy.io.loadmat(tmp_path / "48k_drive_end" / "174.mat")["X173_DE_time"].ravel()
+    np.testing.assert_allclose(ds.x[quirk][1, 0].numpy(), raw[1200:2400], rtol=1e-6)
+    assert set(ds.conditions["rpm"][quirk.numpy()]) == {1790.0}
+    # train on loads 0-2, test on load 3: no file on both sides
+    train, test = split_by_condition(ds, "load_hp", [0, 1, 2], [3])
+    assert set(ds.conditions["load_hp"][test]) == {3} and len(train) == 3 * len(test)
+    # fan-end table: FE by default, DE and BA as extra channels on request
+    fe = tmp_path / "12k_fan_end"
+    write_mat(fe, 97, extra={"X097_BA_time": RNG.standard_normal((5000, 1))})
+    write_mat(fe, 278, extra={"X278_BA_time": RNG.standard_normal((5000, 1))})
+    two = {97: ("normal", 0), 278: ("IR007", 0)}
+    ds = load_cwru(fe, window=1000, table="12k_fan_end", mapping=two)
+    np.testing.assert_allclose(ds.x[0, 0].numpy(), scipy.io.loadmat(fe / "97.mat")["X097_FE_time"].ravel()[:1000], rtol=1e-6)
+    ds = load_cwru(fe, window=1000, mapping=two, channels=("DE", "FE", "BA"))
+    assert ds.num_channels == 3
+    np.testing.assert_allclose(ds.x[5, 2].numpy(), scipy.io.loadmat(fe / "278.mat")["X278_BA_time"].ravel()[:1000], rtol=1e-6)
+    write_mat(fe, 98)
+    with pytest.raises(DatasetError, match=r"98\.mat: missing key X098_BA_time .*not every CWRU file has a base"):
+        load_cwru(fe, window=1000, mapping={98: ("normal", 1), 278: ("IR007", 0)}, channels=("DE", "BA"))
+    with pytest.raises(ConfigError, match="table: unknown CWRU table '12k'"):
+        load_cwru(fe, table="12k")
+
+
+def test_cwru_files_at_another_rate_are_resampled(tmp_path):
+    t = np.arange(48000) / 48000.0  # 1 s of a 500 Hz tone recorded at 48 kHz
+    scipy.io.savemat(tmp_path / "97.mat", {"X097_DE_time": np.sin(2 * np.pi * 500 * t)[:, None]})
+    write_mat(tmp_path, 105, length=12000)
+    ds = load_cwru(tmp_path, window=2000, mapping={97: ("normal", 0, 48000.0), 105: ("IR007", 0)})
+    assert ds.sampling_rate == 12000.0 and ds.class_counts().tolist() == [6, 6]  # 1 s at 12 kHz each
+    np.testing.assert_allclose(ds.x[1, 0, :1800].numpy(), np.sin(2 * np.pi * 500 * np.arange(2000, 3800) / 12000), atol=2e-3)
+
+
 # ------------------------------------------------------------------ .npz
 def test_npz_round_trip_with_save_npz(tmp_path):
     x = RNG.standard_normal((8, 2, 16)).astype(np.float32)
