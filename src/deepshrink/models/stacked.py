@@ -30,7 +30,15 @@ from torch import Tensor
 from deepshrink.errors import ConfigError
 from deepshrink.models.skeleton import ResidualNet
 
-__all__ = ["stack_models", "unstack_model", "stack_inputs", "stacked_cross_entropy", "stack_state_dicts"]
+__all__ = [
+    "stack_models",
+    "unstack_model",
+    "stack_inputs",
+    "stacked_cross_entropy",
+    "stack_state_dicts",
+    "unstack_state_dict",
+    "slice_rows",
+]
 
 
 def _single_config(model: ResidualNet) -> dict:
@@ -69,24 +77,49 @@ def stack_models(models: Sequence[ResidualNet]) -> ResidualNet:
     return stacked.train(models[0].training)
 
 
+def slice_rows(tensor: Tensor, stack: int) -> Tensor:
+    """A ``(stack, -1)`` view of a stacked parameter or buffer: row ``i`` holds slice ``i``.
+
+    Both layouts of a stacked network are contiguous per slice: grouped convolutions and
+    per-channel norms put the slices one after the other on dim 0, :class:`StackedLinear`
+    gives them a leading dim of size ``stack``.
+    """
+    return tensor.reshape(stack, -1)
+
+
+def unstack_state_dict(state: dict[str, Tensor], stack: int, template: dict[str, Tensor]) -> list[dict[str, Tensor]]:
+    """Split the state dict of a stacked network into ``stack`` ordinary state dicts.
+
+    Args:
+        state: ``stacked.state_dict()`` (any device).
+        stack: the number of slices.
+        template: the state dict of one ordinary network of the same configuration (its shapes).
+    """
+    out: list[dict[str, Tensor]] = [{} for _ in range(stack)]
+    for key, target in template.items():
+        value = state[key]
+        for i in range(stack):
+            if target.dim() == 0:  # num_batches_tracked: one count for all slices
+                part = value
+            elif value.shape == (stack,) + target.shape:
+                part = value[i]
+            else:
+                n = target.shape[0]
+                part = value[i * n : (i + 1) * n]
+            if part.shape != target.shape:
+                raise ConfigError(f"cannot unstack {key}: {tuple(value.shape)} / {stack} does not give {tuple(target.shape)}")
+            out[i][key] = part.detach().clone()
+    return out
+
+
 def unstack_model(stacked: ResidualNet) -> list[ResidualNet]:
     """Split a stacked network back into ``stacked.stack`` ordinary models."""
     s = stacked.stack
     config = _single_config(stacked)
     ref = next(stacked.parameters())
     models = [ResidualNet(**config).to(device=ref.device, dtype=ref.dtype) for _ in range(s)]
-    state = stacked.state_dict()
-    for i, model in enumerate(models):
-        single = {}
-        for key, target in model.state_dict().items():
-            value = state[key]
-            if target.dim() == 0:
-                single[key] = value.clone()
-            elif value.shape == (s,) + target.shape:
-                single[key] = value[i].clone()
-            else:
-                n = target.shape[0]
-                single[key] = value[i * n : (i + 1) * n].clone()
+    states = unstack_state_dict(stacked.state_dict(), s, models[0].state_dict())
+    for model, single in zip(models, states):
         model.load_state_dict(single)
         model.model_name = getattr(stacked, "model_name", None)
         model.train(stacked.training)
