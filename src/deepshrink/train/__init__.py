@@ -32,6 +32,8 @@ _EXPORTS = {
     "predict_file": "deepshrink.train.evaluation",
     "predict_proba": "deepshrink.train.evaluation",
     "read_signals": "deepshrink.train.evaluation",
+    "predict_recording": "deepshrink.train.recording",
+    "read_recording": "deepshrink.train.recording",
     "classification_report": "deepshrink.train.metrics",
     "save_checkpoint": "deepshrink.train.checkpoint",
     "load_checkpoint": "deepshrink.train.checkpoint",

@@ -4,14 +4,18 @@
   from ``config.yaml`` (same split, same noise seeds, so it reproduces the test report of the
   run), or a set given by ``data`` / ``noise`` / ``snr`` overrides; write accuracy, macro-F1,
   per-class recall, the confusion matrix (CSV and PNG) and, with several SNRs, accuracy per SNR.
-* :func:`predict_file`: what ``deepshrink predict RUN_DIR FILE`` does: classes and
-  probabilities for the signals in a ``.npy`` / ``.npz`` / ``.csv`` file.
+* :func:`predict_file`: classes and probabilities for windows in a ``.npy`` / ``.npz`` /
+  ``.csv`` file (each of the model's length).
+* :func:`predict_path`: what ``deepshrink predict RUN_DIR FILE`` does: windows as above, or
+  one long recording cut into the model's window (:func:`~deepshrink.train.recording.predict_recording`)
+  with per-window probabilities, a per-recording decision and a plot.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -28,7 +32,7 @@ from deepshrink.train.distributed import resolve_device
 from deepshrink.train.engine import autocast_dtype, predict_logits
 from deepshrink.train.loading import load
 
-__all__ = ["evaluate_run", "predict_file", "predict_proba", "read_signals", "run_config"]
+__all__ = ["evaluate_run", "predict_file", "predict_path", "predict_proba", "predict_recording", "read_signals", "run_config"]
 
 
 def run_config(run_dir: str | os.PathLike) -> TrainConfig:
@@ -253,6 +257,18 @@ def predict_proba(
     return torch.softmax(logits, dim=1).numpy()
 
 
+def _check_window_length(file: Any, length: int, spec: dict[str, Any]) -> None:
+    """Windows of another length than the model's are an error, never a silent prediction."""
+    expected = spec.get("length")
+    if expected is not None and length != expected:
+        rate = spec.get("sampling_rate")
+        at = f" at {rate:g} Hz" if rate else ""
+        raise DatasetError(
+            f"{file}: observations of {length} samples, but the model expects windows of {expected} samples{at} "
+            "(config.json 'input'); for one long recording give --hop (it is cut into windows)"
+        )
+
+
 def predict_file(
     run_dir: str | os.PathLike,
     file: str | os.PathLike,
@@ -278,6 +294,7 @@ def predict_file(
             f"(shape (N, C, L) with C = {model.in_channels})"
         )
     spec = getattr(model, "input_spec", None) or {}
+    _check_window_length(file, x.shape[-1], spec)
     probs = predict_proba(model, x, batch_size=batch_size, device=dev, normalize=spec.get("normalize", "none"))
     names = list(getattr(model, "label_names", None) or [str(i) for i in range(probs.shape[1])])
     out = io.StringIO()
@@ -292,3 +309,138 @@ def predict_file(
             raise ConfigError(f"{out_path}: the folder {out_path.parent} does not exist")
         atomic_write(out_path, text.encode())
     return text
+
+
+# ---------------------------------------------------------------------- predict: whole recordings
+def predict_recording(*args: Any, **kwargs: Any) -> Any:
+    """:func:`deepshrink.train.recording.predict_recording` (re-exported here, beside :func:`predict_file`)."""
+    from deepshrink.train.recording import predict_recording as _predict_recording
+
+    return _predict_recording(*args, **kwargs)
+
+
+def _holds_windows(file: Path, model: nn.Module) -> bool:
+    """Whether a .npy / .npz / .csv file (no recording option given) holds windows, not one recording.
+
+    A file is one recording when it holds one signal: ``(T,)``, or 2-D with one axis equal to
+    the model's channel count and the other not the model's window; a .csv whose rows are not
+    of the model's window length is read as columns (one per channel). Anything else is windows.
+    """
+    spec = getattr(model, "input_spec", None) or {}
+    window, channels = spec.get("length"), getattr(model, "in_channels", 1)
+    suffix = file.suffix.lower()
+    if suffix == ".csv":
+        try:
+            x = read_signals(file)
+        except DatasetError:
+            return False  # ragged or headed columns: a recording (read_recording says what is wrong)
+        return x.shape[-1] == window
+    try:
+        if suffix == ".npy":
+            shape = np.load(file, mmap_mode="r", allow_pickle=False).shape
+        elif suffix == ".npz":
+            with np.load(file, allow_pickle=False) as archive:
+                keys = list(archive.files)
+                key = "x" if "x" in keys else "X" if "X" in keys else keys[0] if len(keys) == 1 else None
+                if key is None:
+                    return False  # several arrays (a signal and its rate): a recording
+                shape = archive[key].shape
+        else:
+            return False
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        return True  # unreadable: predict_file's reader says what is wrong
+    if len(shape) == 1:
+        return False
+    if len(shape) == 2:
+        if shape[-1] == window and (channels == 1 or shape[0] != channels):
+            return True
+        return channels not in shape
+    return True
+
+
+def predict_path(
+    run_dir: str | os.PathLike,
+    file: str | os.PathLike,
+    *,
+    output: str | os.PathLike | None = None,
+    recording: bool | None = None,
+    hop: int | None = None,
+    key: str | None = None,
+    columns: list[str] | None = None,
+    sampling_rate: float | None = None,
+    resample: bool = False,
+    plot: str | os.PathLike | None = None,
+    summary: str | os.PathLike | None = None,
+    device: str = "auto",
+    batch_size: int = 512,
+) -> dict[str, Any]:
+    """Predict a file of windows, or one long recording, with the model of a run folder.
+
+    The file is one recording if ``recording`` is True, if any recording option is given
+    (``hop``, ``key``, ``columns``, ``sampling_rate``, ``resample``, ``plot``, ``summary``),
+    if it is a ``.wav`` or ``.mat`` file, or if it holds one signal (see :func:`_holds_windows`);
+    otherwise it holds windows of the model's length (:func:`predict_file`).
+
+    Returns:
+        ``{"mode": "windows" | "recording", "csv": text, "prediction": RecordingPrediction or
+        None, "files": [written paths], "notes": [lines for the user]}``.
+
+    Raises:
+        DatasetError: unreadable file, wrong channels, window length or sampling rate (the
+            message says what the model expects).
+        ConfigError: bad options; an output folder that does not exist.
+        CheckpointError: the run folder has no readable model.
+    """
+    from deepshrink.train.recording import predict_recording as _predict_recording
+    from deepshrink.train.recording import read_recording
+
+    path = Path(file)
+    for name, target in (("--output", output), ("--plot", plot), ("--summary", summary)):
+        if target is not None and not Path(target).parent.is_dir():
+            raise ConfigError(f"{name} {target}: the folder {Path(target).parent} does not exist")
+    dev = resolve_device(device)
+    model = load(run_dir, map_location=dev)
+    wants_recording = recording or any(v not in (None, False, [], "") for v in (hop, key, columns, sampling_rate, resample, plot, summary))
+    if recording is False and wants_recording:
+        raise ConfigError("--windows: the file is read as windows; --hop, --key, --columns, --sampling-rate, "
+                          "--resample, --plot and --summary are for one recording")  # fmt: skip
+    if not wants_recording and recording is not False:
+        if not path.is_file():
+            read_signals(path)  # the usual 'does not exist' message
+        wants_recording = path.suffix.lower() in (".wav", ".mat") or not _holds_windows(path, model)
+    if not wants_recording:
+        text = predict_file(run_dir, path, output, device=device, batch_size=batch_size)
+        return {"mode": "windows", "csv": text, "prediction": None, "files": [str(output)] if output else [], "notes": []}
+
+    signal, file_rate = read_recording(path, key=key, columns=columns)
+    notes = []
+    if sampling_rate is not None:
+        if not (isinstance(sampling_rate, (int, float)) and math.isfinite(sampling_rate) and sampling_rate > 0):
+            raise ConfigError(f"--sampling-rate: must be a positive number of Hz, got {sampling_rate!r}")
+        if file_rate is not None and not math.isclose(file_rate, sampling_rate, rel_tol=1e-6):
+            raise DatasetError(f"{path}: the file says {file_rate:g} Hz, --sampling-rate says {sampling_rate:g} Hz")
+    rate = sampling_rate if sampling_rate is not None else file_rate
+    spec = getattr(model, "input_spec", None) or {}
+    if rate is None and spec.get("sampling_rate"):
+        notes.append(f"note: {path} carries no sampling rate; taken to be the model's {spec['sampling_rate']:g} Hz "
+                     "(give --sampling-rate to check it)")  # fmt: skip
+    in_channels = getattr(model, "in_channels", 1)
+    if signal.shape[0] != in_channels:
+        how = {".csv": "one column per channel; pick them with --columns",
+               ".npz": "a (C, T) array", ".npy": "a (C, T) array"}.get(path.suffix.lower(), "its channels")  # fmt: skip
+        window = spec.get("length")
+        also = f"; a file of windows needs rows of {window} samples" if window and path.suffix.lower() in (".csv", ".npy", ".npz") else ""
+        raise DatasetError(f"{path}: read as one recording with {signal.shape[0]} channel(s) ({how}), "
+                           f"the model expects {in_channels}{also}")  # fmt: skip
+    prediction = _predict_recording(model, signal, hop=hop, sampling_rate=rate, resample=resample, batch_size=batch_size,
+                                    device=dev, name=str(path))  # fmt: skip
+    text = prediction.to_csv()
+    files = []
+    if output is not None:
+        atomic_write(Path(output), text.encode())
+        files.append(str(output))
+    if plot is not None:
+        files.append(str(prediction.plot(plot)))
+    if summary is not None:
+        files.append(str(prediction.write_summary(summary)))
+    return {"mode": "recording", "csv": text, "prediction": prediction, "files": files, "notes": notes}
