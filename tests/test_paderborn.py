@@ -93,6 +93,7 @@ def test_real_layout_classes_conditions_and_windows(kat):
     rows = np.flatnonzero(ds.conditions["file"] == rel)
     assert rows.size == per_file and set(ds.conditions["measurement"][rows]) == {2}
     np.testing.assert_allclose(ds.x[rows[3], 0].numpy(), raw[3 * 512 : 3 * 512 + 1024], rtol=1e-6)
+    assert ds.describe()["conditions"]["file"]["distinct"] == 28  # many names summarise without a range
 
 
 def test_splits_by_bearing_and_by_setting(kat):

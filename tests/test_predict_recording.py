@@ -75,7 +75,7 @@ def test_predict_recording_matches_windows_cut_by_hand(run):
 def test_wrong_rate_length_or_channels_are_refused(run):
     model = deepshrink.load(run)
     signal = long_signal()
-    with pytest.raises(DatasetError, match=r"signal: sampled at 2000 Hz, but the model expects 1000 Hz \(the model's input spec"):
+    with pytest.raises(DatasetError, match=r"signal: sampled at 2000 Hz, but the model expects 1000 Hz \(its config.json 'input'"):
         predict_recording(model, signal, sampling_rate=2000)
     with pytest.raises(DatasetError, match=r"signal: 100 samples at 1000 Hz, fewer than the model's window of 128 samples"):
         predict_recording(model, signal[:100])

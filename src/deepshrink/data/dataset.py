@@ -221,6 +221,8 @@ def _summarise(values: np.ndarray, max_values: int = 20) -> Any:
     distinct = np.unique(values)
     if distinct.size <= max_values:
         return distinct.tolist()
+    if distinct.dtype.kind not in "biuf":  # many names (files, bearings): no range
+        return {"distinct": int(distinct.size), "first": distinct[:3].tolist()}
     return {
         "min": distinct.min().item(),
         "max": distinct.max().item(),

@@ -265,7 +265,7 @@ def _check_window_length(file: Any, length: int, spec: dict[str, Any]) -> None:
         at = f" at {rate:g} Hz" if rate else ""
         raise DatasetError(
             f"{file}: observations of {length} samples, but the model expects windows of {expected} samples{at} "
-            "(config.json 'input'); for one long recording give --hop (it is cut into windows)"
+            "(its config.json 'input'); a file of one long recording, (T,) or (C, T), is cut into windows"
         )
 
 

@@ -331,7 +331,8 @@ class RecordingPrediction:
         span = f" over {s['duration_s']:.1f} s at {self.sampling_rate:g} Hz" if self.sampling_rate else ""
         vote = int(self.votes[self.label_names.index(self.vote)])
         agree = "" if self.vote == self.decision else f"; the vote differs: {self.vote}"
-        return (f"{self.name}: {s['windows']} windows of {self.window} samples (hop {self.hop}){span} -> "
+        windows = f"{s['windows']} window{'s' if s['windows'] != 1 else ''}"
+        return (f"{self.name}: {windows} of {self.window} samples (hop {self.hop}){span} -> "
                 f"{self.decision} (mean probability {self.mean_probability[k]:.3f}; vote {self.vote}, "
                 f"{vote}/{s['windows']} windows{agree})")  # fmt: skip
 
@@ -427,7 +428,7 @@ def predict_recording(
     spec = getattr(model, "input_spec", None) or {}
     length = spec.get("length")
     model_rate = spec.get("sampling_rate")
-    where_spec = "the model's input spec (config.json 'input')"
+    where_spec = "its config.json 'input'"
     if window is not None:
         if not isinstance(window, int) or isinstance(window, bool) or window < 1:
             raise ConfigError(f"window: must be a positive integer, got {window!r}")
