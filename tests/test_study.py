@@ -147,6 +147,27 @@ def test_overall_and_paired_numbers():
     assert at_0["wins"] == 2
 
 
+def test_paired_difference_confidence_interval_and_diverged_runs():
+    from scipy import stats
+
+    from deepshrink.experiments.report import format_console_table
+
+    rows = _rows()
+    (overall,) = [d for d in paired_differences(rows, "resnet_paper", ["resnet_paper", "drsn_cw_paper"]) if d["noise"] == "all"]
+    # per seed: DRSN-CW minus ResNet averaged over the two SNRs; the CI of their mean (scipy as the reference)
+    per_seed = [((0.66 - 0.60) + (0.81 - 0.80)) / 2, ((0.64 - 0.62) + (0.85 - 0.82)) / 2, ((0.65 - 0.58) + (0.83 - 0.84)) / 2]
+    low, high = stats.t.interval(0.95, df=2, loc=sum(per_seed) / 3, scale=stats.sem(per_seed))
+    assert overall["ci95"] == pytest.approx((low, high), abs=1e-4)
+    assert overall["reps"] == 3 and overall["reps_ahead"] == 3
+    text = format_console_table(rows)
+    assert f"DRSN-CW - ResNet (paired, all cells): {100 * sum(per_seed) / 3:+.2f} points, 95 % CI [{100 * low:+.2f}, " in text
+    # a diverged run has no test numbers: left out of the tables, and said so
+    bad = dict(rows[0], run_id="resnet_paper-gaussian-5-seed0", snr_db=5.0, test_acc=None, status="diverged")
+    text = format_console_table(rows + [bad])
+    assert "1 run(s) diverged" in text and "gaussian 5 dB" not in text
+    assert "1 run(s) diverged (NaN/Inf) and are left out" in format_markdown_report(rows + [bad], None)
+
+
 def test_markdown_report_tables():
     text = format_markdown_report(_rows(), None)
     lines = text.splitlines()
@@ -237,8 +258,12 @@ def test_benchmark_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["benchmark", "quick", "--shard", "5/2"]) == 2
     assert main(["benchmark", "--list-presets"]) == 0
     assert "paper" in capsys.readouterr().out
-    assert main(["benchmark", "quick", "--dry-run", "--shard", "1/27"]) == 0
+    assert main(["benchmark", "quick", "--dry-run", "--shard", "1/27", "--stack", "1"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 2
+    # stacked: shards take whole cohorts (54 runs = 3 models x 18, at most 16 a cohort: 6 cohorts of 9)
+    assert main(["benchmark", "quick", "--dry-run", "--shard", "1/6", "--stack", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "takes 9 in 1 cohort(s)" in out and len(out.strip().splitlines()) == 1 + 9
 
 
 def test_run_config_follows_the_study():

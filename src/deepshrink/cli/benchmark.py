@@ -11,6 +11,8 @@ examples:
   deepshrink benchmark paper --print-study > my.yaml  # a preset as a YAML file to edit
   deepshrink benchmark my.yaml --output studies/my --snrs=-5,0 --seeds 0,1,2 --epochs 20
   deepshrink benchmark studies/my                     # resume: finished runs are skipped
+  deepshrink benchmark quick --stack 1                # train the runs one by one (no stacking)
+  deepshrink benchmark paper --stack 64 --shard 0/4   # give every shard the same --stack
   deepshrink benchmark paper --shard 3/8 --output studies/paper   # process 3 of 8 (one per GPU)
   torchrun --nproc_per_node=8 --no-python deepshrink benchmark paper --output studies/paper
   deepshrink benchmark studies/paper --report         # merge: report of what is finished
@@ -124,13 +126,21 @@ def run(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard)
     total = len(expand_runs(spec))
     if args.dry_run:
-        from deepshrink.experiments.study import shard_runs
+        from deepshrink.experiments.study import default_stack, plan_cohorts, shard_device
 
-        mine = shard_runs(expand_runs(spec), shard)
-        print(f"study {spec.name}: {total} runs; shard {shard[0]}/{shard[1]} takes {len(mine)}:")
-        for r in mine:
-            print(f"  {r.run_id}")
+        stack = args.stack if args.stack is not None else default_stack(shard_device(args.device), None, total)
+        cohorts = plan_cohorts(spec, expand_runs(spec), max(1, stack))[shard[0] :: shard[1]]
+        mine = [r for c in cohorts for r in c]
+        print(f"study {spec.name}: {total} runs; shard {shard[0]}/{shard[1]} takes {len(mine)}"
+              + (f" in {len(cohorts)} cohort(s) of up to {stack} stacked runs" if stack > 1 else "") + ":")  # fmt: skip
+        for k, c in enumerate(cohorts):
+            for r in c:
+                print(f"  {r.run_id}" + (f"   (cohort {k})" if stack > 1 else ""))
         return 0
+    if args.stack is not None and args.stack < 1:
+        from deepshrink.cli import UsageError
+
+        raise UsageError(f"--stack must be >= 1 (1 trains the runs one by one), got {args.stack}")
     if args.jobs > 1 and shard[1] > 1:
         from deepshrink.cli import UsageError
 
@@ -139,12 +149,14 @@ def run(args: argparse.Namespace) -> int:
         from deepshrink.experiments.parallel import run_study_parallel
 
         progress = run_study_parallel(spec, output, jobs=args.jobs, threads_per_job=args.threads or 1, device=args.device,
-                                      save_runs=not args.no_save_runs, force=args.force, max_runs=args.max_runs)  # fmt: skip
+                                      save_runs=not args.no_save_runs, force=args.force, max_runs=args.max_runs,
+                                      stack=args.stack, oversubscribe=args.oversubscribe)  # fmt: skip
     else:
         from deepshrink.experiments.study import run_study
 
         progress = run_study(spec, output, shard=shard, device=args.device, num_threads=args.threads,
-                             save_runs=not args.no_save_runs, force=args.force, max_runs=args.max_runs)  # fmt: skip
+                             save_runs=not args.no_save_runs, force=args.force, max_runs=args.max_runs,
+                             stack=args.stack)  # fmt: skip
     if progress.report is not None:
         from deepshrink.experiments.report import format_console_table
         from deepshrink.experiments.study import read_results
@@ -194,6 +206,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("execution")
     g.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="local worker processes (default 1)")
     g.add_argument("--threads", type=int, metavar="N", help="torch threads per process (default: 1 with --jobs, else torch's)")
+    g.add_argument("--stack", type=int, metavar="S",
+                   help="train up to S runs of a model together as one stacked network (1: one by one; "
+                        "default: from the device and memory, up to 16 on a CPU, 64 on a GPU)")  # fmt: skip
+    g.add_argument("--oversubscribe", action="store_true",
+                   help="run --jobs x --threads even when that exceeds the cores (default: cut to fit)")
     g.add_argument("--shard", metavar="I/N", help="run shard I of N (default RANK/WORLD_SIZE under torchrun)")
     g.add_argument("--device", default="auto", help="auto (a GPU per shard when there are GPUs), cpu, cuda:N")
     g.add_argument("--max-runs", type=int, metavar="N", help="stop after N runs (resume later)")

@@ -10,7 +10,11 @@ From the rows of ``results.csv`` (:func:`deepshrink.experiments.study.read_resul
   mean ± std of the test accuracy over the repetitions, the best mean in bold.
 * **paired differences**: each other model minus the baseline (ResNet when present) in the
   same cell and repetition (same split, noise and seed), mean ± std, and in how many of the
-  repetitions the model was ahead.
+  repetitions the model was ahead; over all cells also the 95 % confidence interval of the mean
+  difference (Student's t over the repetitions).
+
+Runs that diverged (``status`` ``diverged`` in ``results.csv``) have no test numbers; they are
+counted in the setup and left out of every table.
 * **time** (Table V): training seconds per run, mean ± std, relative to the baseline; parameters.
 
 All numbers are percentages with two decimals, as in the paper.
@@ -47,6 +51,8 @@ __all__ = [
     "mean_std",
     "chance_level",
     "display_name",
+    "ci95",
+    "finished_rows",
 ]
 
 SUMMARY_COLUMNS = ("model", "noise", "snr_db", "n", "test_acc_mean", "test_acc_std", "train_acc_mean",
@@ -72,6 +78,26 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     if v.size == 0:
         return float("nan"), float("nan")
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+# two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom (then the normal's 1.96)
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)  # fmt: skip
+
+
+def ci95(values: Sequence[float]) -> tuple[float, float]:
+    """The 95 % confidence interval ``(low, high)`` of the mean of ``values`` (Student's t; NaN below 2 values)."""
+    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=np.float64)
+    if v.size < 2:
+        return float("nan"), float("nan")
+    t = _T975[v.size - 2] if v.size - 1 <= len(_T975) else 1.96
+    half = t * float(v.std(ddof=1)) / math.sqrt(v.size)
+    return float(v.mean()) - half, float(v.mean()) + half
+
+
+def finished_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with test numbers (a diverged run has none)."""
+    return [r for r in rows if r.get("status") != "diverged" and r.get("test_acc") is not None]
 
 
 def _pct(mean: float, std: float | None = None, bold: bool = False) -> str:
@@ -171,7 +197,8 @@ def paired_differences(
             all_diffs = [d for v in per_cell.values() for d in v]
             out.append({"model": model, "noise": "all", "snr_db": None, "diff": mean_std(rep_means),
                         "n": len(all_diffs), "wins": sum(d > 0 for d in all_diffs),
-                        "ties": sum(d == 0 for d in all_diffs)})  # fmt: skip
+                        "ties": sum(d == 0 for d in all_diffs), "ci95": ci95(rep_means),
+                        "reps": len(rep_means), "reps_ahead": sum(d > 0 for d in rep_means)})  # fmt: skip
     return out
 
 
@@ -256,7 +283,12 @@ def _md_table(header: Sequence[str], body: Sequence[Sequence[str]], align: str |
 
 
 def format_console_table(rows: Sequence[dict[str, Any]], spec: Any | None = None) -> str:
-    """A plain-text table for the terminal: mean ± std test accuracy (%) per noise/SNR and model."""
+    """A plain-text table for the terminal: mean ± std test accuracy (%) per noise/SNR and model,
+    then each model's paired difference to the baseline with its 95 % confidence interval."""
+    diverged = len(rows) - len(finished_rows(rows))
+    rows = finished_rows(rows)
+    if not rows:
+        return "no finished runs" + (f" ({diverged} diverged)" if diverged else "")
     models, noises, snrs = _axes(rows, spec)
     agg = aggregate(rows)
     names = [display_name(m) for m in models]
@@ -279,6 +311,18 @@ def format_console_table(rows: Sequence[dict[str, Any]], spec: Any | None = None
     chance = chance_level(rows)
     if chance is not None:
         lines.append(f"(chance level {100 * chance:.1f} %; ± is the std over {len({_rep(r) for r in rows})} repetition(s))")
+    baseline = pick_baseline(models)
+    if baseline is not None and len(models) > 1:
+        for d in paired_differences(rows, baseline, models):
+            if d["noise"] != "all":
+                continue
+            low, high = d["ci95"]
+            ci = "" if math.isnan(low) else f", 95 % CI [{100 * low:+.2f}, {100 * high:+.2f}]"
+            lines.append(f"{display_name(d['model'])} - {display_name(baseline)} (paired, all cells): "
+                         f"{100 * d['diff'][0]:+.2f} points{ci} over {d['reps']} repetition(s), "
+                         f"ahead in {d['reps_ahead']}/{d['reps']}")  # fmt: skip
+    if diverged:
+        lines.append(f"({diverged} run(s) diverged and are left out; see results.csv)")
     return "\n".join(lines)
 
 
@@ -302,6 +346,8 @@ def format_markdown_report(
     title: str | None = None,
 ) -> str:
     """The whole ``report.md`` text."""
+    diverged = len(rows) - len(finished_rows(rows))
+    rows = finished_rows(rows)
     if not rows:
         raise ConfigError("report: no finished runs in results.csv")
     models, noises, snrs = _axes(rows, spec)
@@ -333,7 +379,8 @@ def format_markdown_report(
     L += [
         f"- {len(rows)} runs finished ({len(reps)} repetition(s)); about {n_train:.0f} training and {n_test:.0f} "
         f"test observations per run; device(s): {', '.join(devices)}"
-        + (f"; chance level {100 * chance:.1f} %" if chance else ""),
+        + (f"; chance level {100 * chance:.1f} %" if chance else "")
+        + (f"; {diverged} run(s) diverged (NaN/Inf) and are left out" if diverged else ""),
         "",
     ]
     # Table III
@@ -381,6 +428,8 @@ def format_markdown_report(
                 label = "all cells" if noise == "all" else f"{noise} {_snr_label(snr)}"
                 body.append([label] + [
                     "–" if c is None else f"{100 * c['diff'][0]:+.2f} ± {100 * c['diff'][1]:.2f} ({c['wins']}/{c['n']} ahead)"
+                    + ("" if "ci95" not in c or math.isnan(c["ci95"][0]) else
+                       f", 95 % CI [{100 * c['ci95'][0]:+.2f}, {100 * c['ci95'][1]:+.2f}]")
                     for c in cells
                 ])  # fmt: skip
         L += _md_table(["noise / SNR"] + [display_name(m) for m in others], body)
@@ -445,15 +494,18 @@ def write_study_report(
             spec = load_study(out / "study.yaml")
         except ConfigError:
             spec = None
-    rows = [dict(r) for r in rows]
-    fill_num_classes(rows, out)
+    if not finished_rows(rows):
+        raise ConfigError(f"{out / 'results.csv'}: no finished runs to report (every run diverged)")
+    all_rows = [dict(r) for r in rows]
+    fill_num_classes(all_rows, out)
+    rows = finished_rows(all_rows)
     models, noises, snrs = _axes(rows, spec)
     fig_dir = Path(figures_dir) if figures_dir is not None else out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     figures = plot_accuracy_vs_snr(rows, fig_dir, models=models, noises=noises,
                                    prefix=(getattr(spec, "name", None) or "study") + "_")  # fmt: skip
     rel = [os.path.relpath(p, out) for p in figures]
-    text = format_markdown_report(rows, spec, figures=rel, title=title)
+    text = format_markdown_report(all_rows, spec, figures=rel, title=title)
     report = out / report_name
     atomic_write(report, text.encode("utf-8"))
     buf = io.StringIO()

@@ -22,10 +22,17 @@ with noise of that kind at that SNR added to its training and test signals. The 
       runs/<run_id>/    each run's folder (config.yaml, model.safetensors, last.ckpt, test report)
       report.md, summary.csv, figures/*.png      written when every run of the study is done
 
+Cohorts: runs of one model share every training setting, so the runner trains up to ``stack``
+of them together as one stacked network (:mod:`deepshrink.models.stacked`, ``--stack S``;
+``--stack 1`` trains them one by one). Each run keeps its own split, noise, initialisation,
+shuffle and seed, and ends with the weights it would have trained alone; it still gets its own
+row and an ordinary run folder. A cohort's checkpoint lives in ``OUT/cohorts/<id>/last.ckpt``
+until all its runs are written.
+
 Resuming: a run whose ``run_id`` is in ``results.csv`` is skipped; an unfinished run with a
-``last.ckpt`` continues from it. Sharding: process ``i`` of ``n`` (``--shard i/n``, or
-``RANK`` / ``WORLD_SIZE`` under torchrun) takes runs ``i, i + n, i + 2n, ...`` of the study's
-run list; all processes append to the one ``results.csv`` (under a file lock), and whichever
+``last.ckpt`` continues from it, an unfinished cohort from its checkpoint (mid-epoch too). Sharding: process ``i`` of ``n`` (``--shard i/n``, or
+``RANK`` / ``WORLD_SIZE`` under torchrun) takes cohorts ``i, i + n, i + 2n, ...`` of the study's
+cohort list (runs, with ``--stack 1``); all processes append to the one ``results.csv`` (under a file lock), and whichever
 finds the study complete writes the report (or run ``deepshrink benchmark OUT --report``).
 """
 
@@ -59,6 +66,9 @@ __all__ = [
     "shard_runs",
     "run_config",
     "run_one",
+    "run_cohort",
+    "plan_cohorts",
+    "default_stack",
     "run_study",
     "read_results",
     "append_result",
@@ -72,11 +82,14 @@ _STUDY_KEYS = frozenset({"model", "data", "data_args", "noise", "snr", "seed", "
 RESULT_COLUMNS = (
     "run_id", "model", "noise", "snr_db", "seed", "fold", "train_acc", "test_acc", "test_macro_f1",
     "test_loss", "seconds", "total_seconds", "epochs", "parameters", "n_train", "n_test",
-    "noise_protocol", "data", "device", "finished", "num_classes",
+    "noise_protocol", "data", "device", "finished", "num_classes", "status", "stack",
 )  # fmt: skip
 """Columns of ``results.csv``. ``train_acc`` is the running accuracy of the last epoch on the
 noisy training set (as the paper's training accuracy); ``seconds`` the training time (the sum
-of the epochs, Table V), ``total_seconds`` the whole run including data and test."""
+of the epochs, Table V), ``total_seconds`` the whole run including data and test; for a run
+trained in a cohort of ``stack`` runs (one stacked network) both are the cohort's times divided
+by ``stack``. ``status`` is ``finished``, ``stopped`` (early stopping) or ``diverged`` (NaN/Inf;
+no test numbers, left out of the report)."""
 
 
 # ---------------------------------------------------------------------- the study spec
@@ -437,7 +450,7 @@ def append_result(path: str | os.PathLike, row: dict[str, Any]) -> None:
             os.fsync(f.fileno())
 
 
-_INT_COLUMNS = {"seed", "fold", "epochs", "parameters", "n_train", "n_test", "num_classes"}
+_INT_COLUMNS = {"seed", "fold", "epochs", "parameters", "n_train", "n_test", "num_classes", "stack"}
 _FLOAT_COLUMNS = {"snr_db", "train_acc", "test_acc", "test_macro_f1", "test_loss", "seconds", "total_seconds"}
 
 
@@ -573,8 +586,6 @@ def run_one(
     with _single_process_env():
         result = train(cfg, **kwargs)
     report = result.test_report or {}
-    history = result.history
-    last = history[-1] if history else {}
     data_info = {}
     if result.run_dir is not None and (result.run_dir / "config.json").is_file():
         with contextlib.suppress(Exception):
@@ -584,6 +595,26 @@ def run_one(
         from deepshrink.train.run import clean_parts
 
         n_train = len(clean_parts(cfg, ds)[0])
+    return result_row(spec, run, history=result.history, report=report, model=result.model, n_train=n_train,
+                      total_seconds=time.perf_counter() - started)  # fmt: skip
+
+
+def result_row(
+    spec: StudySpec,
+    run: RunSpec,
+    *,
+    history: list[dict[str, Any]],
+    report: dict[str, Any] | None,
+    model: Any,
+    n_train: int | None,
+    total_seconds: float,
+    status: str = "finished",
+    stack: int = 1,
+) -> dict[str, Any]:
+    """The ``results.csv`` row of a run (see :data:`RESULT_COLUMNS`)."""
+    report = report or {}
+    last = history[-1] if history else {}
+    params = None if model is None else sum(p.numel() for p in model.parameters())
     return {
         "run_id": run.run_id,
         "model": run.model,
@@ -596,17 +627,169 @@ def run_one(
         "test_macro_f1": report.get("macro_f1"),
         "test_loss": report.get("loss"),
         "seconds": round(sum(float(r.get("seconds", 0.0)) for r in history), 3),
-        "total_seconds": round(time.perf_counter() - started, 3),
+        "total_seconds": round(total_seconds, 3),
         "epochs": len(history),
-        "parameters": sum(p.numel() for p in result.model.parameters()),
+        "parameters": params,
         "n_train": n_train,
         "n_test": report.get("num_observations"),
         "noise_protocol": spec.noise_protocol,
         "data": spec.data,
-        "device": str(next(result.model.parameters()).device),
+        "device": None if model is None else str(next(model.parameters()).device),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "num_classes": getattr(result.model, "num_classes", None),
+        "num_classes": getattr(model, "num_classes", None),
+        "status": status,
+        "stack": stack,
     }
+
+
+# ---------------------------------------------------------------------- cohorts (stacked runs)
+def _stackable(spec: StudySpec) -> bool:
+    """Runs can share one stacked network exactly unless the model draws random numbers (dropout)."""
+    return float((spec.train.get("model_args") or {}).get("drop_rate", 0.0) or 0.0) == 0.0
+
+
+def plan_cohorts(spec: StudySpec, runs: Sequence[RunSpec], stack: int) -> list[list[RunSpec]]:
+    """Group ``runs`` into cohorts of up to ``stack`` runs of one model (all of a study's runs
+    share the training settings), in run order, as few and as even as possible; cohorts are ordered by their first run, so
+    ``stack=1`` gives the runs one by one, in order. A study with dropout is never stacked."""
+    if stack < 1:
+        raise ConfigError(f"--stack must be >= 1, got {stack}")
+    if stack == 1 or not _stackable(spec):
+        return [[r] for r in runs]
+    position = {r.run_id: k for k, r in enumerate(runs)}
+    by_model: dict[str, list[RunSpec]] = {}
+    for r in runs:
+        by_model.setdefault(r.model, []).append(r)
+    cohorts = []
+    for rs in by_model.values():  # ceil(n / stack) cohorts of near-equal size (18 runs at 16: 9 + 9, not 16 + 2)
+        k = -(-len(rs) // stack)
+        bounds = [round(j * len(rs) / k) for j in range(k + 1)]
+        cohorts += [rs[a:b] for a, b in zip(bounds, bounds[1:])]
+    return sorted(cohorts, key=lambda c: position[c[0].run_id])
+
+
+def _free_memory(device: str) -> int | None:
+    try:
+        if device.startswith("cuda"):
+            import torch
+
+            free, _ = torch.cuda.mem_get_info(torch.device(device))
+            return int(free)
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, RuntimeError, AttributeError):
+        return None
+
+
+def default_stack(device: str, dataset: Any | None = None, runs: int | None = None, *, share: int = 1) -> int:
+    """The cohort size when ``--stack`` is not given: up to 16 runs on a CPU (measured: 2x the
+    samples/s of one run on 2 cores) and 64 on a GPU (one small run is bound by kernel
+    launches), as many as a quarter of the free memory holds (each run keeps about three
+    copies of the data: clean split, noisy, and the cohort's on the device); ``share``
+    processes splitting the memory."""
+    cap = 64 if str(device).startswith("cuda") else 16
+    if dataset is not None and hasattr(dataset, "x"):
+        free = _free_memory(str(device))
+        per_run = 3 * int(dataset.x.numel()) * 4
+        if free and per_run:
+            cap = min(cap, max(1, free // 4 // max(1, share) // per_run))
+    if runs is not None:
+        cap = min(cap, max(1, runs))
+    return int(cap)
+
+
+def _cohort_dir(out: Path, group: Sequence[RunSpec]) -> Path:
+    ids = "\n".join(r.run_id for r in group)
+    return out / "cohorts" / f"{group[0].model}-{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
+
+
+def run_cohort(
+    spec: StudySpec,
+    runs: Sequence[RunSpec],
+    out_dir: str | os.PathLike,
+    *,
+    dataset: Any = None,
+    data_file: str | os.PathLike | None = None,
+    device: str = "auto",
+    num_threads: int | None = None,
+    save_runs: bool = True,
+    done: set[str] | frozenset[str] = frozenset(),
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Train runs of one model together as stacked networks; returns the new ``results.csv`` rows.
+
+    Runs whose training sets give different numbers of steps per epoch go to separate cohorts; a
+    cohort of one is an ordinary run (:func:`run_one`). With ``save_runs`` the cohort's
+    checkpoint is ``out_dir/cohorts/<model>-<hash of its run ids>/last.ckpt`` (a killed study
+    resumes from it, mid-epoch too), removed when every run of the cohort is written; each run
+    gets its ordinary folder ``out_dir/runs/<run_id>``.
+
+    Args:
+        done: run ids already in ``results.csv`` (they train with their cohort but are not written again).
+        on_row: called with each run's row as soon as its folder is written (e.g. :func:`append_result`).
+    """
+    import shutil
+
+    from deepshrink.train.run import clean_parts, load_data_spec, train_cohort
+
+    emit = on_row or (lambda row: None)
+    cfgs, dsets = [], []
+    for run in runs:
+        cfg = run_config(spec, run, device=device, num_threads=num_threads)
+        if data_file is not None:
+            cfg = cfg.replace(data=str(data_file), data_args={})
+        ds = dataset if dataset is not None else load_data_spec(spec.data, spec.data_args, cfg.split)
+        if run.fold is not None:
+            ds = fold_dataset(ds, spec.folds, run.fold, run.seed)
+        cfgs.append(cfg)
+        dsets.append(ds)
+    groups: dict[int, list[int]] = {}
+    for k, (cfg, ds) in enumerate(zip(cfgs, dsets)):
+        groups.setdefault(len(clean_parts(cfg, ds)[0]) // cfg.batch_size, []).append(k)
+    rows: list[dict[str, Any]] = []
+    for members in groups.values():
+        if len(members) == 1:
+            run = runs[members[0]]
+            if run.run_id not in done:
+                rows.append(run_one(spec, run, out_dir, dataset=dataset, data_file=data_file, device=device,
+                                    num_threads=num_threads, save_runs=save_runs))  # fmt: skip
+                emit(rows[-1])
+            continue
+        out = Path(out_dir)
+        cohort_dir = _cohort_dir(out, [runs[k] for k in members]) if save_runs else None
+        if cohort_dir is None or not (cohort_dir / "last.ckpt").is_file():  # nothing to resume: train only what is left
+            members = [k for k in members if runs[k].run_id not in done]
+            if not members:
+                continue
+            if len(members) == 1:
+                rows.append(run_one(spec, runs[members[0]], out_dir, dataset=dataset, data_file=data_file,
+                                    device=device, num_threads=num_threads, save_runs=save_runs))  # fmt: skip
+                emit(rows[-1])
+                continue
+            cohort_dir = _cohort_dir(out, [runs[k] for k in members]) if save_runs else None
+        group = [runs[k] for k in members]
+        ids = [r.run_id for r in group]
+        started = time.perf_counter()
+        run_dirs = [out / "runs" / i for i in ids] if save_runs else None
+
+        def on_done(i: int, result: Any, group: list[RunSpec] = group, started: float = started) -> None:
+            if result.run_dir is not None:
+                (result.run_dir / "last.ckpt").unlink(missing_ok=True)  # a stale one of an earlier run alone
+            row = result_row(spec, group[i], history=result.history, report=result.test_report, model=result.model,
+                             n_train=result.n_train, total_seconds=(time.perf_counter() - started) / len(group),
+                             status=result.status, stack=len(group))  # fmt: skip
+            rows.append(row)
+            emit(row)
+
+        with _single_process_env():
+            train_cohort([cfgs[k] for k in members], [dsets[k] for k in members], names=ids, run_dirs=run_dirs,
+                         cohort_dir=cohort_dir, skip={i for i, r in enumerate(group) if r.run_id in done},
+                         on_done=on_done, log=log)  # fmt: skip
+        if cohort_dir is not None:
+            shutil.rmtree(cohort_dir, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                cohort_dir.parent.rmdir()  # only when no other cohort is under way
+    return rows
 
 
 @dataclass
@@ -661,6 +844,7 @@ def run_study(
     max_runs: int | None = None,
     report: bool = True,
     cache_data: bool = True,
+    stack: int | None = None,
     log: Callable[[str], None] | None = print,
 ) -> StudyProgress:
     """Run this process's share of a study, appending to ``results.csv``; report when complete.
@@ -677,6 +861,9 @@ def run_study(
         report: write ``report.md`` and the figures once every run of the study is in ``results.csv``.
         cache_data: store the clean dataset once in ``out_dir/data/`` and train every run on
             that file (see :class:`_DataCache`); False loads ``spec.data`` in memory only.
+        stack: train up to this many runs of a model together as one stacked network (see
+            :func:`run_cohort`); 1 trains them one by one; None picks it from the device and
+            memory (:func:`default_stack`). Shards split the study by cohort.
         log: called with one line per event (None: silent).
 
     Returns:
@@ -690,30 +877,52 @@ def run_study(
     _prepare_folder(spec, out, force)
     results_path = out / "results.csv"
     runs = expand_runs(spec)
-    mine = shard_runs(runs, shard)
-    done = {r["run_id"] for r in read_results(results_path)}
-    todo = [r for r in mine if r.run_id not in done]
-    tag = f"[shard {shard[0]}/{shard[1]}] " if shard[1] > 1 else ""
-    say(f"{tag}study {spec.name}: {len(runs)} runs in all, {len(mine)} in this shard, "
-        f"{len(mine) - len(todo)} already done, {len(todo)} to run -> {out}")  # fmt: skip
     if num_threads is not None:
         import torch
 
+        from deepshrink.experiments.parallel import available_cpus
+
+        if num_threads > available_cpus():
+            say(f"warning: {num_threads} threads on {available_cpus()} core(s): the process oversubscribes the machine")
         torch.set_num_threads(num_threads)
     device = shard_device(device)
     cache = _DataCache(out / "data" if cache_data else None)
+    if stack is None:  # shards must agree on the cohorts: there, the device's cap only (not its free memory)
+        data = cache.get(spec, run_config(spec, runs[0])) if shard[1] == 1 else None
+        stack = default_stack(device, data, len(runs))
+    cohorts = plan_cohorts(spec, runs, stack)
+    i, n = shard
+    mine_cohorts = cohorts[i::n]
+    mine = [r for c in mine_cohorts for r in c]
+    done = {r["run_id"] for r in read_results(results_path)}
+    todo = [r for r in mine if r.run_id not in done]
+    todo_cohorts = [c for c in mine_cohorts if any(r.run_id not in done for r in c)]
+    tag = f"[shard {shard[0]}/{shard[1]}] " if shard[1] > 1 else ""
+    grouping = f" in {len(todo_cohorts)} cohort(s) of up to {stack} stacked runs" if stack > 1 and todo else ""
+    say(f"{tag}study {spec.name}: {len(runs)} runs in all, {len(mine)} in this shard, "
+        f"{len(mine) - len(todo)} already done, {len(todo)} to run{grouping} -> {out}")  # fmt: skip
     ran: list[str] = []
-    for k, run in enumerate(todo):
+
+    def record(row: dict[str, Any]) -> None:
+        append_result(results_path, row)
+        ran.append(row["run_id"])
+        if row.get("status") == "diverged":
+            say(f"{tag}[{len(ran)}/{len(todo)}] {row['run_id']}: diverged (see its train.log); recorded without test numbers")
+            return
+        say(f"{tag}[{len(ran)}/{len(todo)}] {row['run_id']}: test acc {row['test_acc']:.4f}, "
+            f"train acc {row['train_acc']:.4f}, {row['seconds']:.0f} s")  # fmt: skip
+
+    for cohort in todo_cohorts:
         if max_runs is not None and len(ran) >= max_runs:
             break
-        cfg = run_config(spec, run)
+        cfg = run_config(spec, cohort[0])
         ds = cache.get(spec, cfg)
-        row = run_one(spec, run, out, dataset=ds, data_file=cache.path, device=device, num_threads=num_threads,
-                      save_runs=save_runs)  # fmt: skip
-        append_result(results_path, row)
-        ran.append(run.run_id)
-        say(f"{tag}[{k + 1}/{len(todo)}] {run.run_id}: test acc {row['test_acc']:.4f}, "
-            f"train acc {row['train_acc']:.4f}, {row['seconds']:.0f} s")  # fmt: skip
+        if len(cohort) == 1:
+            record(run_one(spec, cohort[0], out, dataset=ds, data_file=cache.path, device=device,
+                           num_threads=num_threads, save_runs=save_runs))  # fmt: skip
+        else:
+            run_cohort(spec, cohort, out, dataset=ds, data_file=cache.path, device=device, num_threads=num_threads,
+                       save_runs=save_runs, done=done, on_row=record, log=lambda m: say(tag + m))  # fmt: skip
     all_ids = {r.run_id for r in runs}
     finished = {r["run_id"] for r in read_results(results_path)} & all_ids
     report_path = None

@@ -35,7 +35,7 @@ from deepshrink.errors import CheckpointError, ConfigError, DatasetError
 from deepshrink.serialization import atomic_write, save_pretrained
 from deepshrink.train.checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
 from deepshrink.train.config import TrainConfig, config_diff, load_config, parse_snr, resolve, to_yaml
-from deepshrink.train.distributed import DistContext
+from deepshrink.train.distributed import DistContext, resolve_device
 from deepshrink.train.engine import (
     METRIC_COLUMNS,
     Trainer,
@@ -46,7 +46,18 @@ from deepshrink.train.engine import (
     seed_everything,
 )
 
-__all__ = ["train", "TrainResult", "RunData", "prepare_data", "add_noise_to", "RunWriter", "run_folder_name"]
+__all__ = [
+    "train",
+    "train_cohort",
+    "TrainResult",
+    "CohortRunResult",
+    "RunData",
+    "prepare_data",
+    "add_noise_to",
+    "RunWriter",
+    "run_folder_name",
+    "report_test_set",
+]
 
 CONFIG_YAML = "config.yaml"
 METRICS_CSV = "metrics.csv"
@@ -301,6 +312,33 @@ def _make_logger(run_dir: Path | None, console: bool) -> tuple[logging.Logger, l
     return logger, handlers
 
 
+# ---------------------------------------------------------------------- test report
+def report_test_set(
+    cfg: TrainConfig,
+    model: nn.Module,
+    data: RunData,
+    device: torch.device,
+    run_dir: Path | None,
+    log: Any,
+    note: str = "",
+) -> dict[str, Any]:
+    """Test ``model`` on ``data.test``, log one line and (with a run folder) write the test files."""
+    from deepshrink.train.metrics import classification_report, write_report
+
+    logits = predict_logits(model, data.test.x, batch_size=cfg.eval_batch_size, device=device,
+                            normalize=cfg.normalize, amp_dtype=autocast_dtype(cfg.amp, device))  # fmt: skip
+    y = data.test.y.cpu()
+    loss = float(torch.nn.functional.cross_entropy(logits, y))
+    snr = getattr(data.test, "snr_db", None)
+    report = classification_report(y.numpy(), logits.argmax(1).numpy(), data.label_names,
+                                   None if snr is None else snr.cpu().numpy(), loss=loss)  # fmt: skip
+    log(f"test{note}: accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, loss {loss:.4f}")
+    if run_dir is not None:
+        write_report(report, run_dir, prefix="test", title=f"{cfg.model} on {data.info['dataset']} (test)")
+        log(f"wrote {run_dir}")
+    return report
+
+
 # ---------------------------------------------------------------------- train
 @dataclass
 class TrainResult:
@@ -438,20 +476,8 @@ def train(
         if trainer._keep_best:
             final.load_state_dict(trainer.best_state)
         if ctx.is_main:
-            from deepshrink.train.metrics import classification_report, write_report
-
-            logits = predict_logits(final, data.test.x, batch_size=cfg.eval_batch_size, device=ctx.device,
-                                    normalize=cfg.normalize, amp_dtype=autocast_dtype(cfg.amp, ctx.device))  # fmt: skip
-            y = data.test.y.cpu()
-            loss = float(torch.nn.functional.cross_entropy(logits, y))
-            snr = getattr(data.test, "snr_db", None)
-            report = classification_report(y.numpy(), logits.argmax(1).numpy(), data.label_names,
-                                           None if snr is None else snr.cpu().numpy(), loss=loss)  # fmt: skip
             best = f" (weights of epoch {trainer.best['epoch']}, best {cfg.monitor})" if trainer._keep_best else ""
-            log(f"test{best}: accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, loss {loss:.4f}")
-            if run_dir is not None:
-                write_report(report, run_dir, prefix="test", title=f"{cfg.model} on {data.info['dataset']} (test)")
-                log(f"wrote {run_dir}")
+            report = report_test_set(cfg, final, data, ctx.device, run_dir, log, note=best)
         ctx.barrier()
         return TrainResult(run_dir, history, report, final, cfg)
     finally:
@@ -459,3 +485,203 @@ def train(
             h.close()
             logging.getLogger("deepshrink.train.run").removeHandler(h)
         ctx.close()
+
+
+# ---------------------------------------------------------------------- a cohort of runs, stacked
+COHORT_KEYS = frozenset({"seed", "noise", "snr"})
+"""The keys in which the runs of a cohort may differ (everything else is shared)."""
+
+
+@dataclass
+class CohortRunResult:
+    """One run of :func:`train_cohort`: as :class:`TrainResult`, plus ``status`` (``finished``,
+    ``stopped`` early or ``diverged``; a diverged run has no ``model`` and no ``test_report``)."""
+
+    run_dir: Path | None
+    history: list[dict[str, Any]]
+    test_report: dict[str, Any] | None
+    model: nn.Module | None
+    config: TrainConfig
+    status: str
+    message: str | None
+    n_train: int
+
+
+class CohortWriter:
+    """The cohort's ``last.ckpt`` (with its members' run ids) and each member's ``metrics.csv``."""
+
+    def __init__(self, cohort_dir: Path, members: list[str], run_dirs: list[Path] | None) -> None:
+        self.cohort_dir = Path(cohort_dir)
+        self.members = list(members)
+        self.run_dirs = run_dirs
+
+    def checkpoint(self, state: dict[str, Any]) -> None:
+        save_checkpoint({**state, "members": self.members}, self.cohort_dir / CKPT_NAME)
+
+    def metrics(self, histories: list[list[dict[str, Any]]]) -> None:
+        for run_dir, history in zip(self.run_dirs or [], histories):
+            RunWriter(run_dir, [], {}, {}).metrics(history)
+
+    def model(self, model: nn.Module, state: dict[str, Tensor] | None = None) -> None:  # not called for a cohort
+        pass
+
+
+def check_cohort(cfgs: list[TrainConfig]) -> None:
+    """Refuse runs that cannot share one stacked network (they differ in more than seed, noise, SNR)."""
+    if not cfgs:
+        raise ConfigError("a cohort needs at least one run")
+    first = {k: v for k, v in resolve(cfgs[0]).to_dict().items() if k not in COHORT_KEYS}
+    for i, cfg in enumerate(cfgs[1:], 1):
+        other = {k: v for k, v in resolve(cfg).to_dict().items() if k not in COHORT_KEYS}
+        diff = [k for k in first if first[k] != other[k]]
+        if diff:
+            raise ConfigError(f"run {i} of the cohort differs from run 0 in {', '.join(diff)}: train them apart")
+
+
+def train_cohort(
+    cfgs: list[TrainConfig],
+    datasets: list[Any],
+    *,
+    names: list[str],
+    run_dirs: list[Path] | None = None,
+    cohort_dir: Path | None = None,
+    skip: set[int] | frozenset[int] = frozenset(),
+    on_done: Any | None = None,
+    log: Any | None = None,
+) -> list[CohortRunResult | None]:
+    """Train S runs that share a model and training settings as one stacked network.
+
+    Each run keeps its own split, noise, initialisation (the model is built from its seed, as
+    :func:`train` does), shuffle and seed, so it ends with the weights it would have trained
+    alone (up to rounding; without dropout). Each run gets an ordinary run folder (config.yaml,
+    metrics.csv, train.log, config.json + model.safetensors, test report) that ``evaluate``,
+    ``thresholds``, ``export`` and :func:`deepshrink.load` read as any other.
+
+    Args:
+        cfgs: the runs' configurations (they may differ in :data:`COHORT_KEYS` only).
+        datasets: each run's clean dataset (see :func:`train`'s ``dataset``).
+        names: each run's name (its ``run_id``), stored in the cohort checkpoint.
+        run_dirs: each run's folder (created; None trains in memory).
+        cohort_dir: the cohort's folder for ``last.ckpt``; an existing checkpoint of the same
+            runs is resumed (mid-epoch too). None: no checkpoints.
+        skip: indices of runs already reported (not written again; they still train, so the others
+            keep their cohort).
+        on_done: called as ``on_done(i, result)`` after run ``i``'s folder is written.
+        log: called with log lines (the cohort's ``train.log`` gets them too).
+
+    Returns:
+        One :class:`CohortRunResult` per run (None for those in ``skip``).
+
+    Raises:
+        ConfigError, DatasetError: the runs cannot form a cohort, or bad data.
+        CheckpointError: the cohort's checkpoint belongs to other runs or settings.
+    """
+    from deepshrink.models import ResidualNet, create_model, model_config
+    from deepshrink.models.stacked import stack_models
+
+    cfgs = [resolve(c) for c in cfgs]
+    check_cohort(cfgs)
+    cfg = cfgs[0]
+    model_config(cfg.model, **cfg.model_args)
+    if len(datasets) != len(cfgs) or len(names) != len(cfgs) or (run_dirs is not None and len(run_dirs) != len(cfgs)):
+        raise ConfigError("train_cohort needs one dataset, name (and run folder) per configuration")
+    say = log or (lambda message: None)
+    ctx = DistContext(device=resolve_device(cfg.device))
+    if cfg.num_threads is not None:
+        torch.set_num_threads(cfg.num_threads)
+    started = time.perf_counter()
+    datas = [prepare_data(c, ds) for c, ds in zip(cfgs, datasets)]
+    models = []
+    for c, d in zip(cfgs, datas):
+        seed_everything(c.seed)
+        models.append(create_model(c.model, in_channels=d.in_channels, num_classes=len(d.label_names), **c.model_args))
+    stacked = stack_models(models)
+    del models
+
+    handlers: list[logging.Handler] = []
+    if cohort_dir is not None:
+        cohort_dir = Path(cohort_dir)
+        cohort_dir.mkdir(parents=True, exist_ok=True)
+        h = logging.FileHandler(cohort_dir / LOG_NAME, encoding="utf-8")
+        h.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        handlers.append(h)
+    logger = logging.getLogger("deepshrink.train.cohort")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    for h in handlers:
+        logger.addHandler(h)
+
+    def cohort_log(message: str) -> None:
+        logger.info(message)
+        if "diverged" in message or "early stopping" in message or message.startswith("resumed"):
+            say(message)
+
+    try:
+        if run_dirs is not None:
+            for c, run_dir in zip(cfgs, run_dirs):
+                Path(run_dir).mkdir(parents=True, exist_ok=True)
+                if not (Path(run_dir) / CONFIG_YAML).is_file():
+                    atomic_write(Path(run_dir) / CONFIG_YAML, to_yaml(c).encode())
+        writer = CohortWriter(cohort_dir, names, run_dirs) if cohort_dir is not None else None
+        trainer = Trainer(cfg, stacked, [d.train for d in datas], [d.val for d in datas],
+                          seeds=[c.seed for c in cfgs], ctx=ctx, writer=writer, log=cohort_log)  # fmt: skip
+        ckpt = cohort_dir / CKPT_NAME if cohort_dir is not None else None
+        if ckpt is not None and ckpt.is_file():
+            state = load_checkpoint(ckpt)
+            if list(state.get("members", [])) != list(names):
+                raise CheckpointError(f"{ckpt}: the checkpoint of other runs ({', '.join(state.get('members', [])[:3])}, ...)")
+            trainer.load_state_dict(state, source=str(ckpt))
+            for stale in cohort_dir.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
+            cohort_log(f"resumed the cohort at epoch {trainer.epoch}, step {trainer.step_in_epoch} (global step {trainer.global_step})")
+        else:
+            cohort_log(f"cohort of {len(cfgs)} runs of {cfg.model} (stack {len(cfgs)}): {', '.join(names)}")
+        trainer.fit()
+        wall = time.perf_counter() - started
+
+        results: list[CohortRunResult | None] = []
+        template = ResidualNet(**{k: v for k, v in stacked.config.items() if k != "stack"})
+        for i, (c, data) in enumerate(zip(cfgs, datas)):
+            if i in skip:
+                results.append(None)
+                continue
+            res = trainer.slice_result(i)
+            run_dir = Path(run_dirs[i]) if run_dirs is not None else None
+            run_logger, run_handlers = _make_logger(run_dir, False) if run_dir is not None else (None, [])
+            run_log = run_logger.info if run_logger is not None else (lambda message: None)
+            try:
+                run_log(f"trained as slice {i} of a cohort of {len(cfgs)} runs (one stacked network); "
+                        f"{trainer.global_step} steps, {wall:.1f} s for the cohort")  # fmt: skip
+                for row in res["history"]:
+                    run_log(trainer._epoch_line(row))
+                if run_dir is not None:
+                    RunWriter(run_dir, data.label_names, {}, {}).metrics(res["history"])
+                model, report = None, None
+                if res["state"] is not None:
+                    model = ResidualNet(**template.config)
+                    model.load_state_dict(res["state"])
+                    model.model_name = getattr(stacked, "model_name", None)
+                    if run_dir is not None:
+                        input_spec = {"length": data.length, "sampling_rate": data.sampling_rate, "normalize": c.normalize}
+                        extra = {"train_config": c.to_dict(), "data": data.info}
+                        RunWriter(run_dir, data.label_names, input_spec, extra).model(model)
+                    best = c.keep == "best" and trainer.validating and trainer.best_states[i] is not None
+                    note = f" (weights of epoch {res['best']['epoch']}, best {c.monitor})" if best else ""
+                    report = report_test_set(c, model, data, ctx.device, run_dir, run_log, note=note)
+                else:
+                    run_log(f"error: {res['message']}")
+                result = CohortRunResult(run_dir, res["history"], report, model, c, res["status"], res["message"],
+                                         len(data.train))  # fmt: skip
+            finally:
+                for h in run_handlers:
+                    h.close()
+                    logging.getLogger("deepshrink.train.run").removeHandler(h)
+            results.append(result)
+            if on_done is not None:
+                on_done(i, result)
+        return results
+    finally:
+        for h in handlers:
+            h.close()
+            logger.removeHandler(h)
+

@@ -1,0 +1,166 @@
+"""The study runner trains runs of a model together as one stacked network (a cohort): per run,
+the same weights and test accuracy as the run trained alone, also after a SIGKILL mid-epoch and
+a resume; each run gets an ordinary run folder; the CLI's --stack and the core budget."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import deepshrink
+from deepshrink.cli import main
+from deepshrink.experiments.study import (
+    RunSpec,
+    append_result,
+    plan_cohorts,
+    read_results,
+    run_cohort,
+    run_one,
+    study_from_dict,
+)
+
+torch.set_num_threads(1)
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+MODEL = "drsn_cw_paper6"
+DATA = {"recordings_per_condition": 2, "windows_per_recording": 4, "window": 256, "speeds_hz": [30], "loads": [0.5],
+        "workers": 1}  # fmt: skip
+STUDY = {"name": "cohort", "data": "simulator", "data_args": DATA, "models": [MODEL],
+         "noises": ["gaussian", "pink", "laplacian"], "snrs": [-5, 0, 5], "seeds": [0, 1, 2],
+         "train": {"epochs": 3, "batch_size": 8, "test_fraction": 0.5, "lr": 0.05, "checkpoint_every": 2}}  # fmt: skip
+# three runs that differ in seed, noise kind and SNR
+RUNS = [RunSpec(MODEL, "gaussian", -5.0, 0), RunSpec(MODEL, "pink", 0.0, 1), RunSpec(MODEL, "laplacian", 5.0, 2)]
+
+
+@pytest.fixture
+def float64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def _alone(tmp_path: Path) -> dict[str, tuple[dict, dict]]:
+    spec = study_from_dict(STUDY)
+    out = {}
+    for run in RUNS:
+        row = run_one(spec, run, tmp_path / "alone", device="cpu")
+        out[run.run_id] = (row, load_file(tmp_path / "alone" / "runs" / run.run_id / "model.safetensors"))
+    return out
+
+
+def _assert_same(alone: dict, study_dir: Path) -> None:
+    rows = {r["run_id"]: r for r in read_results(study_dir / "results.csv")}
+    assert sorted(rows) == sorted(alone)
+    for run_id, (row, weights) in alone.items():
+        mine = rows[run_id]
+        assert mine["stack"] == 3 and mine["status"] == "finished" and mine["epochs"] == 3
+        assert abs(mine["test_acc"] - row["test_acc"]) <= 1e-6 and abs(mine["train_acc"] - row["train_acc"]) <= 1e-6
+        stacked = load_file(study_dir / "runs" / run_id / "model.safetensors")
+        assert stacked.keys() == weights.keys()
+        for key, value in weights.items():
+            if value.is_floating_point():
+                assert value.dtype == torch.float64
+                assert torch.allclose(stacked[key], value, atol=1e-6, rtol=0), (run_id, key)
+            else:
+                assert torch.equal(stacked[key], value), (run_id, key)
+    assert not (study_dir / "cohorts").exists()  # the cohort checkpoint is gone once every run is written
+
+
+def test_cohort_equals_runs_alone_and_resumes_after_sigkill(tmp_path, float64):
+    alone = _alone(tmp_path)
+    # the runs differ: a test that compared identical runs could not fail
+    first = [w for _, w in alone.values()]
+    assert not torch.allclose(first[0]["fc.weight"], first[1]["fc.weight"])
+
+    spec = study_from_dict(STUDY)
+    rows = run_cohort(spec, RUNS, tmp_path / "stacked", device="cpu",
+                      on_row=lambda row: append_result(tmp_path / "stacked" / "results.csv", row))  # fmt: skip
+    assert [r["run_id"] for r in rows] == [r.run_id for r in RUNS]
+    _assert_same(alone, tmp_path / "stacked")
+
+    # killed (SIGKILL) in the middle of epoch 2, then resumed by a second process
+    script = tmp_path / "cohort.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, signal, sys
+        import torch
+        torch.set_num_threads(1)
+        torch.set_default_dtype(torch.float64)
+        from deepshrink.experiments.study import RunSpec, append_result, run_cohort, study_from_dict
+        kill_at = int(sys.argv[1])
+        if kill_at:
+            step = torch.optim.SGD.step
+            calls = [0]
+            def counting(self, *a, **k):
+                calls[0] += 1
+                if calls[0] == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return step(self, *a, **k)
+            torch.optim.SGD.step = counting
+        spec = study_from_dict({STUDY!r})
+        runs = [RunSpec(*r) for r in {[(r.model, r.noise, r.snr_db, r.seed) for r in RUNS]!r}]
+        out = {str(tmp_path / "killed")!r}
+        run_cohort(spec, runs, out, device="cpu", on_row=lambda row: append_result(out + "/results.csv", row), log=print)
+    """))
+    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    steps_per_epoch = 4  # 32 training windows at batch 8
+    killed = subprocess.run([sys.executable, str(script), str(steps_per_epoch + 3)], env=env, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    (ckpt,) = (tmp_path / "killed" / "cohorts").glob("*/last.ckpt")
+    state = torch.load(ckpt, weights_only=True)
+    assert state["epoch"] == 1 and state["step_in_epoch"] == 2 and state["members"] == [r.run_id for r in RUNS]
+    assert not (tmp_path / "killed" / "results.csv").exists()
+    resumed = subprocess.run([sys.executable, str(script), "0"], env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed the cohort at epoch 1, step 2 (global step 6)" in resumed.stdout
+    _assert_same(alone, tmp_path / "killed")
+
+
+def test_cohorts_group_one_model_and_stack_1_is_run_order():
+    spec = study_from_dict({**STUDY, "models": ["resnet_paper6", MODEL], "snrs": [-5], "noises": ["gaussian", "pink"]})
+    from deepshrink.experiments.study import expand_runs
+
+    runs = expand_runs(spec)
+    assert [c[0] for c in plan_cohorts(spec, runs, 1)] == runs
+    cohorts = plan_cohorts(spec, runs, 4)
+    assert [len(c) for c in cohorts] == [3, 3, 3, 3]  # 6 runs per model at stack 4: 3 + 3, not 4 + 2
+    assert [len(c) for c in plan_cohorts(spec, runs, 6)] == [6, 6]
+    for c in cohorts:
+        assert len({r.model for r in c}) == 1
+    assert sorted(r.run_id for c in cohorts for r in c) == sorted(r.run_id for r in runs)
+    with_dropout = study_from_dict({**STUDY, "train": {**STUDY["train"], "model_args": {"drop_rate": 0.1}}})
+    assert all(len(c) == 1 for c in plan_cohorts(with_dropout, expand_runs(with_dropout), 4))
+
+
+def test_stacked_study_cli_writes_ordinary_run_folders(tmp_path, capsys):
+    import yaml
+
+    study = tmp_path / "s.yaml"
+    study.write_text(yaml.safe_dump({**STUDY, "noises": ["gaussian", "pink"], "snrs": [0], "seeds": [0],
+                                     "train": {**STUDY["train"], "epochs": 1}}))  # fmt: skip
+    out = tmp_path / "out"
+    assert main(["benchmark", str(study), "-o", str(out), "--stack", "2", "--threads", "1", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 cohort(s) of up to 2 stacked runs" in printed
+    rows = read_results(out / "results.csv")
+    assert [r["stack"] for r in rows] == [2, 2]
+    for row in rows:
+        run_dir = out / "runs" / row["run_id"]
+        model = deepshrink.load(run_dir)
+        assert model.stack == 1 and model.num_parameters() == row["parameters"]
+        # evaluate rebuilds the run's test set from its config.yaml and gets the study's number
+        assert main(["evaluate", str(run_dir), "--output", str(tmp_path / "ev" / row["run_id"])]) == 0
+        capsys.readouterr()
+        report = json.loads((tmp_path / "ev" / row["run_id"] / "test_metrics.json").read_text())
+        assert report["accuracy"] == pytest.approx(row["test_acc"], abs=1e-6)
+        assert main(["export", str(run_dir), "--format", "torchscript", "-o", str(tmp_path / f"{row['run_id']}.pt")]) == 0
+    assert main(["benchmark", str(study), "-o", str(tmp_path / "bad"), "--stack", "0"]) == 2
+    assert "--stack" in capsys.readouterr().err
