@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.signal import welch
 
-from deepshrink.errors import ConfigError
+from deepshrink.errors import ConfigError, DatasetError
 from deepshrink.noise import NOISE_KINDS, add_noise, measure_snr
 
 TOL_DB = 0.01
@@ -231,17 +231,25 @@ def test_gradient_passes_through() -> None:
 
 
 @pytest.mark.parametrize("kind", NOISE_KINDS)
-def test_zero_signal_gets_zero_noise(kind: str) -> None:
-    x = torch.zeros(3, 2, 128)
-    y = add_noise(x, (-5, 5), kind, generator=0)
-    assert torch.equal(y, x)
+def test_zero_or_nan_signal_is_refused(kind: str) -> None:
+    # No noise level puts an all-zero channel at an SNR, and one NaN would make the whole
+    # channel NaN: both are refused, naming the observation and channel.
+    with pytest.raises(DatasetError, match=r"observation 0, channel 0 is all zeros"):
+        add_noise(torch.zeros(3, 2, 128), (-5, 5), kind, generator=0)
     mixed = signals(n=3, c=2, length=128)
     mixed[1, 0] = 0.0
-    y = add_noise(mixed, -5.0, kind, generator=0)
-    assert bool(torch.isfinite(y).all())
-    assert torch.equal(y[1, 0], mixed[1, 0])
-    snr = ref_snr(mixed, y)
-    np.testing.assert_allclose(np.delete(snr.ravel(), 2), -5.0, atol=TOL_DB)
+    with pytest.raises(DatasetError, match=r"observation 1, channel 0 is all zeros \(1 channel"):
+        add_noise(mixed, -5.0, kind, generator=0)
+    holed = signals(n=3, c=2, length=128)
+    holed[2, 1, 17] = float("nan")
+    with pytest.raises(DatasetError, match=r"observation 2, channel 1 holds NaN or infinite"):
+        add_noise(holed, -5.0, kind, generator=0)
+
+
+@pytest.mark.parametrize("snr", [1e9, -1e9, (-5.0, 201.0), [0.0, -300.0]])
+def test_snr_beyond_200_db_is_refused(snr) -> None:
+    with pytest.raises(ConfigError, match=r"outside \[-200, 200\] dB"):
+        add_noise(signals(n=2, c=1), snr, generator=0)
 
 
 def test_empty_batch() -> None:

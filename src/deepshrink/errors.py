@@ -19,3 +19,7 @@ class DatasetError(DeepshrinkError, ValueError):
 
 class CheckpointError(DeepshrinkError, ValueError):
     """A run folder, weights file or checkpoint is missing, unsafe or incompatible."""
+
+
+class ShapeError(DeepshrinkError, ValueError):
+    """A tensor given to a layer or model has the wrong number of dims or channels."""

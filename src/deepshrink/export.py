@@ -5,7 +5,9 @@
 custom autograd functions are only used for training), and writes
 
 * ``onnx``: through ``torch.onnx.export(dynamo=True)`` (needs ``onnx`` and ``onnxscript``:
-  ``pip install "deepshrink[onnx]"``). The batch dimension is dynamic (named ``batch``), the
+  ``pip install "deepshrink[onnx]"``); an ``opset`` below 18, which that exporter cannot write,
+  goes through the TorchScript-based exporter (``dynamo=False``) instead, and the file is checked
+  to hold the opset asked for. The batch dimension is dynamic (named ``batch``), the
   other dims are fixed by the example input; the input is named ``input`` and the output
   ``output``. The model's ``config.json`` (model arguments, label names, input spec) is kept
   in the ONNX metadata under ``deepshrink.config``.
@@ -23,12 +25,14 @@ before feeding it, as for the PyTorch model.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +41,7 @@ import torch
 from torch import Tensor, nn
 
 from deepshrink.errors import DeepshrinkError
-from deepshrink.serialization import atomic_write, unwrap_model
+from deepshrink.serialization import atomic_write, named_os_error, unwrap_model
 
 __all__ = ["DEFAULT_SUFFIX", "FORMATS", "ExportError", "ExportResult", "default_example_input", "export_model"]
 
@@ -46,6 +50,8 @@ DEFAULT_SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
 _DEFAULT_LENGTH = {1: 2048, 2: 32, 3: 16}
 _CHECK_BATCH = 3  # compared after export: differs from the example's batch of 2
 _ONNX_MAX_INLINE_BYTES = 1_800_000_000  # protobuf's limit is 2 GiB; above, weights go to a side file
+_DYNAMO_MIN_OPSET = 18  # torch.onnx's dynamo exporter writes opset 18 and above
+_TORCHSCRIPT_MIN_OPSET = 7  # torch.onnx's TorchScript-based exporter: opsets 7 to 20
 
 
 class ExportError(DeepshrinkError):
@@ -149,40 +155,115 @@ def _chmod_default(path: str | os.PathLike) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
+def _max_opset() -> int:
+    """The newest ONNX opset the installed onnx package knows."""
+    import onnx
+
+    return int(onnx.defs.onnx_opset_version())
+
+
+def _check_opset(opset: Any, path: Path) -> int | None:
+    """``opset`` checked against what the installed exporters can write."""
+    if opset is None:
+        return None
+    if isinstance(opset, bool) or not isinstance(opset, int):
+        raise ExportError(f"{path}: opset must be an integer, got {type(opset).__name__} {opset!r}")
+    from torch.onnx import _constants
+
+    low, high = _TORCHSCRIPT_MIN_OPSET, _max_opset()
+    torchscript_max = getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20)
+    if not low <= opset <= high:
+        raise ExportError(f"{path}: opset {opset} is not one this onnx can write (choose {low} to {high})")
+    if torchscript_max < opset < _DYNAMO_MIN_OPSET:  # pragma: no cover - torch keeps the two ranges overlapping
+        raise ExportError(f"{path}: opset {opset} is not supported by torch's exporters")
+    return opset
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Keep the exporters' warnings and log lines (deprecations, TracerWarnings) off the terminal."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._export", "onnxscript")]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
+
+
+def _written_opset(model_proto: Any) -> int | None:
+    for entry in model_proto.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            return int(entry.version)
+    return None
+
+
 def _write_onnx(model: nn.Module, x: Tensor, path: Path, opset: int | None, meta: dict | None) -> None:
     try:
         import onnxscript  # noqa: F401  # the dynamo exporter needs it; fail with a clear message
     except ImportError:
         raise ExportError('ONNX export needs onnx and onnxscript: pip install "deepshrink[onnx]"') from None
+    import onnx
     from torch.export import Dim
 
+    opset = _check_opset(opset, path)
     if x.shape[0] < 2:  # torch.export would specialise a batch of 1 to a constant
         x = x.expand((2,) + tuple(x.shape[1:])).contiguous()
+    dynamo = opset is None or opset >= _DYNAMO_MIN_OPSET
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*LeafSpec", category=FutureWarning)  # torch-internal
-            program = torch.onnx.export(
-                model, (x,), None, input_names=["input"], output_names=["output"], opset_version=opset,
-                dynamic_shapes=({0: Dim("batch")},), dynamo=True, external_data=False, verbose=False,
-            )  # fmt: skip
+        with _quiet_exporter():
+            if dynamo:
+                program = torch.onnx.export(
+                    model, (x,), None, input_names=["input"], output_names=["output"], opset_version=opset,
+                    dynamic_shapes=({0: Dim("batch")},), dynamo=True, external_data=False, verbose=False,
+                )  # fmt: skip
+                proto = None
+            else:
+                buffer = io.BytesIO()
+                torch.onnx.export(
+                    model, (x,), buffer, input_names=["input"], output_names=["output"], opset_version=opset,
+                    dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, dynamo=False,
+                )  # fmt: skip
+                program, proto = None, onnx.load_from_string(buffer.getvalue())
     except Exception as err:  # the exporter raises many types; keep the last line, it says what failed
         last = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
         raise ExportError(f"{path}: ONNX export of {type(model).__name__} failed: {last}") from err
-    if meta is not None:
-        from deepshrink import __version__
+    written = program.model.opset_imports.get("") if program is not None else _written_opset(proto)
+    if opset is not None and written != opset:
+        raise ExportError(f"{path}: asked for ONNX opset {opset}, but the exporter could only write opset {written}")
+    from deepshrink import __version__
 
+    if program is None:  # TorchScript-based exporter: an onnx ModelProto
+        if meta is not None:
+            for key, value in (("deepshrink.config", json.dumps(meta)), ("deepshrink.version", __version__)):
+                entry = proto.metadata_props.add()
+                entry.key, entry.value = key, value
+        atomic_write(path, proto.SerializeToString())
+        _chmod_default(path)
+        return
+    if meta is not None:
         program.model.metadata_props["deepshrink.config"] = json.dumps(meta)
         program.model.metadata_props["deepshrink.version"] = __version__
     size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
     if size > _ONNX_MAX_INLINE_BYTES:
         program.save(str(path), external_data=True)
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise named_os_error(err, path) from None
     os.close(fd)
     try:
         program.save(tmp, external_data=False)
         _chmod_default(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise named_os_error(err, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -205,6 +286,7 @@ def _write_torchscript(model: nn.Module, x: Tensor, path: Path, meta: dict | Non
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
         warnings.filterwarnings("ignore", message=r".*torch\.jit\.\w+. is deprecated", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # shape checks, fixed by the example
         try:
             traced = torch.jit.trace(model, x, check_trace=False)
         except Exception as err:

@@ -14,8 +14,9 @@ so do we. What we change is memory: autograd through that expression keeps ``x``
 ``|x| - tau`` alive for the backward pass (three full-size float tensors). Both functions here
 have their own backward that keeps one ``int8`` tensor instead: the sign of the output (for
 soft thresholding) or of the input (for the mean of absolute values), which is all their
-gradients need. When no gradient is needed they run plain tensor ops, so ``torch.export`` and
-ONNX export see ordinary operators.
+gradients need. When no gradient is needed, and whenever a graph is being traced or exported
+(``torch.jit.trace``, ``torch.onnx.export`` with either exporter, ``torch.export``), they run
+plain tensor ops, so the exporters see ordinary operators even with grad mode on.
 """
 
 from __future__ import annotations
@@ -66,6 +67,20 @@ def _eager() -> bool:
     return not (torch.compiler.is_compiling() or torch.compiler.is_exporting())
 
 
+def _exporting() -> bool:
+    """True while a graph is traced or exported for use outside PyTorch's autograd.
+
+    The custom autograd Functions then step aside: TorchScript tracing and the TorchScript
+    ONNX exporter (``dynamo=False``) cannot record them, and ``torch.export`` does not need them.
+    """
+    return bool(torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting())
+
+
+def _use_function(*tensors: Tensor) -> bool:
+    """Whether to run the memory-lean autograd Function (a gradient is needed, eager or compiled)."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors) and not _exporting()
+
+
 def _soft_threshold_backward(ctx, grad_y: Tensor) -> tuple[Tensor | None, Tensor | None]:
     """Gradients from the saved int8 sign of the output: dy/dx = |sign(y)|, dy/dtau = -sign(y)."""
     (sign_y,) = ctx.saved_tensors
@@ -105,7 +120,7 @@ def soft_threshold(x: Tensor, tau: Tensor | float) -> Tensor:
     """
     if not isinstance(tau, Tensor):
         tau = torch.as_tensor(tau, dtype=x.dtype, device=x.device)
-    if torch.is_grad_enabled() and (x.requires_grad or tau.requires_grad):
+    if _use_function(x, tau):
         return _SoftThreshold.apply(x, tau)
     return _soft_threshold_forward(x, tau)
 
@@ -134,7 +149,7 @@ def shrink_add(x: Tensor, tau: Tensor, residual: Tensor) -> Tensor:
 
     ``residual`` must have the shape of ``x`` (the shortcut of a residual unit).
     """
-    if torch.is_grad_enabled() and (x.requires_grad or tau.requires_grad or residual.requires_grad):
+    if _use_function(x, tau, residual):
         return _ShrinkAdd.apply(x, tau, residual)
     return _soft_threshold_forward(x, tau) + residual
 
@@ -160,6 +175,6 @@ def abs_mean(x: Tensor, start_dim: int = 2) -> Tensor:
     For (N, C, *spatial) input and ``start_dim=2`` this is the (N, C) vector the shrinkage
     sub-network starts from. The backward keeps only ``sign(x)`` as ``int8``.
     """
-    if torch.is_grad_enabled() and x.requires_grad:
+    if _use_function(x):
         return _AbsMean.apply(x, start_dim)
     return x.abs().flatten(start_dim).mean(-1)

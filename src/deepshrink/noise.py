@@ -22,7 +22,11 @@ Formulas (``T`` = the time axis; for inputs with several trailing dims, e.g. ima
 The raw noise is drawn, made zero-mean along ``T`` (so ``P_noise`` is its variance and the
 noise adds no DC offset), then multiplied by ``sqrt(P_signal / P_noise_raw) * 10**(-SNR/20)``,
 which hits the requested SNR exactly up to floating-point rounding. A signal's own DC offset
-counts as signal power. An all-zero channel (``P_signal = 0``) gets zero noise.
+counts as signal power. No SNR exists for an all-zero channel (``P_signal = 0``) or one that
+holds NaN or infinite values: :func:`add_noise` refuses them (a
+:class:`~deepshrink.errors.DatasetError` naming the observation and channel) rather than return
+a signal that is not at the SNR asked for. SNRs beyond +-:data:`SNR_LIMIT_DB` dB are refused
+as typos.
 
 Noise models (:data:`NOISE_KINDS`), before zero-meaning and scaling:
     * ``gaussian``: white, standard normal (excess kurtosis 0).
@@ -62,9 +66,13 @@ from typing import Union
 import numpy as np
 import torch
 
-from deepshrink.errors import ConfigError
+from deepshrink.errors import ConfigError, DatasetError
 
-__all__ = ["NOISE_KINDS", "add_noise", "measure_snr"]
+__all__ = ["NOISE_KINDS", "SNR_LIMIT_DB", "add_noise", "measure_snr"]
+
+SNR_LIMIT_DB = 200.0
+"""Largest |SNR| in dB accepted anywhere (configs, CLI, :func:`add_noise`): beyond it the noise
+is below float64 rounding (or swamps the signal by 10^20 in power), so such a value is a typo."""
 
 NOISE_KINDS: tuple[str, ...] = ("gaussian", "laplacian", "uniform", "pink", "brown")
 """Names accepted by :func:`add_noise` ``kind``."""
@@ -139,6 +147,7 @@ def _resolve_snr(
             raise ConfigError(f"snr_db: range {snr_db!r} must be finite")
         if low > high:
             raise ConfigError(f"snr_db: range low={low} is greater than high={high}")
+        _check_snr_limit(max(abs(low), abs(high)))
         u = torch.rand(n, 1, generator=generator, device=device, dtype=dtype)
         return (low + (high - low) * u).expand(n, c).contiguous()
 
@@ -163,7 +172,35 @@ def _resolve_snr(
         ) from None
     if not bool(torch.isfinite(snr).all()):
         raise ConfigError("snr_db: contains NaN or infinite values")
+    if snr.numel():
+        _check_snr_limit(float(snr.abs().max()))
     return snr.contiguous()
+
+
+def _check_snr_limit(largest: float) -> None:
+    if largest > SNR_LIMIT_DB:
+        raise ConfigError(
+            f"snr_db: {largest:g} dB is outside [-{SNR_LIMIT_DB:g}, {SNR_LIMIT_DB:g}] dB (a typo?)"
+        )
+
+
+def _check_signal_power(obs: torch.Tensor, p_signal: torch.Tensor) -> None:
+    """Refuse channels with no defined SNR: non-finite values, all zeros, power 0 or inf."""
+    bad = ~torch.isfinite(obs).all(dim=-1)
+    if bool(bad.any()):
+        n, c = (int(i) for i in bad.nonzero()[0])
+        raise DatasetError(
+            f"x: observation {n}, channel {c} holds NaN or infinite values ({int(bad.sum())} channel(s) "
+            "in all); no SNR can be met: clean or drop them first"
+        )
+    bad = ~(torch.isfinite(p_signal) & (p_signal > 0))
+    if bool(bad.any()):
+        n, c = (int(i) for i in bad.nonzero()[0])
+        what = "is all zeros" if not bool(obs[n, c].any()) else "has a power float32 cannot hold"
+        raise DatasetError(
+            f"x: observation {n}, channel {c} {what} ({int(bad.sum())} channel(s) in all): no noise "
+            "level gives it an SNR; drop such observations or channels first"
+        )
 
 
 def _raw_noise(
@@ -225,9 +262,11 @@ def add_noise(
         ``(N, 1)`` for ``(N, L)``).
 
     Raises:
-        ConfigError: ``kind`` is unknown; ``snr_db`` is NaN/infinite, a range with
-            ``low > high`` or of a shape that does not broadcast; ``x`` is not a floating-point
-            tensor or is too short; ``generator`` is of the wrong type or device.
+        ConfigError: ``kind`` is unknown; ``snr_db`` is NaN/infinite, beyond +-200 dB, a range
+            with ``low > high`` or of a shape that does not broadcast; ``x`` is not a
+            floating-point tensor or is too short; ``generator`` is of the wrong type or device.
+        DatasetError: an observation's channel is all zeros or holds NaN / infinite values
+            (no SNR exists for it).
     """
     if not isinstance(kind, str) or kind not in NOISE_KINDS:
         raise ConfigError(
@@ -248,13 +287,14 @@ def add_noise(
     if kind in _COLOUR_EXPONENT and x.shape[-1] < 2:
         raise ConfigError(f"x: {kind} noise needs a last dim of at least 2, got {x.shape[-1]}")
 
+    p_signal = obs.pow(2).mean(dim=-1)
+    _check_signal_power(obs, p_signal)
     gen = _resolve_generator(generator, device)
     snr = _resolve_snr(snr_db, n, c, gen, device, dtype)
 
     # Draw in x's own layout (so coloured noise follows its last dim), then view as (N, C, T).
     noise = _observations(_raw_noise(kind, signal.shape, gen, device, dtype), "x")
     noise = noise - noise.mean(dim=-1, keepdim=True)
-    p_signal = obs.pow(2).mean(dim=-1)
     p_noise = noise.pow(2).mean(dim=-1)
     tiny = torch.finfo(dtype).tiny
     ratio = torch.where(p_noise > 0, p_signal / p_noise.clamp_min(tiny), torch.zeros_like(p_noise))

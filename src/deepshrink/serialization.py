@@ -20,8 +20,11 @@ import torch
 from torch import nn
 
 from deepshrink.errors import CheckpointError, ConfigError
+from deepshrink.models.registry import check_model_args
 
-__all__ = ["save_pretrained", "from_pretrained", "read_model_config", "atomic_write", "CONFIG_NAME", "WEIGHTS_NAME"]
+__all__ = [
+    "save_pretrained", "from_pretrained", "read_model_config", "atomic_write", "named_os_error", "check_device", "CONFIG_NAME", "WEIGHTS_NAME",
+]  # fmt: skip
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -29,10 +32,24 @@ FORMAT = "deepshrink.model"
 FORMAT_VERSION = 1
 
 
+def named_os_error(err: OSError, path: Path) -> OSError:
+    """``err`` re-made to name ``path`` (the user's file), not the hidden temporary file."""
+    new = OSError(err.errno, err.strerror or str(err), str(path)) if err.errno is not None else OSError(str(err))
+    new.filename = str(path)
+    return new
+
+
 def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, fsync, rename."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder, fsync, rename.
+
+    On any failure (a full disk, no permission) the temporary file is removed, ``path`` keeps
+    its previous content, and the ``OSError`` raised names ``path`` itself.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise named_os_error(err, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -42,6 +59,9 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise named_os_error(err, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -118,9 +138,54 @@ def read_model_config(directory: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not valid JSON ({err})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT or not isinstance(config.get("model_args"), dict):
         raise CheckpointError(f"{path}: not a deepshrink model config (missing format or model_args)")
-    if config.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: written by a newer deepshrink (format {config['format_version']})")
+    version = config.get("format_version", FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{path}: 'format_version' must be a positive integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: written by a newer deepshrink (format {version}; this one reads {FORMAT_VERSION})")
+    try:
+        check_model_args(config["model_args"], f"{path}: 'model_args'")
+    except ConfigError as err:
+        raise CheckpointError(str(err)) from None
+    if config.get("model_name") is not None and not isinstance(config["model_name"], str):
+        raise CheckpointError(f"{path}: 'model_name' must be a string or null, got {config['model_name']!r}")
+    labels = config.get("label_names")
+    if labels is not None:
+        num_classes = config["model_args"].get("num_classes")
+        if not isinstance(labels, list) or not all(isinstance(v, str) for v in labels):
+            raise CheckpointError(f"{path}: 'label_names' must be a list of strings or null, got {labels!r:.80}")
+        if num_classes is not None and len(labels) != num_classes:
+            raise CheckpointError(
+                f"{path}: 'label_names' has {len(labels)} names but the model has {num_classes} outputs"
+            )
+        if len(set(labels)) != len(labels):
+            raise CheckpointError(f"{path}: 'label_names' has duplicate names {labels!r:.80}")
+    if config.get("input") is not None and not isinstance(config["input"], dict):
+        raise CheckpointError(f"{path}: 'input' must be a mapping or null, got {config['input']!r:.80}")
     return config
+
+
+def check_device(device: Any, where: str = "device") -> torch.device:
+    """``device`` as a :class:`torch.device` that exists on this machine.
+
+    Raises:
+        ConfigError: not a device name, or a CUDA/MPS device this machine does not have.
+    """
+    try:
+        dev = torch.device(device)
+    except (TypeError, RuntimeError, ValueError):
+        raise ConfigError(f"{where}: {device!r} is not a device (use 'cpu', 'cuda' or 'cuda:N')") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"{where}: {device!r} asked for, but CUDA is not available on this machine")
+        if dev.index is not None and dev.index >= count:
+            raise ConfigError(f"{where}: {device!r} does not exist; this machine has {count} CUDA device(s)")
+    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError(f"{where}: {device!r} asked for, but MPS is not available on this machine")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"{where}: device type {dev.type!r} is not supported (use 'cpu', 'cuda' or 'cuda:N')")
+    return dev
 
 
 def from_pretrained(directory: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:
@@ -136,6 +201,7 @@ def from_pretrained(directory: str | os.PathLike, map_location: str | torch.devi
 
     from deepshrink.models.skeleton import ResidualNet
 
+    device = check_device(map_location, "map_location")
     config = read_model_config(directory)
     weights = Path(directory) / WEIGHTS_NAME
     if not weights.is_file():
@@ -145,7 +211,7 @@ def from_pretrained(directory: str | os.PathLike, map_location: str | torch.devi
     except (TypeError, ConfigError) as err:
         raise CheckpointError(f"{Path(directory) / CONFIG_NAME}: model_args do not build a model ({err})") from None
     try:
-        state = load_file(str(weights), device=str(map_location))
+        state = load_file(str(weights), device=str(device))
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"{weights}: not a readable safetensors file ({err})") from None
     missing, unexpected = set(model.state_dict()) - set(state), set(state) - set(model.state_dict())
@@ -161,4 +227,4 @@ def from_pretrained(directory: str | os.PathLike, map_location: str | torch.devi
     model.model_name = config.get("model_name")
     model.label_names = config.get("label_names")
     model.input_spec = config.get("input", {})
-    return model.to(map_location).eval()
+    return model.to(device).eval()

@@ -3,15 +3,23 @@
 Each subcommand lives in a module of this package and exposes ``register(subparsers)``, which
 adds its parser and sets ``func`` (called with the parsed namespace, returns an exit code).
 Errors deepshrink raises on purpose (:class:`~deepshrink.errors.DeepshrinkError`), bad
-arguments and missing files become one line on stderr and exit status 2, with no traceback.
+arguments and every failure of the operating system (a missing file, a full disk, no
+permission: any ``OSError``) become one line on stderr and exit status 2, with no traceback;
+the library writes files atomically, so nothing is left half-written as if complete. A closed
+output pipe (``deepshrink models | head -1``) ends the command quietly, as Unix tools do
+(status 141, 128 + SIGPIPE). Warnings print as one ``warning: ...`` line each.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 
 from deepshrink.errors import DeepshrinkError
 
@@ -55,20 +63,68 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a Unix tool killed by a closed pipe returns
+
+
+def os_error_line(err: OSError) -> str:
+    """One line for an OSError: the path(s) it names, then what failed."""
+    what = err.strerror or str(err) or type(err).__name__
+    if err.filename is not None and err.filename2 is not None:
+        return f"{err.filename} -> {err.filename2}: {what}"
+    if err.filename is not None:
+        return f"{os.fsdecode(err.filename)}: {what}"
+    return what
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:  # type: ignore[no-untyped-def]
+    first = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+    return f"warning: {first}\n"
+
+
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Print each warning as one ``warning: ...`` line (no source line, no file path)."""
+    original = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
+    try:
+        yield
+    finally:
+        warnings.formatwarning = original
+
+
+def _silence_stdout() -> None:
+    """After EPIPE: point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (e.g. captured in tests)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deepshrink`` console script."""
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        if not getattr(args, "func", None):
-            parser.print_help()
-            return 2
-        return int(args.func(args) or 0)
+        with _one_line_warnings():
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if not getattr(args, "func", None):
+                parser.print_help()
+                return 2
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+            return code
     except DeepshrinkError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as err:
-        print(f"error: {err.strerror or err}: {err.filename}", file=sys.stderr)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as err:
+        if err.errno == errno.EPIPE:
+            _silence_stdout()
+            return EXIT_BROKEN_PIPE
+        print(f"error: {os_error_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -44,10 +44,29 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse nonsense before any work: a batch size below 1, an --output that is a file."""
+    from pathlib import Path
+
+    from deepshrink.cli import UsageError
+
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UsageError(f"deepshrink evaluate: --batch-size must be >= 1, got {args.batch_size}")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError(f"deepshrink evaluate: --seed must be >= 0, got {args.seed}")
+    if args.output is not None:
+        out = Path(args.output)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"deepshrink evaluate: --output {out} is an existing file; give a folder for the report files")
+    if args.prefix is not None and (not args.prefix.strip() or any(c in args.prefix for c in "/\\\0")):
+        raise UsageError(f"deepshrink evaluate: --prefix must be a plain file name prefix, got {args.prefix!r}")
+
+
 def run(args: argparse.Namespace) -> int:
     from deepshrink.train.config import parse_key_values
     from deepshrink.train.evaluation import evaluate_run
 
+    check_args(args)
     report = evaluate_run(
         args.run_dir, data=args.data, data_args=parse_key_values(args.data_arg, "--data-arg"), noise=args.noise,
         snr=args.snr, split=args.split, output=args.output, prefix=args.prefix, device=args.device,

@@ -11,20 +11,38 @@ def model_summary(name: str, in_channels: int = 1, num_classes: int = 8, length:
     """A readable summary of a model: its arguments, parameter count and per-stage output shapes."""
     import torch
 
+    from deepshrink.errors import ConfigError
+
     model = create_model(name, in_channels=in_channels, num_classes=num_classes).eval()
     dims = model.spatial_dims
-    length = length or (2048 if dims == 1 else 32)
-    x = torch.zeros((2, in_channels) + (length,) * dims)
+    length = (2048 if dims == 1 else 32) if length is None else length
+    limit = {1: 1 << 20, 2: 1024, 3: 128}[dims]
+    if not 1 <= length <= limit:
+        raise ConfigError(f"--length must be in [1, {limit}] for a {dims}-D model, got {length}")
+    x = torch.zeros((1, in_channels) + (length,) * dims)
     lines = [f"{name}: {model.num_parameters():,} parameters"]
     lines += [f"  {k} = {v}" for k, v in model.config.items()]
+    try:
+        shapes = _stage_shapes(model, x)
+    except RuntimeError as err:
+        raise ConfigError(f"--length {length} does not fit {name}: {str(err).strip().splitlines()[-1]}") from None
+    lines.append(f"  input {tuple(x.shape[1:])} -> stem {shapes[0]}")
+    for i, (stage, shape) in enumerate(zip(model.stages, shapes[1:])):
+        lines.append(f"  stage {i + 1}: {len(stage)} units -> {shape}")
+    lines.append(f"  head: BN -> ReLU -> GAP -> FC({model.num_features} -> {num_classes})")
+    return "\n".join(lines)
+
+
+def _stage_shapes(model, x) -> list[tuple[int, ...]]:
+    import torch
+
     with torch.no_grad():
         h = model.stem(x)
-        lines.append(f"  input {tuple(x.shape[1:])} -> stem {tuple(h.shape[1:])}")
-        for i, stage in enumerate(model.stages):
+        shapes = [tuple(h.shape[1:])]
+        for stage in model.stages:
             h = stage(h)
-            lines.append(f"  stage {i + 1}: {len(stage)} units -> {tuple(h.shape[1:])}")
-        lines.append(f"  head: BN -> ReLU -> GAP -> FC({model.num_features} -> {num_classes})")
-    return "\n".join(lines)
+            shapes.append(tuple(h.shape[1:]))
+    return shapes
 
 
 def run(args: argparse.Namespace) -> int:

@@ -63,6 +63,16 @@ def _canonical_label(value: Any) -> str:
     return text
 
 
+def _missing_label(label: str) -> bool:
+    """True for text that stands for no label: empty, NaN or infinite (missing values in files)."""
+    if not label:
+        return True
+    try:
+        return not math.isfinite(float(label))
+    except ValueError:
+        return False
+
+
 def encode_labels(
     labels: ArrayLike, label_names: Sequence[str] | None = None
 ) -> tuple[np.ndarray, list[str]]:
@@ -80,9 +90,16 @@ def encode_labels(
         ``(codes, names)``: int64 codes of shape ``(N,)`` and the K class names.
 
     Raises:
-        DatasetError: A label is not in ``label_names``.
+        DatasetError: A label is missing (NaN, infinite or empty: no class), or not in
+            ``label_names``.
     """
     text = [_canonical_label(v) for v in np.asarray(labels).reshape(-1).tolist()]
+    for i, label in enumerate(text):
+        if _missing_label(label):
+            raise DatasetError(
+                f"label of observation {i} is {label or 'empty'!r}, not a class "
+                f"({sum(_missing_label(t) for t in text)} such label(s)); drop or label those observations"
+            )
     if label_names is None:
         names = sorted(set(text), key=_numeric_key)
     else:

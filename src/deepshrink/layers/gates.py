@@ -24,7 +24,7 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
-from deepshrink.errors import ConfigError
+from deepshrink.errors import ConfigError, ShapeError
 from deepshrink.functional import abs_mean, shrink_add, soft_threshold
 
 __all__ = ["GateMLP", "StackedLinear", "linear", "Shrinkage", "SqueezeExcite", "record_thresholds", "ThresholdRecord"]
@@ -89,14 +89,46 @@ class GateMLP(nn.Module):
         return torch.sigmoid(self.fc2(self.act(self.norm(self.fc1(v)))))
 
 
-def _hidden_width(channels: int, reduction: float, hidden_channels: int | None) -> int:
+_MAX_WIDTH = 1 << 16
+
+
+def _positive_int(owner: str, name: str, value: object, limit: int = _MAX_WIDTH) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise ConfigError(f"{owner}: {name} must be an integer in [1, {limit}], got {type(value).__name__} {value!r}")
+    return int(value)
+
+
+def _check_gate_args(owner: str, channels: object, reduction: object, hidden_channels: object,
+                     norm_layer: object, act_layer: object, stack: object) -> int:
+    """Validate the arguments gates share; returns the hidden width."""
+    _positive_int(owner, "channels", channels)
+    _positive_int(owner, "stack", stack, 4096)
+    if norm_layer is not None and not callable(norm_layer):
+        raise ConfigError(f"{owner}: norm_layer must be a layer class (e.g. nn.BatchNorm1d) or None, got {norm_layer!r}")
+    if not callable(act_layer):
+        raise ConfigError(f"{owner}: act_layer must be a layer class (e.g. nn.ReLU), got {act_layer!r}")
     if hidden_channels is not None:
-        if hidden_channels < 1:
-            raise ConfigError(f"hidden_channels must be >= 1, got {hidden_channels}")
-        return int(hidden_channels)
-    if reduction <= 0:
-        raise ConfigError(f"reduction must be > 0, got {reduction}")
-    return max(1, int(round(channels / reduction)))
+        return _positive_int(owner, "hidden_channels", hidden_channels)
+    if isinstance(reduction, bool) or not isinstance(reduction, (int, float)) or not (0 < reduction < float("inf")):
+        raise ConfigError(f"{owner}: reduction must be a number > 0, got {type(reduction).__name__} {reduction!r}")
+    return max(1, int(round(channels / reduction)))  # type: ignore[operator]
+
+
+def _check_input(owner: str, x: Tensor, channels: int) -> None:
+    """A ShapeError unless ``x`` is (N, channels, *spatial) with at least one spatial dim.
+
+    Skipped while ``torch.jit.trace`` records (the shapes are fixed by the example input then,
+    and a check would only add TracerWarnings).
+    """
+    if torch.jit.is_tracing():
+        return
+    if not isinstance(x, Tensor):
+        raise ShapeError(f"{owner}: expected a tensor (N, {channels}, *spatial), got {type(x).__name__}")
+    if x.dim() < 3 or x.shape[1] != channels:
+        raise ShapeError(
+            f"{owner}: expected input of shape (N, {channels}, *spatial) with at least 3 dims, "
+            f"got {tuple(x.shape)}"
+        )
 
 
 class ThresholdRecord:
@@ -143,13 +175,13 @@ class Shrinkage(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        if not isinstance(mode, str) or mode.lower() not in ("cw", "cs"):
+            raise ConfigError(f"Shrinkage: mode must be 'cw' or 'cs', got {mode!r}")
         mode = mode.lower()
-        if mode not in ("cw", "cs"):
-            raise ConfigError(f"Shrinkage mode must be 'cw' or 'cs', got {mode!r}")
+        hidden = _check_gate_args("Shrinkage", channels, reduction, hidden_channels, norm_layer, act_layer, stack)
         self.channels = channels
         self.mode = mode
         self.stack = stack
-        hidden = _hidden_width(channels, reduction, hidden_channels)
         self.gate = GateMLP(channels, channels if mode == "cw" else 1, hidden, norm_layer, act_layer, stack)
         self.record = False
         self.last_record: ThresholdRecord | None = None
@@ -170,10 +202,13 @@ class Shrinkage(nn.Module):
         Passing the shortcut as ``residual`` fuses the unit's addition into the thresholding
         (one output tensor, nothing more kept for backward).
         """
+        _check_input("Shrinkage", x, self.channels * self.stack)
         tau = self.thresholds(x)
         # CW: one threshold per channel, (N, C, 1...); CS: one per sample (and stacked network),
         # applied to x viewed as (N, S, C*spatial) so that it is shared by the channels.
         shape = x.shape
+        if residual is not None and not torch.jit.is_tracing() and tuple(residual.shape) != tuple(shape):
+            raise ShapeError(f"Shrinkage: residual of shape {tuple(residual.shape)} does not match x {tuple(shape)}")
         if self.mode == "cs":
             x = x.reshape(shape[0], self.stack, -1)
             residual = residual.reshape(x.shape) if residual is not None else None
@@ -222,13 +257,15 @@ class SqueezeExcite(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        hidden = _check_gate_args("SqueezeExcite", channels, reduction, hidden_channels, norm_layer, act_layer, stack)
         self.channels = channels
-        hidden = _hidden_width(channels, reduction, hidden_channels)
+        self.stack = stack
         self.gate = GateMLP(channels, channels, hidden, norm_layer, act_layer, stack)
         if device is not None or dtype is not None:
             self.to(device=device, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        _check_input("SqueezeExcite", x, self.channels * self.stack)
         w = self.gate(x.flatten(2).mean(-1))
         return x * w.to(x.dtype).reshape(w.shape + (1,) * (x.dim() - 2))
 

@@ -20,6 +20,7 @@ import os
 import pickle
 import random
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 
 from deepshrink.errors import CheckpointError
+from deepshrink.serialization import named_os_error
 
 __all__ = ["CKPT_NAME", "CKPT_FORMAT", "save_checkpoint", "load_checkpoint", "capture_rng", "restore_rng"]
 
@@ -56,24 +58,35 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
         state: tensors and plain Python values only (anything else would be refused by
             :func:`load_checkpoint`).
         path: the checkpoint file, usually ``RUN_DIR/last.ckpt``.
+
+    Raises:
+        OSError: the write failed (a full disk, no permission); it names ``path``, the
+            temporary file is gone and the previous checkpoint at ``path`` is untouched.
     """
     path = Path(path)
     payload = dict(state, format=CKPT_FORMAT, format_version=CKPT_VERSION)
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     data = buffer.getvalue()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise named_os_error(err, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:  # e.g. a full disk: the previous checkpoint stays as it was
+        Path(tmp).unlink(missing_ok=True)
+        raise named_os_error(err, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
     return path
+
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -87,7 +100,11 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint does not exist" if not path.exists() else f"{path}: not a file")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # a file that is not torch.save's (e.g. a plain pickle) makes torch warn about its
+            # pickle protocol before refusing it: the refusal below says all there is to say
+            warnings.filterwarnings("ignore", message=r".*pickle protocol", category=UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "unsupported content"
         raise CheckpointError(

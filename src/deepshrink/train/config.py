@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 from deepshrink.errors import ConfigError
+from deepshrink.models.registry import RESERVED_ARGS, check_model_args
+from deepshrink.noise import SNR_LIMIT_DB
 
 __all__ = [
     "TrainConfig",
@@ -48,6 +50,7 @@ __all__ = [
     "to_yaml",
     "parse_snr",
     "parse_key_values",
+    "load_yaml",
 ]
 
 RECIPES: dict[str, dict[str, Any]] = {
@@ -327,6 +330,13 @@ def _validate(cfg: TrainConfig, where: str) -> None:
         )
     if not cfg.model:
         raise bad("model", "must not be empty")
+    reserved = sorted(set(cfg.model_args) & set(RESERVED_ARGS))
+    if reserved:
+        raise ConfigError(
+            f"{where}: key 'model_args' must not set {', '.join(reserved)}: "
+            "training takes the input channels and the number of classes from the data"
+        )
+    check_model_args(cfg.model_args, f"{where}: key 'model_args'")
     if not cfg.data:
         raise bad("data", "must not be empty")
 
@@ -339,7 +349,8 @@ def parse_snr(value: Any, where: str = "snr") -> float | tuple[float, float] | l
         a float (one SNR), a ``(low, high)`` tuple (uniform range) or a list of discrete values.
 
     Raises:
-        ConfigError: a malformed spec; the message starts with ``where``.
+        ConfigError: a malformed spec, or an SNR beyond +-:data:`~deepshrink.noise.SNR_LIMIT_DB`
+            dB; the message starts with ``where``.
     """
     def number(text: Any) -> float:
         try:
@@ -348,6 +359,11 @@ def parse_snr(value: Any, where: str = "snr") -> float | tuple[float, float] | l
             raise ConfigError(f"{where}: {text!r} is not a number (SNR spec {value!r})") from None
         if not math.isfinite(v):
             raise ConfigError(f"{where}: SNR must be finite, got {value!r}")
+        if abs(v) > SNR_LIMIT_DB:
+            raise ConfigError(
+                f"{where}: SNR {v:g} dB is outside [-{SNR_LIMIT_DB:g}, {SNR_LIMIT_DB:g}] dB "
+                f"(a typo? -20 dB is already 100x more noise than signal)"
+            )
         return v
 
     if isinstance(value, bool):
@@ -389,6 +405,117 @@ def parse_snr(value: Any, where: str = "snr") -> float | tuple[float, float] | l
 
 
 # ---------------------------------------------------------------------- YAML
+MAX_YAML_NODES = 100_000
+"""Largest YAML document (nodes, with aliases expanded) :func:`load_yaml` reads: a config or
+study file has a few hundred; a "billion laughs" of nested aliases is refused before it grows."""
+
+# YAML 1.2 floats that PyYAML's YAML 1.1 resolver leaves as strings: 1e-3, 5E4, -2e+2 (no dot).
+_FLOAT_WITHOUT_DOT = r"^[-+]?(?:[0-9][0-9_]*)?\.?[0-9]+[eE][-+]?[0-9]+$"
+
+
+def _strict_loader() -> type:
+    """A SafeLoader that refuses duplicate keys and oversized alias expansion, and reads 1e-3 as a float."""
+    global _STRICT_LOADER
+    if _STRICT_LOADER is not None:
+        return _STRICT_LOADER
+    import re
+
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def compose_document(self):  # type: ignore[no-untyped-def]
+            node = super().compose_document()
+            _check_yaml_size(node)
+            return node
+
+        def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[Any, int] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        hash(key)
+                    except TypeError:
+                        continue  # the base class reports unhashable keys
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None, None,
+                            f"duplicate key {key!r} (first on line {seen[key] + 1}; only one may be given)",
+                            key_node.start_mark,
+                        )  # fmt: skip
+                    seen[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep=deep)
+
+    StrictLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float", re.compile(_FLOAT_WITHOUT_DOT), list("-+0123456789.")
+    )
+    _STRICT_LOADER = StrictLoader
+    return StrictLoader
+
+
+_STRICT_LOADER: type | None = None
+
+
+def _check_yaml_size(node: Any) -> None:
+    """Refuse recursive aliases and documents that expand to more than MAX_YAML_NODES nodes."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(n: Any) -> int:
+        key = id(n)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise yaml.composer.ComposerError(None, None, "recursive alias (an anchor used inside itself)", n.start_mark)
+        active.add(key)
+        total = 1
+        if isinstance(n, yaml.SequenceNode):
+            for child in n.value:
+                total += size(child)
+                if total > MAX_YAML_NODES:
+                    break
+        elif isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                total += size(k) + size(v)
+                if total > MAX_YAML_NODES:
+                    break
+        active.discard(key)
+        if total > MAX_YAML_NODES:
+            raise yaml.composer.ComposerError(
+                None, None, f"the document expands to more than {MAX_YAML_NODES:,} values (aliases nested too deep)", n.start_mark
+            )  # fmt: skip
+        sizes[key] = total
+        return total
+
+    if node is not None:
+        size(node)
+
+
+def load_yaml(text: str, source: str = "YAML") -> Any:
+    """Parse YAML text safely: no Python objects, no duplicate keys, bounded aliases, 1e-3 a float.
+
+    Args:
+        text: the document.
+        source: what it is (a file name, ``--set``), for the message.
+
+    Raises:
+        ConfigError: not valid YAML, a duplicate key, a recursive alias or a document that
+            expands beyond :data:`MAX_YAML_NODES`; the message names ``source`` and the line.
+    """
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_strict_loader())  # noqa: S506  # a SafeLoader subclass
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{source}: not valid YAML ({_yaml_error_line(err)})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid YAML (nested too deeply)") from None
+
+
 def _yaml_error_line(err: Exception) -> str:
     mark = getattr(err, "problem_mark", None)
     problem = getattr(err, "problem", None) or str(err).splitlines()[0]
@@ -399,19 +526,17 @@ def load_config(path: str | os.PathLike) -> TrainConfig:
     """Read a YAML config file (flat ``key: value`` pairs; see :class:`TrainConfig`).
 
     Raises:
-        ConfigError: the file is missing, not YAML, not a mapping, or a key is wrong.
+        ConfigError: the file is missing, not YAML (or has a key twice), not a mapping, or a
+            key is wrong.
     """
-    import yaml
-
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: config file does not exist" if not p.exists() else f"{p}: config is not a file")
     try:
-        values = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{p}: not valid YAML ({_yaml_error_line(err)})") from None
+        text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{p}: cannot be read ({err})") from None
+    values = load_yaml(text, str(p))
     if values is None:
         values = {}
     return config_from_dict(values, source=str(p))
@@ -425,9 +550,11 @@ def to_yaml(cfg: TrainConfig) -> str:
 
 
 def parse_key_values(items: list[str] | None, where: str) -> dict[str, Any]:
-    """``["a=1", "b=[2, 3]"]`` -> ``{"a": 1, "b": [2, 3]}``; values are parsed as YAML."""
-    import yaml
+    """``["a=1", "b=[2, 3]"]`` -> ``{"a": 1, "b": [2, 3]}``; values are parsed as YAML.
 
+    A value that is not valid YAML stays text (``name=a:b: c``); a key given twice takes the
+    last value, as repeated command-line flags do.
+    """
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, text = item.partition("=")
@@ -435,8 +562,10 @@ def parse_key_values(items: list[str] | None, where: str) -> dict[str, Any]:
         if not sep or not key:
             raise ConfigError(f"{where}: expected KEY=VALUE, got {item!r}")
         try:
-            out[key] = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
+            out[key] = load_yaml(text, f"{where} {key}") if text.strip() else None
+        except ConfigError as err:
+            if "duplicate key" in str(err) or "expands to more" in str(err) or "recursive alias" in str(err):
+                raise
             out[key] = text
     return out
 

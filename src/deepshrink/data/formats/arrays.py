@@ -119,12 +119,13 @@ def load_npz(path: PathLike, *, name: str | None = None) -> SignalDataset:
             f"{file}: missing key {' and '.join(missing)} (keys in the file: {keys})"
         )
     y = arrays["y"]
-    if "label_names" in arrays:
-        label_names = [str(v) for v in np.asarray(arrays["label_names"]).reshape(-1)]
-        if y.dtype.kind in "US":
-            y, label_names = encode_labels(y, label_names)
-    else:
-        y, label_names = encode_labels(y)
+    with about_file(f"{file} key 'y'"):
+        if "label_names" in arrays:
+            label_names = [str(v) for v in np.asarray(arrays["label_names"]).reshape(-1)]
+            if y.dtype.kind in "US":
+                y, label_names = encode_labels(y, label_names)
+        else:
+            y, label_names = encode_labels(y)
     stored_name = str(arrays["name"]) if "name" in arrays else file.stem
     rate = arrays.get("sampling_rate")
     conditions = {

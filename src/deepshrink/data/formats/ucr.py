@@ -117,7 +117,15 @@ def _read_tsv(path: Path) -> tuple[np.ndarray, list[str]]:
 
 def _ts_header_labels(path: Path, lines: list[tuple[int, str]]) -> tuple[list[str] | None, int]:
     """The ``@classLabel`` list of a ``.ts`` file and the index of its first data line."""
+    declared, start, _ = _ts_header(path, lines)
+    return declared, start
+
+
+def _ts_header(path: Path, lines: list[tuple[int, str]]) -> tuple[list[str] | None, int, dict[str, tuple[int, str]]]:
+    """The ``@classLabel`` list, the index of the first data line, and the other header lines
+    (lower-case key -> (line number, first value))."""
     declared: list[str] | None = None
+    header: dict[str, tuple[int, str]] = {}
     for i, (no, line) in enumerate(lines):
         if line.startswith("#"):
             continue
@@ -131,7 +139,10 @@ def _ts_header_labels(path: Path, lines: list[tuple[int, str]]) -> tuple[list[st
         if key == "data":
             if declared is None:
                 raise DatasetError(f"{path}: no @classLabel header line before @data")
-            return declared, i + 1
+            return declared, i + 1, header
+        if key in header and key != "classlabel":
+            raise DatasetError(f"{path} line {no}: @{key} is given twice (first on line {header[key][0]})")
+        header[key] = (no, tokens[0] if tokens else "")
         if key == "classlabel":
             if not tokens or tokens[0].lower() != "true":
                 raise DatasetError(
@@ -139,6 +150,8 @@ def _ts_header_labels(path: Path, lines: list[tuple[int, str]]) -> tuple[list[st
                     "(with class labels) are supported"
                 )
             declared = [_canonical_label(t) for t in tokens[1:]]
+            if len(set(declared)) != len(declared):
+                raise DatasetError(f"{path} line {no}: @classLabel lists a class twice: {declared}")
         if key == "timestamps" and tokens and tokens[0].lower() == "true":
             raise DatasetError(f"{path} line {no}: time-stamped .ts data is not supported")
     raise DatasetError(f"{path}: no @data line (truncated or not a .ts file?)")
@@ -147,7 +160,7 @@ def _ts_header_labels(path: Path, lines: list[tuple[int, str]]) -> tuple[list[st
 def _read_ts(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
     """A ``.ts`` file as values ``(N, D, L)``, labels (text) and the declared class labels."""
     lines = _data_lines(read_text(path))
-    declared, start = _ts_header_labels(path, lines)
+    declared, start, header = _ts_header(path, lines)
     body = [(no, line) for no, line in lines[start:] if not line.startswith("#")]
     if not body:
         raise DatasetError(f"{path}: the file holds no series after @data")
@@ -184,7 +197,51 @@ def _read_ts(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
         labels.append(label)
         series.append(np.stack(dims))
         numbers.append(no)
+    _check_ts_header(path, header, shape, numbers[0])
     return _finite_rows(np.stack(series), path, numbers), labels, declared or []
+
+
+def _check_ts_header(path: Path, header: dict[str, tuple[int, str]], shape: tuple[int, int] | None, first: int) -> None:
+    """Refuse a ``.ts`` header that contradicts the data: dimensions, series length, flags."""
+    if shape is None:
+        return
+    dims, length = shape
+    spelled = {"serieslength": "seriesLength", "equallength": "equalLength"}
+
+    def flag(key: str) -> bool | None:
+        if key not in header:
+            return None
+        no, value = header[key]
+        if value.lower() not in ("true", "false"):
+            raise DatasetError(f"{path} line {no}: @{spelled.get(key, key)} must be true or false, got {value!r}")
+        return value.lower() == "true"
+
+    def number(key: str) -> tuple[int, int] | None:
+        if key not in header:
+            return None
+        no, value = header[key]
+        try:
+            return no, int(value)
+        except ValueError:
+            raise DatasetError(f"{path} line {no}: @{spelled.get(key, key)} must be an integer, got {value!r}") from None
+
+    univariate = flag("univariate")
+    if univariate is True and dims != 1:
+        raise DatasetError(
+            f"{path} line {header['univariate'][0]}: @univariate true, but line {first} has {dims} dimensions"
+        )
+    declared_dims = number("dimensions")
+    if declared_dims is not None and declared_dims[1] != dims:
+        raise DatasetError(
+            f"{path} line {declared_dims[0]}: @dimensions {declared_dims[1]}, but line {first} has {dims}"
+        )
+    declared_length = number("serieslength")
+    if declared_length is not None and declared_length[1] != length:
+        raise DatasetError(
+            f"{path} line {declared_length[0]}: @seriesLength {declared_length[1]}, but line {first} "
+            f"has series of length {length}"
+        )
+    flag("equallength")  # checked for form only: the data (all one length here) decide
 
 
 def _read_labels(path: Path) -> list[str]:
@@ -301,7 +358,8 @@ def load_ucr(
     labels = [label for _, _, _, ls in parts for label in ls]
     if znormalize:
         values = _znormalize(values)
-    codes, label_names = encode_labels(labels, sorted(label_set, key=_numeric_key))
+    with about_file(parts[0][1]):
+        codes, label_names = encode_labels(labels, sorted(label_set, key=_numeric_key))
     conditions = None
     if len(parts) > 1:
         conditions = {"split": np.concatenate([np.full(len(ls), part) for part, _, _, ls in parts])}
