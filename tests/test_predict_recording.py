@@ -18,7 +18,7 @@ import deepshrink
 from deepshrink.cli import main
 from deepshrink.errors import ConfigError, DatasetError
 from deepshrink.train.evaluation import predict_recording
-from deepshrink.train.recording import read_recording, window_starts
+from deepshrink.train.recording import RecordingPrediction, read_recording, window_starts
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RATE, WINDOW = 1000.0, 128  # the run of the fixture: synthetic_dataset's rate and window
@@ -70,6 +70,21 @@ def test_predict_recording_matches_windows_cut_by_hand(run):
     rows = list(csv.DictReader(io.StringIO(from_run.to_csv())))
     assert len(rows) == from_run.starts.size and rows[2]["start"] == "128" and rows[2]["end"] == "256"
     assert rows[2]["start_s"] == "0.128000" and rows[2]["predicted"] == f"class{from_run.probabilities[2].argmax()}"
+
+
+def test_segments_follow_the_class_changes():
+    classes = [0] * 10 + [1] + [0] * 5 + [2] * 10  # a lone window of class 1 inside class 0
+    probs = np.full((len(classes), 3), 0.1)
+    probs[np.arange(len(classes)), classes] = 0.8
+    pred = RecordingPrediction(starts=np.arange(26) * 4, window=8, hop=4, sampling_rate=2.0, probabilities=probs,
+                               label_names=["a", "b", "c"], length=25 * 4 + 8)  # fmt: skip
+    assert [(g["class"], g["first_window"], g["last_window"]) for g in pred.segments()] == [("a", 0, 15), ("c", 16, 25)]
+    # boundary: half a hop before the centre of window 16, (64 + 4 - 2) samples = 33 s at 2 Hz
+    assert [(g["start"], g["end"]) for g in pred.segments()] == [(0.0, 33.0), (33.0, 54.0)]
+    assert [g["class"] for g in pred.segments(smooth=1)] == ["a", "b", "a", "c"]
+    assert "2 segments: a 0.0-33.0 s, c 33.0-54.0 s" in pred.summary_line()
+    with pytest.raises(ConfigError, match="smooth"):
+        pred.segments(smooth=4)
 
 
 def test_wrong_rate_length_or_channels_are_refused(run):

@@ -290,6 +290,46 @@ class RecordingPrediction:
         tied = np.flatnonzero(votes == votes.max())
         return self.label_names[int(tied[self.mean_probability[tied].argmax()])]
 
+    def segments(self, smooth: int = 5) -> list[dict[str, Any]]:
+        """Stretches of the recording with one predicted class, after a majority filter.
+
+        Each window's class is replaced by the majority class of the ``smooth`` windows around
+        it (odd; 1 = no filter), then consecutive windows of one class form a segment. A
+        segment spans from half a hop before its first window's centre to half a hop after its
+        last one's (clipped to the recording), so segments tile the covered part.
+
+        Returns:
+            ``[{"class", "first_window", "last_window", "windows", "start", "end"}]`` with
+            ``start`` / ``end`` in seconds (samples when the rate is unknown).
+        """
+        if not isinstance(smooth, int) or smooth < 1 or smooth % 2 == 0:
+            raise ConfigError(f"smooth: must be an odd number of windows >= 1, got {smooth!r}")
+        if not self.starts.size:
+            return []
+        k = len(self.label_names)
+        labels = self.probabilities.argmax(axis=1)
+        if smooth > 1:
+            onehot = np.eye(k, dtype=np.int64)[labels]
+            half = smooth // 2
+            padded = np.concatenate([np.zeros((1, k), np.int64), np.cumsum(onehot, axis=0)])
+            lo = np.clip(np.arange(labels.size) - half, 0, labels.size)
+            hi = np.clip(np.arange(labels.size) + half + 1, 0, labels.size)
+            counts = padded[hi] - padded[lo]
+            best = counts.max(axis=1)  # a tie keeps the window's own class
+            labels = np.where(counts[np.arange(labels.size), labels] == best, labels, counts.argmax(axis=1))
+        edges = np.flatnonzero(np.diff(labels)) + 1
+        firsts = np.concatenate([[0], edges])
+        lasts = np.concatenate([edges - 1, [labels.size - 1]])
+        scale = self.sampling_rate or 1.0
+        centres = self.starts + self.window / 2
+        out = []
+        for a, b in zip(firsts.tolist(), lasts.tolist()):
+            start = 0.0 if a == 0 else max(0.0, centres[a] - self.hop / 2)
+            end = float(self.length) if b == labels.size - 1 else min(float(self.length), centres[b] + self.hop / 2)
+            out.append({"class": self.label_names[int(labels[a])], "first_window": a, "last_window": b,
+                        "windows": b - a + 1, "start": start / scale, "end": end / scale})  # fmt: skip
+        return out
+
     def to_csv(self) -> str:
         """One row per window: ``window, start, end, start_s, end_s, predicted, p_<class>...``.
 
@@ -322,6 +362,7 @@ class RecordingPrediction:
             "mean_probability": {n: float(p) for n, p in zip(self.label_names, self.mean_probability)},
             "votes": {n: int(v) for n, v in zip(self.label_names, self.votes)},
             "decision": {"mean_probability": self.decision, "vote": self.vote},
+            "segments": self.segments(),
         }
 
     def summary_line(self) -> str:
@@ -331,6 +372,11 @@ class RecordingPrediction:
         span = f" over {s['duration_s']:.1f} s at {self.sampling_rate:g} Hz" if self.sampling_rate else ""
         vote = int(self.votes[self.label_names.index(self.vote)])
         agree = "" if self.vote == self.decision else f"; the vote differs: {self.vote}"
+        segments = s["segments"]
+        if len(segments) > 1:
+            unit = " s" if self.sampling_rate else ""
+            parts = ", ".join(f"{g['class']} {g['start']:.1f}-{g['end']:.1f}{unit}" for g in segments[:6])
+            agree += f"; {len(segments)} segments: {parts}" + (", ..." if len(segments) > 6 else "")
         windows = f"{s['windows']} window{'s' if s['windows'] != 1 else ''}"
         return (f"{self.name}: {windows} of {self.window} samples (hop {self.hop}){span} -> "
                 f"{self.decision} (mean probability {self.mean_probability[k]:.3f}; vote {self.vote}, "
