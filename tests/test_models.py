@@ -137,3 +137,47 @@ def test_torch_compile_forward_and_backward_match_eager(family):
     out.square().mean().backward()
     assert torch.allclose(out, eager, atol=1e-10)
     assert all(torch.allclose(p.grad, g, atol=1e-10) for p, g in zip(model.parameters(), eager_grads))
+
+
+def _convs(model):
+    return [m for m in model.modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d))]
+
+
+def _fan_in(conv):
+    return conv.weight[0].numel()  # in_channels / groups x kernel
+
+
+@pytest.mark.parametrize("name", ["convnet_paper", "resnet_paper", "se_resnet_paper", "drsn_cs_paper",
+                                  "drsn_cw_paper", "drsn_cw18_1d", "resnet20_2d", "drsn_cw20_2d"])
+def test_default_init_is_pytorchs_uniform(name):
+    # Decided by benchmarks/training_quality.py (docs/results.md, "Initialisation"): PyTorch's own
+    # layer init, weights and biases uniform in +-1/sqrt(fan_in), std 1/sqrt(3 fan_in).
+    torch.manual_seed(0)
+    model = create_model(name)
+    assert model.config["init"] == "torch"
+    for conv in _convs(model):
+        bound = 1 / _fan_in(conv) ** 0.5
+        assert conv.weight.abs().max() <= bound * (1 + 1e-6)
+        if conv.weight.numel() >= 200:
+            assert conv.weight.std().item() == pytest.approx(bound / 3**0.5, rel=0.15)
+        if conv.bias is not None:
+            assert conv.bias.abs().max() <= bound * (1 + 1e-6) and conv.bias.abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", ["resnet_paper", "drsn_cw_paper", "drsn_cw20_2d"])
+def test_he_normal_init_is_the_authors_scheme(name):
+    torch.manual_seed(0)
+    model = create_model(name, init="he_normal")
+    for conv in _convs(model):
+        std = (2 / _fan_in(conv)) ** 0.5
+        if conv.weight.numel() >= 200:
+            assert conv.weight.std().item() == pytest.approx(std, rel=0.15)
+            assert conv.weight.abs().max() > 1 / _fan_in(conv) ** 0.5  # outside the uniform's support
+        assert conv.bias is None or torch.count_nonzero(conv.bias) == 0
+    rebuilt = ResidualNet(**model.config)
+    assert rebuilt.config["init"] == "he_normal"
+
+
+def test_unknown_init_is_a_config_error():
+    with pytest.raises(ConfigError, match="init must be one of"):
+        create_model("drsn_cw_paper", init="xavier")

@@ -33,11 +33,18 @@ from deepshrink.errors import ConfigError
 from deepshrink.layers.blocks import SHORTCUTS, BasicBlock, BottleneckBlock, conv_nd, norm_nd
 from deepshrink.layers.gates import Shrinkage, SqueezeExcite, linear
 
-__all__ = ["ResidualNet", "GATES", "BLOCKS", "ACTIVATIONS"]
+__all__ = ["ResidualNet", "GATES", "BLOCKS", "ACTIVATIONS", "INITS"]
 
 GATES = ("cw", "cs", "se", None)
 BLOCKS = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU}
+INITS = ("torch", "he_normal")
+"""Weight initialisations: ``torch`` (the default) keeps PyTorch's own layer initialisation
+(convolution weights and biases uniform in +-1/sqrt(fan_in)); ``he_normal`` is the authors' code
+(Kaiming-normal weights, std sqrt(2/fan_in), zero biases). Chosen by measurement
+(``benchmarks/training_quality.py``, ``docs/results.md``): with ``he_normal`` every residual
+branch starts about as large as the path it is added to, and the small pre-activation networks
+of the paper trained 3-10 points worse under noise than with ``torch``."""
 
 
 def _make_gate(gate: str | None, reduction: float) -> Callable[[int], nn.Module] | None:
@@ -80,6 +87,8 @@ class ResidualNet(nn.Module):
         conv_bias: whether convolutions have a bias (the authors' code: yes).
         act: activation name (``relu``, ``gelu``, ``silu``, ``elu``).
         drop_rate: dropout before the classifier.
+        init: ``"torch"`` (PyTorch's layer defaults; the default, decided by measurement) or
+            ``"he_normal"`` (the authors' code); see :data:`INITS`.
         stack: train this many independent copies side by side as one network of grouped
             convolutions (input (N, stack*in_channels, ...), output (N, stack, num_classes));
             see :mod:`deepshrink.models.stacked`. 1 is an ordinary network.
@@ -106,6 +115,7 @@ class ResidualNet(nn.Module):
         conv_bias: bool = True,
         act: str = "relu",
         drop_rate: float = 0.0,
+        init: str = "torch",
         stack: int = 1,
     ) -> None:
         super().__init__()
@@ -124,6 +134,7 @@ class ResidualNet(nn.Module):
         _check_choice("block", block, list(BLOCKS))
         _check_choice("shortcut", shortcut, SHORTCUTS)
         _check_choice("act", act, list(ACTIVATIONS))
+        _check_choice("init", init, INITS)
         if kernel_size % 2 == 0 or stem_kernel % 2 == 0:
             raise ConfigError(f"kernel sizes must be odd ('same' padding), got {kernel_size} and {stem_kernel}")
         gate_layer = _make_gate(gate, gate_reduction)
@@ -134,7 +145,7 @@ class ResidualNet(nn.Module):
             depths=depths, strides=strides, stem_channels=stem_channels, stem_kernel=stem_kernel,
             stem_stride=stem_stride, stem_pool=stem_pool, block=block, gate=gate,
             gate_reduction=gate_reduction, shortcut=shortcut, kernel_size=kernel_size,
-            conv_bias=conv_bias, act=act, drop_rate=drop_rate, stack=stack,
+            conv_bias=conv_bias, act=act, drop_rate=drop_rate, init=init, stack=stack,
         )  # fmt: skip
         self.spatial_dims = spatial_dims
         self.in_channels = in_channels
@@ -173,10 +184,12 @@ class ResidualNet(nn.Module):
         self.final_act = act_layer()
         self.head_drop = nn.Dropout(drop_rate)
         self.fc = linear(channels, num_classes, stack)
-        self._init_weights()
+        if init == "he_normal":
+            self._init_he_normal()
 
-    def _init_weights(self) -> None:
-        # Variance scaling (He et al.), as the authors' code uses for its kernels.
+    def _init_he_normal(self) -> None:
+        # Variance scaling (He et al.), as the authors' code uses for its kernels. ``torch`` needs
+        # nothing here: every layer was initialised by PyTorch when it was built.
         for m in self.modules():
             if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
