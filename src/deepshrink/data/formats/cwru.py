@@ -29,6 +29,12 @@ baseline files 97-100 are in every table. Pass your own ``mapping`` for other se
 ``(class, load, rate)`` gives a file's own sampling rate, and files at another rate than
 ``sampling_rate`` are resampled to it (:func:`deepshrink.data.resample.resample`).
 
+Sampling rate of the normal baseline: some studies report that files 97-100 were recorded at
+48 kHz, not 12 kHz; if that holds for your copy, give them
+their rate, ``mapping={**CWRU_12K_DRIVE_END, 97: ("normal", 0, 48000.0), ...}``, and they are
+resampled to the 12 kHz of the fault files instead of leaving a rate difference for the model
+to learn.
+
 Channels: ``channels=("DE", "FE")`` (or with ``"BA"``) stacks the accelerometers as input
 channels, one per sensor; the normal baseline files have no ``BA`` signal.
 
