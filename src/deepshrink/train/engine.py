@@ -267,6 +267,8 @@ class Trainer:
         writer: where checkpoints, metrics and weights go (rank 0 writes); None writes nothing.
             For a cohort only ``checkpoint`` and ``metrics`` (with S histories) are called.
         log: called with each log line (rank 0 only).
+        compile_mode: with ``cfg.compile``, the ``torch.compile`` mode (e.g. ``reduce-overhead``:
+            CUDA graphs; the step has fixed shapes and no host reads between checks).
 
     After :meth:`fit`, ``history`` holds one dict per epoch (:data:`METRIC_COLUMNS`), and
     ``model`` the final weights (``best_state`` the best ones when validating); for a cohort
@@ -284,6 +286,7 @@ class Trainer:
         ctx: DistContext | None = None,
         writer: Writer | None = None,
         log: Callable[[str], None] | None = None,
+        compile_mode: str | None = None,
     ) -> None:
         self.cfg = cfg
         self.ctx = ctx or DistContext()
@@ -342,7 +345,7 @@ class Trainer:
                 **{sync_kw: not cfg.sync_bn},
             )
         if cfg.compile:
-            forward = torch.compile(forward)
+            forward = torch.compile(forward, mode=compile_mode)
         self.forward_model = forward
 
         # the cohort's data on the device, once (a fresh-noise set is re-stacked each epoch)
