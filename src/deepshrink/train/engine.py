@@ -703,7 +703,7 @@ class Trainer:
             x_all, y_all = self.train_set.x, self.train_set.y
             if x_all.device != self.device:
                 x_all, y_all = x_all.to(self.device), y_all.to(self.device)
-            return x_all, y_all, epoch_permutation(len(self.train_set), self.cfg.seed, epoch)
+            return x_all, y_all, epoch_permutation(len(self.train_set), self.cfg.seed, epoch).to(self.device)
         fresh = any(getattr(ds, "fresh_per_epoch", False) for ds in self.train_sets)
         if self._train_x is None or fresh:
             self._train_x, _ = _pad_stack([ds.x for ds in self.train_sets], self.device)
@@ -716,7 +716,7 @@ class Trainer:
         """The inputs ``(B, S*C, ...)`` and labels (``(B,)``, or ``(B, S)`` for a cohort) of a step."""
         b = self.cfg.batch_size
         if self.stack == 1:
-            idx = shard_batch(perm[step * b : (step + 1) * b], self.ctx.rank, self.ctx.world_size).to(self.device)
+            idx = shard_batch(perm[step * b : (step + 1) * b], self.ctx.rank, self.ctx.world_size)
             xb, yb = x_all.index_select(0, idx), y_all.index_select(0, idx)
         else:
             idx = perm[:, step * b : (step + 1) * b]  # (S, B)
@@ -761,6 +761,7 @@ class Trainer:
         if not self.step_in_epoch:
             self.partial_seconds = 0.0
         self._reset_flags()
+        counts = torch.full((S,), float(cfg.batch_size // ctx.world_size), dtype=torch.float64, device=self.device)
         bar = self._progress_bar(epoch)
         lr = lr_at(cfg, self.global_step, self.steps_per_epoch)
         try:
@@ -783,9 +784,7 @@ class Trainer:
                 if cfg.grad_clip is not None:
                     self._note_bad(self._clip(cfg.grad_clip), _GRAD)
                 self.optimizer.step()
-                n = float(yb.shape[0])
-                acc += torch.stack([losses.detach().to(torch.float64) * n, correct.to(torch.float64),
-                                    torch.full((S,), n, dtype=torch.float64, device=self.device)], 1)  # fmt: skip
+                acc += torch.stack([losses.detach().to(torch.float64) * counts, correct.to(torch.float64), counts], 1)
                 self.global_step += 1
                 self._step_dev += 1
                 self.step_in_epoch = step + 1
