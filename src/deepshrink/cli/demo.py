@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -17,14 +16,8 @@ on 2 CPU cores. Rerunning reuses finished runs (--force starts over).
 """
 
 
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def run(args: argparse.Namespace) -> int:
+    from deepshrink.experiments.parallel import available_cpus
     from deepshrink.experiments.presets import get_preset
     from deepshrink.experiments.report import format_console_table
     from deepshrink.experiments.study import expand_runs, read_results, run_study, study_from_dict
@@ -37,7 +30,11 @@ def run(args: argparse.Namespace) -> int:
         values["seeds"] = list(range(args.seeds))
     spec = study_from_dict(values, source="demo")
     out = Path(args.output)
-    jobs = args.jobs or max(1, min(2, _cpus()))
+    if args.stack is not None and args.stack < 1:
+        from deepshrink.cli import UsageError
+
+        raise UsageError(f"--stack must be >= 1 (1 trains the runs one by one), got {args.stack}")
+    jobs = args.jobs or max(1, min(len(spec.models), available_cpus()))
     runs = expand_runs(spec)
     da = spec.data_args
     print(
@@ -52,9 +49,11 @@ def run(args: argparse.Namespace) -> int:
     if jobs > 1:
         from deepshrink.experiments.parallel import run_study_parallel
 
-        run_study_parallel(spec, out, jobs=jobs, threads_per_job=1, force=args.force, report=True, log=print)
+        run_study_parallel(spec, out, jobs=jobs, threads_per_job=1, force=args.force, report=True, log=print,
+                           stack=args.stack, device=args.device)  # fmt: skip
     else:
-        run_study(spec, out, num_threads=args.threads, force=args.force, report=True, log=print)
+        run_study(spec, out, num_threads=args.threads, force=args.force, report=True, log=print, stack=args.stack,
+                  device=args.device)  # fmt: skip
     rows = read_results(out / "results.csv")
     print()
     print(format_console_table(rows, spec))
@@ -106,6 +105,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, metavar="N", help="torch threads with --jobs 1")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs per run (default the preset's)")
     p.add_argument("--seeds", type=int, metavar="N", help="number of seeds (default the preset's)")
+    p.add_argument("--stack", type=int, metavar="S",
+                   help="train up to S runs of a model together as one stacked network (1: one by one; default: auto)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:N")
     p.add_argument("--no-thresholds", action="store_true", help="skip the thresholds figure")
     p.add_argument("--force", action="store_true", help="start over (delete the folder's results)")
     p.set_defaults(func=run)

@@ -35,6 +35,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepshrink.layers.gates import StackedLinear
+from deepshrink.models.skeleton import ResidualNet
+from deepshrink.models.stacked import unstack_state_dict
 from deepshrink.errors import CheckpointError, ConfigError, DeepshrinkError
 from deepshrink.train.checkpoint import capture_rng, restore_rng
 from deepshrink.train.config import RECIPES, TrainConfig, config_hash
@@ -221,8 +223,6 @@ def _full_precision(t: Tensor) -> Tensor:
 
 def _single_template(model: nn.Module) -> dict[str, Tensor]:
     """Shapes of the state dict of one slice of a stacked ResidualNet (built on the meta device)."""
-    from deepshrink.models.skeleton import ResidualNet
-
     config = {k: v for k, v in model.config.items() if k != "stack"}
     with torch.device("meta"):
         return ResidualNet(**config).state_dict()
@@ -537,8 +537,6 @@ class Trainer:
     # ------------------------------------------------------------------ slices
     def slice_states(self) -> list[dict[str, Tensor]]:
         """The current weights of every slice as ordinary (non-stacked) CPU state dicts."""
-        from deepshrink.models.stacked import unstack_state_dict
-
         if self.stack == 1:
             return [_state_dict_cpu(self.model)]
         return unstack_state_dict(_state_dict_cpu(self.model), self.stack, self._template)
