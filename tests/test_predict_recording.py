@@ -87,6 +87,17 @@ def test_segments_follow_the_class_changes():
         pred.segments(smooth=4)
 
 
+def test_csv_time_column_gives_the_rate_despite_rounding(tmp_path):
+    t = np.arange(3000) / 12800.0  # 78.125 us steps, printed to the microsecond
+    x = np.sin(2 * np.pi * 100 * t)
+    (tmp_path / "r.csv").write_text("Time,ch1,ch2\n" + "".join(f"{a:.6f},{b:.6f},{-b:.6f}\n" for a, b in zip(t, x)))
+    signal, rate = read_recording(tmp_path / "r.csv")
+    assert signal.shape == (2, 3000) and rate == pytest.approx(12800.0, rel=1e-5)
+    np.testing.assert_allclose(signal[1], -x, atol=1e-6)
+    one, _ = read_recording(tmp_path / "r.csv", columns=["ch2"])
+    np.testing.assert_array_equal(one, signal[1:])
+
+
 def test_wrong_rate_length_or_channels_are_refused(run):
     model = deepshrink.load(run)
     signal = long_signal()

@@ -417,7 +417,7 @@ def predict_path(
     if sampling_rate is not None:
         if not (isinstance(sampling_rate, (int, float)) and math.isfinite(sampling_rate) and sampling_rate > 0):
             raise ConfigError(f"--sampling-rate: must be a positive number of Hz, got {sampling_rate!r}")
-        if file_rate is not None and not math.isclose(file_rate, sampling_rate, rel_tol=1e-6):
+        if file_rate is not None and not math.isclose(file_rate, sampling_rate, rel_tol=1e-4):
             raise DatasetError(f"{path}: the file says {file_rate:g} Hz, --sampling-rate says {sampling_rate:g} Hz")
     rate = sampling_rate if sampling_rate is not None else file_rate
     spec = getattr(model, "input_spec", None) or {}

@@ -37,7 +37,7 @@ __all__ = ["RecordingPrediction", "predict_recording", "read_recording", "window
 
 _RATE_KEYS = ("sampling_rate", "fs", "Fs", "sample_rate", "rate")
 _TIME_COLUMNS = ("time", "t", "time_s", "seconds", "timestamp")
-RECORDING_SUFFIXES = (".npy", ".npz", ".csv", ".mat", ".wav")
+_RATE_TOL = 1e-4  # rates closer than this (relative) are the same rate: a time column's rounding
 
 
 # ---------------------------------------------------------------------- reading
@@ -104,9 +104,9 @@ def _read_csv_columns(p: Path, columns: list[str] | None) -> tuple[np.ndarray, f
     rate = None
     time_col = next((i for i, n in enumerate(names) if header and n.lower() in _TIME_COLUMNS), None)
     if time_col is not None and values.shape[0] >= 2:
-        steps = np.diff(values[:, time_col])
-        step = float(np.median(steps))
-        if step > 0 and np.allclose(steps, step, rtol=1e-3, atol=0):
+        t = values[:, time_col]
+        step = float(t[-1] - t[0]) / (t.size - 1)  # from the whole span: printed times are rounded
+        if step > 0 and np.all(np.abs(np.diff(t) - step) <= 0.05 * step):
             rate = 1.0 / step
     if columns:
         picked = []
@@ -497,7 +497,7 @@ def predict_recording(
         channel, sample = (int(i[0]) for i in np.nonzero(~np.isfinite(x)))
         raise DatasetError(f"{name}: NaN or infinite value at sample {sample} of channel {channel}")
     resampled = False
-    if sampling_rate is not None and model_rate and not math.isclose(float(sampling_rate), float(model_rate), rel_tol=1e-9):
+    if sampling_rate is not None and model_rate and not math.isclose(float(sampling_rate), float(model_rate), rel_tol=_RATE_TOL):
         if not resample:
             raise DatasetError(
                 f"{name}: sampled at {float(sampling_rate):g} Hz, but the model expects {float(model_rate):g} Hz "
