@@ -29,6 +29,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import os
 import tempfile
 import warnings
@@ -50,6 +51,7 @@ DEFAULT_SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
 _DEFAULT_LENGTH = {1: 2048, 2: 32, 3: 16}
 _CHECK_BATCH = 3  # compared after export: differs from the example's batch of 2
 _ONNX_MAX_INLINE_BYTES = 1_800_000_000  # protobuf's limit is 2 GiB; above, weights go to a side file
+_MAX_EXAMPLE_ELEMENTS = 1 << 24  # samples per channel of the example input (a typo beyond would exhaust memory)
 _DYNAMO_MIN_OPSET = 18  # torch.onnx's dynamo exporter writes opset 18 and above
 _TORCHSCRIPT_MIN_OPSET = 7  # torch.onnx's TorchScript-based exporter: opsets 7 to 20
 
@@ -87,6 +89,11 @@ def _spatial_shape(spatial_dims: int, length: int | Sequence[int] | None) -> tup
         raise ExportError(
             f"input length must be a positive integer or {spatial_dims} of them "
             f"for a {spatial_dims}-D model, got {length!r}"
+        )
+    if math.prod(shape) > _MAX_EXAMPLE_ELEMENTS:
+        raise ExportError(
+            f"input length {length!r} is too large to export for: {math.prod(shape):,} samples per channel "
+            f"(at most {_MAX_EXAMPLE_ELEMENTS:,}); the ONNX batch dim is dynamic, the length is not"
         )
     return shape
 

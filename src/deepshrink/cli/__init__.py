@@ -104,6 +104,11 @@ def _silence_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deepshrink`` console script."""
+    import logging
+
+    # A log line that cannot be written (a full disk under train.log) is dropped instead of
+    # printing logging's own traceback; the write that matters (a checkpoint) reports the error.
+    logging.raiseExceptions = False
     try:
         with _one_line_warnings():
             parser = build_parser()

@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     from deepshrink.train.config import parse_key_values
     from deepshrink.train.run import load_data_spec
 
-    if args.per_class < 1:
-        raise ConfigError(f"--per-class must be >= 1, got {args.per_class}")
+    if not 1 <= args.per_class <= 50:
+        raise ConfigError(f"--per-class must be in [1, 50], got {args.per_class}")
     if args.plot and not Path(args.plot).resolve().parent.is_dir():
         raise ConfigError(f"--plot {args.plot}: the folder {Path(args.plot).parent} does not exist")
     ds = load_data_spec(args.spec, parse_key_values(args.data_arg, "--data-arg"))

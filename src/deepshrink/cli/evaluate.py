@@ -50,6 +50,8 @@ def check_args(args: argparse.Namespace) -> None:
 
     from deepshrink.cli import UsageError
 
+    if args.data_arg and args.data is None:
+        raise UsageError("deepshrink evaluate: --data-arg applies to --data; give --data SPEC too (the run's own data takes its config's arguments)")
     if args.batch_size is not None and args.batch_size < 1:
         raise UsageError(f"deepshrink evaluate: --batch-size must be >= 1, got {args.batch_size}")
     if args.seed is not None and args.seed < 0:

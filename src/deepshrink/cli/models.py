@@ -16,7 +16,7 @@ def model_summary(name: str, in_channels: int = 1, num_classes: int = 8, length:
     model = create_model(name, in_channels=in_channels, num_classes=num_classes).eval()
     dims = model.spatial_dims
     length = (2048 if dims == 1 else 32) if length is None else length
-    limit = {1: 1 << 20, 2: 1024, 3: 128}[dims]
+    limit = {1: 1 << 18, 2: 1024, 3: 128}[dims]
     if not 1 <= length <= limit:
         raise ConfigError(f"--length must be in [1, {limit}] for a {dims}-D model, got {length}")
     x = torch.zeros((1, in_channels) + (length,) * dims)

@@ -20,13 +20,15 @@ RUN_DIR/thresholds/ (or --output).
 
 
 def _snrs(text: str) -> list[float]:
+    from deepshrink.errors import ConfigError
     from deepshrink.train.config import parse_snr
 
-    spec = parse_snr(text, "--snrs")
+    try:
+        spec = parse_snr(text, "--snrs")
+    except ConfigError as err:  # argparse would replace a ValueError's message by "invalid value"
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--snrs: ")) from None
     if isinstance(spec, tuple):
-        from deepshrink.cli import UsageError
-
-        raise UsageError(f"--snrs: give a list (--snrs=-10:10:2 or --snrs=-5,0,5), not a range {text!r}")
+        raise argparse.ArgumentTypeError(f"give a list (--snrs=-10:10:2 or --snrs=-5,0,5), not a range {text!r}")
     return [spec] if isinstance(spec, float) else list(spec)
 
 
@@ -55,6 +57,12 @@ def format_summary(analysis) -> str:
 def run(args: argparse.Namespace) -> int:
     from deepshrink.experiments.thresholds import analyze_thresholds, write_threshold_analysis
 
+    from deepshrink.cli import UsageError
+
+    if args.max_signals < 0:
+        raise UsageError(f"deepshrink thresholds: --max-signals must be >= 0 (0: all), got {args.max_signals}")
+    if args.seed < 0:
+        raise UsageError(f"deepshrink thresholds: --seed must be >= 0, got {args.seed}")
     run_dir = Path(args.run_dir)
     analysis = analyze_thresholds(
         run_dir, snrs=args.snrs, noise=args.noise, max_signals=args.max_signals or None, split=args.split,

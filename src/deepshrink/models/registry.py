@@ -31,7 +31,10 @@ from typing import Any
 from deepshrink.errors import ConfigError
 from deepshrink.models.skeleton import ResidualNet
 
-__all__ = ["create_model", "list_models", "model_config", "check_model_args", "FAMILIES", "PRESETS", "RESERVED_ARGS"]
+__all__ = [
+    "create_model", "list_models", "model_config", "check_model_args", "check_model_config", "FAMILIES", "PRESETS",
+    "RESERVED_ARGS",
+]  # fmt: skip
 
 FAMILIES: dict[str, dict[str, Any]] = {
     "convnet": dict(gate=None, shortcut="none"),
@@ -169,6 +172,34 @@ def check_model_args(args: Mapping[str, Any], where: str = "model arguments") ->
             raise ConfigError(f"{where}: model argument {name!r} {problem}")
 
 
+def check_model_config(args: Mapping[str, Any], where: str = "model arguments") -> None:
+    """Check a full set of :class:`ResidualNet` arguments, each one and how they fit together.
+
+    Besides :func:`check_model_args`: one width, depth and stride per stage, odd kernel sizes,
+    and no stage narrower than the one before with the paper's zero-padding shortcut.
+
+    Raises:
+        ConfigError: naming ``where`` and the arguments that do not fit.
+    """
+    check_model_args(args, where)
+    widths, depths, strides = (list(args.get(k, ())) for k in ("widths", "depths", "strides"))
+    if not len(widths) == len(depths) == len(strides):
+        raise ConfigError(
+            f"{where}: widths, depths and strides need one entry per stage, got {widths}, {depths}, {strides}"
+        )
+    for key in ("kernel_size", "stem_kernel"):
+        if key in args and args[key] % 2 == 0:
+            raise ConfigError(f"{where}: model argument {key!r} must be odd ('same' padding), got {args[key]}")
+    if args.get("shortcut") == "pad" and "stem_channels" in args:
+        channels = [args["stem_channels"], *widths]
+        for before, after in zip(channels, channels[1:]):
+            if after < before:
+                raise ConfigError(
+                    f"{where}: shortcut 'pad' cannot narrow {before} -> {after} channels "
+                    f"(widths {widths}); use shortcut='conv' or non-decreasing widths"
+                )
+
+
 def list_models(pattern: str | None = None) -> list[str]:
     """Sorted names of the registered models, optionally filtered by a shell-style pattern."""
     names = sorted(_REGISTRY)
@@ -186,8 +217,9 @@ def model_config(name: str, **overrides: Any) -> dict[str, Any]:
     unknown = sorted(str(k) for k in set(overrides) - set(_ARGUMENTS))
     if unknown:
         raise ConfigError(f"unknown model argument(s) {', '.join(unknown)} for {name!r}; valid: {', '.join(_ARGUMENTS)}")
-    check_model_args(overrides, f"model {name!r}")
-    return {**_REGISTRY[name], **overrides}
+    config = {**_REGISTRY[name], **overrides}
+    check_model_config(config, f"model {name!r}")
+    return config
 
 
 def create_model(name: str, in_channels: int = 1, num_classes: int = 8, **overrides: Any) -> ResidualNet:

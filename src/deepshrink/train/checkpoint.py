@@ -77,6 +77,9 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
         os.replace(tmp, path)
     except OSError as err:  # e.g. a full disk: the previous checkpoint stays as it was
         Path(tmp).unlink(missing_ok=True)

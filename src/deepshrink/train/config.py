@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 from deepshrink.errors import ConfigError
-from deepshrink.models.registry import RESERVED_ARGS, check_model_args
+from deepshrink.models.registry import RESERVED_ARGS, check_model_args, model_config
 from deepshrink.noise import SNR_LIMIT_DB
 
 __all__ = [
@@ -337,6 +337,10 @@ def _validate(cfg: TrainConfig, where: str) -> None:
             "training takes the input channels and the number of classes from the data"
         )
     check_model_args(cfg.model_args, f"{where}: key 'model_args'")
+    try:  # the preset and the arguments together: caught here, not after the data is loaded
+        model_config(cfg.model, **cfg.model_args)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
     if not cfg.data:
         raise bad("data", "must not be empty")
 
