@@ -140,6 +140,11 @@ def test_bad_input_and_a_full_disk_give_one_line_and_exit_2(workspace):
         "thresholds snr": (["thresholds", run, "--snrs=-1e9,0"], {}, "outside [-200, 200] dB"),
         "benchmark snr": (["benchmark", "--snrs=1e9", "--dry-run"], {}, "outside [-200, 200] dB"),
         "evaluate batch 0": (["evaluate", run, "--batch-size", "0"], {}, "--batch-size must be >= 1"),
+        "evaluate data-arg alone": (["evaluate", run, "--data-arg", "window=64"], {}, "--data-arg applies to --data"),
+        "snr without noise": (["train", "--noise", "none", "--snr", "5", "--print-config"], {}, "--snr needs a noise kind"),
+        "resume with output": (["train", "--resume", run, "--output", root / "elsewhere"], {}, "--output cannot be combined"),
+        "thresholds max-signals": (["thresholds", run, "--max-signals", "-5"], {}, "--max-signals must be >= 0"),
+        "export huge length": (["export", saved, "--length", "1000000000"], {}, "too large to export for"),
         "evaluate output is a file": (["evaluate", run, "--output", root / "report.txt"], {}, "report.txt is an existing file"),
         "yaml duplicate key": (["train", "--config", root / "dup.yaml", "--print-config"], {}, "dup.yaml: not valid YAML (line 3: duplicate key 'epochs'"),
         "opset 999": (["export", saved, "--opset", "999"], {}, "opset 999 is not one this onnx can write"),
@@ -172,7 +177,7 @@ def test_bad_input_and_a_full_disk_give_one_line_and_exit_2(workspace):
     assert load_checkpoint(full / "last.ckpt")["epoch"] == 1
     assert not [p for p in os.listdir(full) if p.endswith(".tmp")]
     assert (root / "predictions.csv").read_text() == "previous predictions\n"
-    assert not (root / "never").exists()
+    assert not (root / "never").exists() and not (root / "elsewhere").exists()
     assert load_checkpoint(tampered.parent / "run" / "last.ckpt")["epoch"] == 2
 
     # --resume on the full disk: the same one line, the checkpoint untouched; then space again

@@ -362,3 +362,130 @@ def test_every_error_is_a_deepshrink_error():
     for cls in (ConfigError, DatasetError, CheckpointError, ShapeError):
         assert issubclass(cls, DeepshrinkError) and issubclass(cls, ValueError)
     assert math.isclose(parse_key_values(["lr=1e-3"], "--set")["lr"], 0.001)
+
+
+# ---------------------------------------------------------------------- more public functions
+def test_functional_checks_its_operands():
+    from deepshrink.functional import abs_mean, shrink_add, soft_threshold
+
+    x = torch.randn(2, 3, 8)
+    with pytest.raises(ShapeError, match="x must be a floating-point tensor"):
+        soft_threshold("a", 1.0)
+    with pytest.raises(ConfigError, match="tau must be a tensor or a number"):
+        soft_threshold(x, "a")
+    with pytest.raises(ConfigError, match="tau must be a finite number >= 0"):
+        soft_threshold(x, -1.0)
+    with pytest.raises(ShapeError, match=r"tau of shape \(3, 1, 1\) does not broadcast"):
+        soft_threshold(x, torch.ones(3, 1, 1))
+    with pytest.raises(ShapeError, match="residual must be a tensor of x's shape"):
+        shrink_add(x, torch.ones(2, 3, 1), torch.ones(2, 3, 5))
+    with pytest.raises(ConfigError, match="start_dim must be an integer in"):
+        abs_mean(x, 5)
+    with pytest.raises(ShapeError):
+        abs_mean([1.0, 2.0])
+    torch.testing.assert_close(soft_threshold(x, 0.5), torch.sign(x) * torch.clamp(x.abs() - 0.5, min=0))
+
+
+_BLOCK_BAD = {
+    "in_channels": _BAD_INT, "out_channels": _BAD_INT, "stride": _BAD_INT,
+    "kernel_size": st.one_of(_BAD_INT, st.integers(1, 20).map(lambda k: 2 * k)),
+    "spatial_dims": st.one_of(st.integers(4, 9), st.integers(max_value=0), st.text(max_size=2), st.floats()),
+    "shortcut": _BAD_STR, "gate_layer": st.one_of(st.integers(), st.text(max_size=3)),
+    "act_layer": st.one_of(st.integers(), st.text(max_size=3), st.none()), "bias": _BAD_BOOL, "stack": _BAD_INT,
+}  # fmt: skip
+
+
+@FAST
+@given(data=st.data())
+def test_property_residual_units_raise_config_errors(data):
+    from deepshrink.layers import BasicBlock, BottleneckBlock
+
+    cls = data.draw(st.sampled_from([BasicBlock, BottleneckBlock]))
+    name = data.draw(st.sampled_from(sorted(_BLOCK_BAD)))
+    kwargs = {"in_channels": 4, "out_channels": 8, name: data.draw(_BLOCK_BAD[name])}
+    with pytest.raises(ConfigError):
+        cls(**kwargs)
+
+
+def test_units_and_models_refuse_inputs_of_the_wrong_shape():
+    from deepshrink.layers import BasicBlock, record_thresholds
+
+    with pytest.raises(ShapeError, match=r"BasicBlock: expected input of shape \(N, 4"):
+        BasicBlock(4, 4)(torch.randn(2, 3, 16))
+    with pytest.raises(ShapeError, match="floating-point"):
+        Shrinkage(4)(torch.ones(2, 4, 8, dtype=torch.long))
+    with pytest.raises(ConfigError, match="record_thresholds: model must be a torch module"):
+        record_thresholds(3).__enter__()
+    with pytest.raises(ConfigError, match="dtype must be a floating-point torch.dtype"):
+        Shrinkage(4, dtype="float")
+    with pytest.raises(ConfigError, match="pattern: expected a shell-style pattern"):
+        deepshrink.list_models(3)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: from_pretrained(None), lambda: deepshrink.load(None), lambda: read_model_config(3),
+        lambda: __import__("deepshrink.train.checkpoint", fromlist=["x"]).load_checkpoint(None),
+        lambda: load_config(None), lambda: __import__("deepshrink.data", fromlist=["x"]).load_npz(None),
+        lambda: __import__("deepshrink.data", fromlist=["x"]).load_folder(3), lambda: load_ucr(None),
+        lambda: deepshrink.save_pretrained(create_model("resnet_paper6"), None),
+        lambda: __import__("deepshrink.export", fromlist=["x"]).export_model(create_model("resnet_paper6"), None),
+    ],
+)
+def test_a_path_argument_that_is_no_path(call):
+    with pytest.raises(DeepshrinkError, match="expected a file or folder path, got"):
+        call()
+
+
+def test_save_pretrained_checks_what_it_writes(tmp_path):
+    model = create_model("resnet_paper6", num_classes=3)
+    with pytest.raises(ConfigError, match="label_names: expected a list of class names"):
+        deepshrink.save_pretrained(model, tmp_path / "a", label_names=3)
+    with pytest.raises(ConfigError, match="duplicate names"):
+        deepshrink.save_pretrained(model, tmp_path / "a", label_names=["x", "x", "y"])
+    with pytest.raises(ConfigError, match="extra: must hold JSON values only"):
+        deepshrink.save_pretrained(model, tmp_path / "a", extra={"a": object()})
+    with pytest.raises(ConfigError, match="needs a deepshrink model"):
+        deepshrink.save_pretrained(torch.nn.Linear(2, 2), tmp_path / "a")
+    assert not (tmp_path / "a").exists()  # nothing half-made
+
+
+def test_data_functions_check_their_arguments(tmp_path):
+    from deepshrink.data import SignalDataset, save_npz
+    from deepshrink.noise import measure_snr
+
+    with pytest.raises(DatasetError, match=r"labels: expected shape \(N,\)"):
+        encode_labels([[1, 2], [3, 4]])
+    with pytest.raises(DatasetError, match="labels: expected one label per observation"):
+        encode_labels(None)
+    with pytest.raises(DatasetError, match="label_names: expected a list"):
+        encode_labels([1, 2], label_names="ab")
+    x = np.random.default_rng(0).standard_normal((3, 1, 8)).astype(np.float32)
+    with pytest.raises(DatasetError, match="conditions must map"):
+        SignalDataset(x, [0, 1, 0], label_names=["a", "b"], conditions=[1, 2])
+    with pytest.raises(ConfigError, match="expected numeric arrays"):
+        measure_snr("a", "b")
+    with pytest.raises(DatasetError, match="save_npz: expected a SignalDataset"):
+        save_npz("x", tmp_path / "x.npz")
+    ds = SignalDataset(x, [0, 1, 0], label_names=["a", "b"])
+    target = tmp_path / "kept.npz"
+    target.write_bytes(b"previous")
+    import errno
+    import os as os_module
+
+    real = os_module.fsync
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os_module.strerror(errno.ENOSPC))
+
+    os_module.fsync = full
+    try:
+        with pytest.raises(OSError, match="No space left") as err:
+            save_npz(ds, target)
+    finally:
+        os_module.fsync = real
+    assert err.value.filename == str(target) and target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.npz"]
+    save_npz(ds, target)
+    assert load_dataset(target).x.shape == (3, 1, 8)

@@ -42,7 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from deepshrink.errors import DeepshrinkError
-from deepshrink.serialization import atomic_write, named_os_error, unwrap_model
+from deepshrink.serialization import atomic_write, check_path, named_os_error, unwrap_model
 
 __all__ = ["DEFAULT_SUFFIX", "FORMATS", "ExportError", "ExportResult", "default_example_input", "export_model"]
 
@@ -352,10 +352,10 @@ def export_model(
     Raises:
         ExportError: unknown format, missing folder, the exporter failed, or the check failed.
     """
-    fmt = str(format).lower()
+    fmt = format.lower() if isinstance(format, str) else format
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
-    path = Path(path)
+    path = check_path(path, "path", ExportError)
     if not path.parent.is_dir():
         raise ExportError(f"{path}: the folder {path.parent} does not exist")
     if path.is_dir():
@@ -365,6 +365,14 @@ def export_model(
     x = example_input if example_input is not None else default_example_input(model, length)
     if not isinstance(x, Tensor) or x.dim() < 2:
         raise ExportError(f"example_input must be a tensor with a batch dim, got {getattr(x, 'shape', type(x))}")
+    config = getattr(model, "config", None)
+    if example_input is not None and isinstance(config, dict) and "in_channels" in config and "spatial_dims" in config:
+        channels = int(config["in_channels"]) * int(config.get("stack", 1))
+        if x.dim() != int(config["spatial_dims"]) + 2 or x.shape[1] != channels:
+            raise ExportError(
+                f"example_input of shape {tuple(x.shape)} does not fit the model: expected "
+                f"{int(config['spatial_dims']) + 2} dims, (N, {channels}, *spatial)"
+            )
     was_training = model.training
     model.eval()
     try:

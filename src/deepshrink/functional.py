@@ -26,6 +26,8 @@ import math
 import torch
 from torch import Tensor
 
+from deepshrink.errors import ConfigError, ShapeError
+
 __all__ = ["soft_threshold", "soft_threshold_reference", "shrink_add", "abs_mean"]
 
 
@@ -76,6 +78,31 @@ def _exporting() -> bool:
     return bool(torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting())
 
 
+def _check_operands(name: str, x: object, tau: object, residual: object = None) -> Tensor:
+    """Type and broadcast checks of the public functions (skipped while compiling or tracing)."""
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        raise ShapeError(f"{name}: x must be a floating-point tensor, got {getattr(x, 'dtype', type(x).__name__)}")
+    if isinstance(tau, Tensor):
+        pass
+    elif isinstance(tau, (int, float)) and not isinstance(tau, bool):
+        if not (math.isfinite(tau) and tau >= 0):
+            raise ConfigError(f"{name}: tau must be a finite number >= 0, got {tau!r}")
+        tau = torch.as_tensor(tau, dtype=x.dtype, device=x.device)
+    else:
+        raise ConfigError(f"{name}: tau must be a tensor or a number >= 0, got {type(tau).__name__}")
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return tau
+    xs, ts = x.shape, tau.shape
+    offset = len(xs) - len(ts)
+    if offset < 0 or any(t != 1 and t != xs[offset + i] for i, t in enumerate(ts)):
+        raise ShapeError(f"{name}: tau of shape {tuple(tau.shape)} does not broadcast to x of shape {tuple(x.shape)}")
+    if residual is not None and (not isinstance(residual, Tensor) or residual.shape != x.shape):
+        raise ShapeError(
+            f"{name}: residual must be a tensor of x's shape {tuple(x.shape)}, got {tuple(getattr(residual, 'shape', ())) or type(residual).__name__}"
+        )
+    return tau
+
+
 def _use_function(*tensors: Tensor) -> bool:
     """Whether to run the memory-lean autograd Function (a gradient is needed, eager or compiled)."""
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors) and not _exporting()
@@ -117,9 +144,13 @@ def soft_threshold(x: Tensor, tau: Tensor | float) -> Tensor:
 
     Returns:
         A tensor shaped like ``x``.
+
+    Raises:
+        ShapeError: ``x`` is not a floating-point tensor or ``tau`` does not broadcast to it.
+        ConfigError: ``tau`` is a negative or non-finite number (a negative tensor ``tau`` is
+            not checked: that would cost a device synchronisation on every call).
     """
-    if not isinstance(tau, Tensor):
-        tau = torch.as_tensor(tau, dtype=x.dtype, device=x.device)
+    tau = _check_operands("soft_threshold", x, tau)
     if _use_function(x, tau):
         return _SoftThreshold.apply(x, tau)
     return _soft_threshold_forward(x, tau)
@@ -149,6 +180,7 @@ def shrink_add(x: Tensor, tau: Tensor, residual: Tensor) -> Tensor:
 
     ``residual`` must have the shape of ``x`` (the shortcut of a residual unit).
     """
+    tau = _check_operands("shrink_add", x, tau, residual)
     if _use_function(x, tau, residual):
         return _ShrinkAdd.apply(x, tau, residual)
     return _soft_threshold_forward(x, tau) + residual
@@ -175,6 +207,10 @@ def abs_mean(x: Tensor, start_dim: int = 2) -> Tensor:
     For (N, C, *spatial) input and ``start_dim=2`` this is the (N, C) vector the shrinkage
     sub-network starts from. The backward keeps only ``sign(x)`` as ``int8``.
     """
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        raise ShapeError(f"abs_mean: x must be a floating-point tensor, got {getattr(x, 'dtype', type(x).__name__)}")
+    if isinstance(start_dim, bool) or not isinstance(start_dim, int) or not 0 <= start_dim < x.dim():
+        raise ConfigError(f"abs_mean: start_dim must be an integer in [0, {x.dim() - 1}] for a {x.dim()}-D x, got {start_dim!r}")
     if _use_function(x):
         return _AbsMean.apply(x, start_dim)
     return x.abs().flatten(start_dim).mean(-1)

@@ -78,6 +78,7 @@ NOISE_KINDS: tuple[str, ...] = ("gaussian", "laplacian", "uniform", "pink", "bro
 """Names accepted by :func:`add_noise` ``kind``."""
 
 _COLOUR_EXPONENT = {"pink": 1.0, "brown": 2.0}
+_REAL_INTS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 SNRSpec = Union[float, Sequence[float], np.ndarray, torch.Tensor, tuple[float, float]]
 GeneratorSpec = Union[torch.Generator, int, None]
@@ -327,8 +328,15 @@ def measure_snr(
     Raises:
         ConfigError: The shapes differ.
     """
-    clean_t = torch.as_tensor(clean)
-    noisy_t = torch.as_tensor(noisy, device=clean_t.device)
+    try:
+        clean_t = torch.as_tensor(clean)
+        noisy_t = torch.as_tensor(noisy, device=clean_t.device)
+    except (TypeError, ValueError, RuntimeError):
+        raise ConfigError(
+            f"clean, noisy: expected numeric arrays or tensors, got {type(clean).__name__} and {type(noisy).__name__}"
+        ) from None
+    if not all(t.is_floating_point() or t.dtype in _REAL_INTS for t in (clean_t, noisy_t)):
+        raise ConfigError(f"clean, noisy: expected real numbers, got dtypes {clean_t.dtype} and {noisy_t.dtype}")
     if clean_t.shape != noisy_t.shape:
         raise ConfigError(
             f"noisy: shape {tuple(noisy_t.shape)} differs from clean's {tuple(clean_t.shape)}"

@@ -23,13 +23,26 @@ from deepshrink.errors import CheckpointError, ConfigError
 from deepshrink.models.registry import check_model_args
 
 __all__ = [
-    "save_pretrained", "from_pretrained", "read_model_config", "atomic_write", "named_os_error", "check_device", "CONFIG_NAME", "WEIGHTS_NAME",
+    "save_pretrained", "from_pretrained", "read_model_config", "atomic_write", "named_os_error", "check_device", "check_path", "CONFIG_NAME", "WEIGHTS_NAME",
 ]  # fmt: skip
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT = "deepshrink.model"
 FORMAT_VERSION = 1
+
+
+def check_path(value: Any, argument: str, error: type[Exception] = ConfigError) -> Path:
+    """``value`` as a :class:`Path`, or ``error`` naming ``argument`` if it is no path at all.
+
+    Public functions that take a file or folder call this first, so that ``None`` or a number
+    is a one-line deepshrink error instead of a TypeError from ``os.fspath``.
+    """
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        if isinstance(text, str) and text.strip() and "\0" not in text:
+            return Path(text).expanduser()
+    raise error(f"{argument}: expected a file or folder path, got {type(value).__name__} {value!r:.60}")
 
 
 def named_os_error(err: OSError, path: Path) -> OSError:
@@ -91,14 +104,29 @@ def save_pretrained(
     """
     from safetensors.torch import save
 
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"save_pretrained: model must be a torch module, got {type(model).__name__}")
     model = unwrap_model(model)
-    if not hasattr(model, "config"):
+    if not isinstance(getattr(model, "config", None), dict):
         raise ConfigError(f"save_pretrained needs a deepshrink model with a .config, got {type(model).__name__}")
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = check_path(directory, "directory")
     num_classes = model.config.get("num_classes")
-    if label_names is not None and num_classes is not None and len(label_names) != num_classes:
-        raise ConfigError(f"label_names has {len(label_names)} names but the model has {num_classes} outputs")
+    if label_names is not None:
+        if isinstance(label_names, (str, bytes)) or not isinstance(label_names, Sequence):
+            raise ConfigError(f"label_names: expected a list of class names, got {type(label_names).__name__} {label_names!r:.60}")
+        label_names = [str(v) for v in label_names]
+        if num_classes is not None and len(label_names) != num_classes:
+            raise ConfigError(f"label_names has {len(label_names)} names but the model has {num_classes} outputs")
+        if len(set(label_names)) != len(label_names):
+            raise ConfigError(f"label_names has duplicate names: {label_names!r:.80}")
+    for name, value in (("input_spec", input_spec), ("extra", extra)):
+        if value is not None and not isinstance(value, dict):
+            raise ConfigError(f"{name}: expected a mapping or None, got {type(value).__name__}")
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{name}: must hold JSON values only (numbers, strings, lists, mappings): {err}") from None
+    directory.mkdir(parents=True, exist_ok=True)
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -127,6 +155,7 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 
 def read_model_config(directory: str | os.PathLike) -> dict[str, Any]:
     """Read and check ``config.json`` of a saved model or run folder."""
+    directory = check_path(directory, "directory", CheckpointError)
     path = Path(directory) / CONFIG_NAME
     if not Path(directory).is_dir():
         raise CheckpointError(f"{directory}: not a folder with a saved model")

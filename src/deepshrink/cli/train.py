@@ -39,9 +39,13 @@ def build_config(args: argparse.Namespace):
     """The TrainConfig from --config / --resume's config.yaml, then flags, then --set."""
     from pathlib import Path
 
+    from deepshrink.cli import UsageError
     from deepshrink.errors import CheckpointError
     from deepshrink.train.config import TrainConfig, apply_overrides, load_config, parse_key_values
 
+    if args.resume is not None and (args.output is not None or args.force):
+        flag = "--output" if args.output is not None else "--force"
+        raise UsageError(f"deepshrink train: --resume continues RUN_DIR in place; {flag} cannot be combined with it")
     if args.config is not None:
         cfg = load_config(args.config)
     elif args.resume is not None:
@@ -66,6 +70,8 @@ def build_config(args: argparse.Namespace):
     cfg = apply_overrides(cfg, flags, source="command line")
     if args.set:
         cfg = apply_overrides(cfg, parse_key_values(args.set, "--set"), source="--set")
+    if args.snr is not None and cfg.noise == "none":
+        raise UsageError("deepshrink train: --snr needs a noise kind, but noise is 'none' (give --noise gaussian, ...)")
     return cfg
 
 

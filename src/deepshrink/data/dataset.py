@@ -93,7 +93,21 @@ def encode_labels(
         DatasetError: A label is missing (NaN, infinite or empty: no class), or not in
             ``label_names``.
     """
-    text = [_canonical_label(v) for v in np.asarray(labels).reshape(-1).tolist()]
+    if labels is None or isinstance(labels, (str, bytes, dict)):
+        raise DatasetError(f"labels: expected one label per observation (an array of shape (N,)), got {type(labels).__name__}")
+    if isinstance(labels, torch.Tensor):
+        labels = labels.detach().cpu().numpy()
+    try:
+        array = np.asarray(labels)
+    except ValueError as err:  # ragged nested lists
+        raise DatasetError(f"labels: expected an array of shape (N,) ({err})") from None
+    if array.ndim != 1 and not (array.ndim == 2 and array.shape[1] == 1):
+        raise DatasetError(f"labels: expected shape (N,), one label per observation, got shape {array.shape}")
+    if array.dtype == object and any(isinstance(v, (list, tuple, dict, set, np.ndarray)) for v in array.reshape(-1)):
+        raise DatasetError("labels: every label must be a number or a string")
+    if label_names is not None and (isinstance(label_names, (str, bytes)) or not isinstance(label_names, (Sequence, np.ndarray))):
+        raise DatasetError(f"label_names: expected a list of class names, got {type(label_names).__name__} {label_names!r:.60}")
+    text = [_canonical_label(v) for v in array.reshape(-1).tolist()]
     for i, label in enumerate(text):
         if _missing_label(label):
             raise DatasetError(
@@ -204,6 +218,8 @@ def _as_conditions(
 ) -> dict[str, np.ndarray]:
     """Conditions as a dict of 1-D numpy arrays of length ``n``."""
     out: dict[str, np.ndarray] = {}
+    if conditions is not None and not isinstance(conditions, Mapping):
+        raise DatasetError(f"{where}: conditions must map a condition name to one value per observation, got {type(conditions).__name__}")
     for key, values in (conditions or {}).items():
         arr = np.asarray(values.cpu() if isinstance(values, torch.Tensor) else values)
         if arr.ndim == 0:

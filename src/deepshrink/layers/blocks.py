@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepshrink.errors import ConfigError
-from deepshrink.layers.gates import Shrinkage
+from deepshrink.layers.gates import Shrinkage, _check_input, _positive_int
 
 __all__ = ["BasicBlock", "BottleneckBlock", "PadShortcut", "conv_nd", "norm_nd", "make_shortcut", "SHORTCUTS"]
 
@@ -110,7 +110,11 @@ class _ResidualUnit(nn.Module):
     gate: nn.Module
     shortcut: nn.Module | None
 
+    in_channels: int
+    stack: int
+
     def forward(self, x: Tensor) -> Tensor:
+        _check_input(type(self).__name__, x, self.in_channels * self.stack)
         out = self.branch(x)
         if self.shortcut is None:
             return self.gate(out)
@@ -138,6 +142,30 @@ def _preact_conv(
             stride=stride, padding=kernel_size // 2, bias=bias, groups=stack,
         ),
     ]  # fmt: skip
+
+
+def _check_block_args(owner: str, in_channels: object, out_channels: object, stride: object, spatial_dims: object,
+                      kernel_size: object, gate_layer: object, shortcut: object, norm_layer: object,
+                      act_layer: object, bias: object, stack: object) -> None:  # fmt: skip
+    """Validate a residual unit's arguments before torch sees them (ConfigError naming the argument)."""
+    _positive_int(owner, "in_channels", in_channels)
+    _positive_int(owner, "out_channels", out_channels)
+    _positive_int(owner, "stride", stride, 1024)
+    _positive_int(owner, "kernel_size", kernel_size, 1023)
+    _positive_int(owner, "stack", stack, 4096)
+    if kernel_size % 2 == 0:  # type: ignore[operator]
+        raise ConfigError(f"{owner}: kernel_size must be odd ('same' padding), got {kernel_size}")
+    if spatial_dims not in (1, 2, 3) or isinstance(spatial_dims, bool):
+        raise ConfigError(f"{owner}: spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
+    if not isinstance(shortcut, str) or shortcut not in SHORTCUTS:
+        raise ConfigError(f"{owner}: shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
+    for name, layer in (("gate_layer", gate_layer), ("norm_layer", norm_layer)):
+        if layer is not None and not callable(layer):
+            raise ConfigError(f"{owner}: {name} must be a layer class or callable, or None, got {layer!r}")
+    if not callable(act_layer):
+        raise ConfigError(f"{owner}: act_layer must be a layer class (e.g. nn.ReLU), got {act_layer!r}")
+    if not isinstance(bias, bool):
+        raise ConfigError(f"{owner}: bias must be true or false, got {bias!r}")
 
 
 def _make_gate(gate_layer: Callable[..., nn.Module] | None, channels: int, stack: int) -> nn.Module:
@@ -183,6 +211,9 @@ class BasicBlock(_ResidualUnit):
         stack: int = 1,
     ) -> None:
         super().__init__()
+        _check_block_args("BasicBlock", in_channels, out_channels, stride, spatial_dims, kernel_size, gate_layer,
+                          shortcut, norm_layer, act_layer, bias, stack)  # fmt: skip
+        self.in_channels, self.stack = in_channels, stack
         conv = conv_nd(spatial_dims)
         norm = norm_layer or norm_nd(spatial_dims)
         self.branch = nn.Sequential(
@@ -217,6 +248,9 @@ class BottleneckBlock(_ResidualUnit):
         stack: int = 1,
     ) -> None:
         super().__init__()
+        _check_block_args("BottleneckBlock", in_channels, out_channels, stride, spatial_dims, kernel_size, gate_layer,
+                          shortcut, norm_layer, act_layer, bias, stack)  # fmt: skip
+        self.in_channels, self.stack = in_channels, stack
         conv = conv_nd(spatial_dims)
         norm = norm_layer or norm_nd(spatial_dims)
         mid = max(1, out_channels // self.expansion)

@@ -114,6 +114,18 @@ def _check_gate_args(owner: str, channels: object, reduction: object, hidden_cha
     return max(1, int(round(channels / reduction)))  # type: ignore[operator]
 
 
+def _to(module: nn.Module, owner: str, device: object, dtype: object) -> None:
+    """Move a new gate's parameters (timm passes device and dtype); bad values are a ConfigError."""
+    if device is None and dtype is None:
+        return
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ConfigError(f"{owner}: dtype must be a floating-point torch.dtype, got {dtype!r}")
+    try:
+        module.to(device=device, dtype=dtype)
+    except (RuntimeError, TypeError, ValueError, AssertionError) as err:
+        raise ConfigError(f"{owner}: cannot create the parameters on device {device!r} ({str(err).strip()[:120]})") from None
+
+
 def _check_input(owner: str, x: Tensor, channels: int) -> None:
     """A ShapeError unless ``x`` is (N, channels, *spatial) with at least one spatial dim.
 
@@ -124,6 +136,8 @@ def _check_input(owner: str, x: Tensor, channels: int) -> None:
         return
     if not isinstance(x, Tensor):
         raise ShapeError(f"{owner}: expected a tensor (N, {channels}, *spatial), got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ShapeError(f"{owner}: expected a floating-point tensor, got dtype {x.dtype}")
     if x.dim() < 3 or x.shape[1] != channels:
         raise ShapeError(
             f"{owner}: expected input of shape (N, {channels}, *spatial) with at least 3 dims, "
@@ -185,8 +199,7 @@ class Shrinkage(nn.Module):
         self.gate = GateMLP(channels, channels if mode == "cw" else 1, hidden, norm_layer, act_layer, stack)
         self.record = False
         self.last_record: ThresholdRecord | None = None
-        if device is not None or dtype is not None:
-            self.to(device=device, dtype=dtype)
+        _to(self, "Shrinkage", device, dtype)
 
     def thresholds(self, x: Tensor) -> Tensor:
         """Thresholds for ``x``: (N, C) in CW mode, (N, 1) in CS mode ((N, S*C) or (N, S) stacked)."""
@@ -261,8 +274,7 @@ class SqueezeExcite(nn.Module):
         self.channels = channels
         self.stack = stack
         self.gate = GateMLP(channels, channels, hidden, norm_layer, act_layer, stack)
-        if device is not None or dtype is not None:
-            self.to(device=device, dtype=dtype)
+        _to(self, "SqueezeExcite", device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         _check_input("SqueezeExcite", x, self.channels * self.stack)
@@ -284,6 +296,8 @@ def record_thresholds(model: nn.Module) -> Iterator[dict[str, Shrinkage]]:
             model(x)
             taus = {name: layer.last_record.tau for name, layer in layers.items()}
     """
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"record_thresholds: model must be a torch module, got {type(model).__name__}")
     layers = {name: m for name, m in model.named_modules() if isinstance(m, Shrinkage)}
     for layer in layers.values():
         layer.record = True

@@ -202,6 +202,8 @@ def check_model_config(args: Mapping[str, Any], where: str = "model arguments") 
 
 def list_models(pattern: str | None = None) -> list[str]:
     """Sorted names of the registered models, optionally filtered by a shell-style pattern."""
+    if pattern is not None and not isinstance(pattern, str):
+        raise ConfigError(f"pattern: expected a shell-style pattern such as 'drsn_*', got {_describe(pattern)}")
     names = sorted(_REGISTRY)
     return [n for n in names if fnmatch.fnmatchcase(n, pattern)] if pattern else names
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from deepshrink.errors import CheckpointError
-from deepshrink.serialization import named_os_error
+from deepshrink.serialization import check_path, named_os_error
 
 __all__ = ["CKPT_NAME", "CKPT_FORMAT", "save_checkpoint", "load_checkpoint", "capture_rng", "restore_rng"]
 
@@ -99,7 +99,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         CheckpointError: the file is missing, truncated, not a deepshrink checkpoint, or holds
             anything the restricted unpickler refuses (such a payload is never executed).
     """
-    path = Path(path)
+    path = check_path(path, "checkpoint", CheckpointError)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint does not exist" if not path.exists() else f"{path}: not a file")
     try:

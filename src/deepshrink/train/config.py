@@ -36,6 +36,7 @@ from typing import Any, Literal, Union
 from deepshrink.errors import ConfigError
 from deepshrink.models.registry import RESERVED_ARGS, check_model_args, model_config
 from deepshrink.noise import SNR_LIMIT_DB
+from deepshrink.serialization import check_path
 
 __all__ = [
     "TrainConfig",
@@ -533,7 +534,7 @@ def load_config(path: str | os.PathLike) -> TrainConfig:
         ConfigError: the file is missing, not YAML (or has a key twice), not a mapping, or a
             key is wrong.
     """
-    p = Path(path)
+    p = check_path(path, "config")
     if not p.is_file():
         raise ConfigError(f"{p}: config file does not exist" if not p.exists() else f"{p}: config is not a file")
     try:
@@ -560,7 +561,11 @@ def parse_key_values(items: list[str] | None, where: str) -> dict[str, Any]:
     last value, as repeated command-line flags do.
     """
     out: dict[str, Any] = {}
+    if items is not None and (isinstance(items, str) or not isinstance(items, (list, tuple))):
+        raise ConfigError(f"{where}: expected a list of KEY=VALUE strings, got {type(items).__name__} {items!r:.60}")
     for item in items or []:
+        if not isinstance(item, str):
+            raise ConfigError(f"{where}: expected KEY=VALUE, got {type(item).__name__} {item!r:.60}")
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:

@@ -28,9 +28,9 @@ def load(run_dir: str | os.PathLike, map_location: str | torch.device = "cpu") -
     Raises:
         CheckpointError: the folder, ``config.json`` or ``model.safetensors`` is missing or broken.
     """
-    from deepshrink.serialization import from_pretrained
+    from deepshrink.serialization import check_path, from_pretrained
 
-    path = Path(run_dir)
+    path = check_path(run_dir, "run_dir", CheckpointError)
     if not path.is_dir():
         raise CheckpointError(f"{path}: run folder does not exist")
     model = from_pretrained(path, map_location=map_location)

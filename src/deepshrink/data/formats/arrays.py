@@ -33,6 +33,7 @@ Class folders (:func:`load_folder`)::
 
 from __future__ import annotations
 
+import io
 import zipfile
 import zlib
 from pathlib import Path
@@ -43,6 +44,7 @@ import numpy as np
 from deepshrink.data.dataset import SignalDataset, encode_labels
 from deepshrink.data.formats._common import PathLike, about_file, existing_path
 from deepshrink.errors import DatasetError
+from deepshrink.serialization import atomic_write, check_path
 
 __all__ = ["load_npz", "save_npz", "load_folder"]
 
@@ -56,7 +58,12 @@ def save_npz(ds: SignalDataset, path: PathLike) -> None:
     Stores ``x``, ``y``, ``label_names``, ``recording_ids`` (the original names, per
     observation), ``sampling_rate`` (if set), ``name`` and ``condition_<key>`` arrays. Noise
     of a :class:`~deepshrink.data.NoisyDataset` is saved as part of ``x`` (its SNRs are not).
+    Written atomically (like :func:`numpy.savez`, ``.npz`` is appended to a path without it): a
+    failed write (a full disk) leaves any previous file at ``path`` as it was.
     """
+    if not isinstance(ds, SignalDataset):
+        raise DatasetError(f"save_npz: expected a SignalDataset, got {type(ds).__name__}")
+    path = check_path(path, "path", DatasetError)
     names = np.asarray(ds.recording_names)
     arrays: dict[str, Any] = {
         "x": ds.x.detach().cpu().numpy(),
@@ -69,7 +76,9 @@ def save_npz(ds: SignalDataset, path: PathLike) -> None:
         arrays["sampling_rate"] = np.asarray(ds.sampling_rate)
     for key, values in ds.conditions.items():
         arrays[_CONDITION_PREFIX + key] = values
-    np.savez(Path(path), **arrays)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(path if path.suffix == ".npz" else path.with_name(path.name + ".npz"), buffer.getvalue())
 
 
 def load_npz(path: PathLike, *, name: str | None = None) -> SignalDataset:
@@ -85,7 +94,7 @@ def load_npz(path: PathLike, *, name: str | None = None) -> SignalDataset:
             :class:`SignalDataset` checks (NaN/Inf, lengths, a single class); the message names
             the file and the key.
     """
-    file = existing_path(path, ".npz file", directory=False)
+    file = existing_path(check_path(path, "path", DatasetError), ".npz file", directory=False)
     try:
         with np.load(file, allow_pickle=False) as archive:
             keys = list(archive.files)
@@ -212,7 +221,7 @@ def load_folder(
             shape that does not match the others (ragged) or is shorter than ``window``; fewer
             than two classes. Messages name the file.
     """
-    folder = existing_path(root, "class folder", directory=True)
+    folder = existing_path(check_path(root, "root", DatasetError), "class folder", directory=True)
     classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise DatasetError(

