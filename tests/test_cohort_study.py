@@ -164,3 +164,29 @@ def test_stacked_study_cli_writes_ordinary_run_folders(tmp_path, capsys):
         assert main(["export", str(run_dir), "--format", "torchscript", "-o", str(tmp_path / f"{row['run_id']}.pt")]) == 0
     assert main(["benchmark", str(study), "-o", str(tmp_path / "bad"), "--stack", "0"]) == 2
     assert "--stack" in capsys.readouterr().err
+
+
+def test_workers_never_oversubscribe_the_cores(monkeypatch):
+    from deepshrink.experiments import parallel
+
+    monkeypatch.setattr(parallel, "available_cpus", lambda: 2)
+    said = []
+    assert parallel.fit_jobs(2, 1, log=said.append) == 2 and not said
+    assert parallel.fit_jobs(4, 1, log=said.append) == 2 and "do not fit 2 core(s): running 2" in said[-1]
+    assert parallel.fit_jobs(2, 2, log=said.append) == 1
+    assert parallel.fit_jobs(3, 2, oversubscribe=True, log=said.append) == 3 and said[-1].startswith("warning:")
+
+
+def test_default_stack_follows_device_and_memory(monkeypatch):
+    from deepshrink.data import SignalDataset
+    from deepshrink.experiments import study
+
+    ds = SignalDataset(torch.zeros(100, 1, 1000), torch.arange(100) % 2, label_names=["a", "b"])
+    per_run = 3 * 100 * 1000 * 4
+    monkeypatch.setattr(study, "_free_memory", lambda device: 4 * 5 * per_run)  # a quarter holds 5 runs
+    assert study.default_stack("cpu", ds) == 5
+    assert study.default_stack("cpu", ds, share=5) == 1
+    assert study.default_stack("cpu", ds, runs=3) == 3
+    monkeypatch.setattr(study, "_free_memory", lambda device: 10**15)
+    assert study.default_stack("cpu", ds) == 16 and study.default_stack("cuda:0", ds) == 64
+    assert study.default_stack("cpu") == 16  # no data given (shards): the device's cap
