@@ -489,3 +489,18 @@ def test_data_functions_check_their_arguments(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["kept.npz"]
     save_npz(ds, target)
     assert load_dataset(target).x.shape == (3, 1, 8)
+
+
+def test_weights_that_are_not_finite_are_refused(saved, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "nan"
+    shutil.copytree(saved, folder)
+    state = load_file(str(folder / "model.safetensors"))
+    key = next(k for k in state if k.endswith("weight"))
+    state[key][0] = float("nan")
+    save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=f"weights hold NaN or infinite values \\({key}"):
+        from_pretrained(folder)

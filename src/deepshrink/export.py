@@ -356,6 +356,8 @@ def export_model(
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
     path = check_path(path, "path", ExportError)
+    if opset is not None and fmt != "onnx":
+        raise ExportError(f"{path}: opset applies to ONNX only, not to {fmt}")
     if not path.parent.is_dir():
         raise ExportError(f"{path}: the folder {path.parent} does not exist")
     if path.is_dir():

@@ -249,6 +249,9 @@ def from_pretrained(directory: str | os.PathLike, map_location: str | torch.devi
             f"{weights}: weights do not match the model in config.json "
             f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})"
         )
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{weights}: weights hold NaN or infinite values ({', '.join(bad[:3])}); the model would predict nonsense")
     try:
         model.load_state_dict(state)
     except RuntimeError as err:

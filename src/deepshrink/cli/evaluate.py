@@ -50,6 +50,10 @@ def check_args(args: argparse.Namespace) -> None:
 
     from deepshrink.cli import UsageError
 
+    if args.device != "auto":
+        from deepshrink.serialization import check_device
+
+        check_device(args.device, "--device")
     if args.data_arg and args.data is None:
         raise UsageError("deepshrink evaluate: --data-arg applies to --data; give --data SPEC too (the run's own data takes its config's arguments)")
     if args.batch_size is not None and args.batch_size < 1:

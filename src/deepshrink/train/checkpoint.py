@@ -119,8 +119,11 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a readable checkpoint ({first[:160]})") from None
     if not isinstance(state, dict) or state.get("format") != CKPT_FORMAT:
         raise CheckpointError(f"{path}: not a deepshrink checkpoint (no format marker)")
-    if int(state.get("format_version", 0)) > CKPT_VERSION:
-        raise CheckpointError(f"{path}: written by a newer deepshrink (checkpoint format {state['format_version']})")
+    version = state.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"{path}: 'format_version' must be an integer, got {version!r:.40}")
+    if version > CKPT_VERSION:
+        raise CheckpointError(f"{path}: written by a newer deepshrink (checkpoint format {version})")
     return state
 
 

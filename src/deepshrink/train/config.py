@@ -52,6 +52,7 @@ __all__ = [
     "parse_snr",
     "parse_key_values",
     "load_yaml",
+    "dump_yaml",
 ]
 
 RECIPES: dict[str, dict[str, Any]] = {
@@ -293,8 +294,10 @@ def _validate(cfg: TrainConfig, where: str) -> None:
     for key in ("early_stopping", "checkpoint_every", "seed"):
         if getattr(cfg, key) < 0:
             raise bad(key, "must be >= 0")
-    if cfg.num_threads is not None and cfg.num_threads < 1:
-        raise bad("num_threads", "must be >= 1 or null")
+    if cfg.num_threads is not None and not 1 <= cfg.num_threads <= 4096:
+        raise bad("num_threads", "must be in [1, 4096] or null")
+    if cfg.epochs > 1_000_000:
+        raise bad("epochs", "must be <= 1000000 (a typo?)")
     if not 0.0 < cfg.test_fraction < 1.0:
         raise bad("test_fraction", "must be between 0 and 1 (exclusive)")
     if not 0.0 <= cfg.val_fraction < 1.0:
@@ -547,11 +550,39 @@ def load_config(path: str | os.PathLike) -> TrainConfig:
     return config_from_dict(values, source=str(p))
 
 
-def to_yaml(cfg: TrainConfig) -> str:
-    """The config as YAML (keys in declaration order)."""
+def _strict_dumper() -> type:
+    """A SafeDumper that quotes every string :func:`load_yaml` would read as a number (e.g. '1e-3')."""
+    global _STRICT_DUMPER
+    if _STRICT_DUMPER is None:
+        import re
+
+        import yaml
+
+        class StrictDumper(yaml.SafeDumper):
+            pass
+
+        StrictDumper.add_implicit_resolver(
+            "tag:yaml.org,2002:float", re.compile(_FLOAT_WITHOUT_DOT), list("-+0123456789.")
+        )
+        _STRICT_DUMPER = StrictDumper
+    return _STRICT_DUMPER
+
+
+_STRICT_DUMPER: type | None = None
+
+
+def dump_yaml(values: Any, **kwargs: Any) -> str:
+    """``values`` as YAML that :func:`load_yaml` reads back unchanged (keys in the given order)."""
     import yaml
 
-    return yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None)
+    kwargs.setdefault("sort_keys", False)
+    kwargs.setdefault("default_flow_style", None)
+    return yaml.dump(values, Dumper=_strict_dumper(), **kwargs)
+
+
+def to_yaml(cfg: TrainConfig) -> str:
+    """The config as YAML (keys in declaration order), read back unchanged by :func:`load_config`."""
+    return dump_yaml(cfg.to_dict())
 
 
 def parse_key_values(items: list[str] | None, where: str) -> dict[str, Any]:
