@@ -25,6 +25,7 @@ from deepshrink.experiments.study import (
     read_results,
     run_cohort,
     run_one,
+    run_study,
     study_from_dict,
 )
 
@@ -190,3 +191,14 @@ def test_default_stack_follows_device_and_memory(monkeypatch):
     monkeypatch.setattr(study, "_free_memory", lambda device: 10**15)
     assert study.default_stack("cpu", ds) == 16 and study.default_stack("cuda:0", ds) == 64
     assert study.default_stack("cpu") == 16  # no data given (shards): the device's cap
+
+
+def test_resume_with_another_stack_says_so(tmp_path, capsys):
+    spec = study_from_dict({**STUDY, "noises": ["gaussian"], "snrs": [0], "seeds": [0, 1],
+                            "train": {**STUDY["train"], "epochs": 1}})  # fmt: skip
+    (tmp_path / "s" / "cohorts" / "drsn_cw_paper6-000000000000").mkdir(parents=True)
+    (tmp_path / "s" / "cohorts" / "drsn_cw_paper6-000000000000" / "last.ckpt").write_bytes(b"x")
+    said = []
+    progress = run_study(spec, tmp_path / "s", stack=2, device="cpu", log=said.append)
+    assert progress.remaining == 0
+    assert any("do not match this --stack" in line for line in said)

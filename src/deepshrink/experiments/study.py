@@ -901,6 +901,13 @@ def run_study(
     grouping = f" in {len(todo_cohorts)} cohort(s) of up to {stack} stacked runs" if stack > 1 and todo else ""
     say(f"{tag}study {spec.name}: {len(runs)} runs in all, {len(mine)} in this shard, "
         f"{len(mine) - len(todo)} already done, {len(todo)} to run{grouping} -> {out}")  # fmt: skip
+    planned = {_cohort_dir(out, c).name for c in cohorts}
+    planned |= {_cohort_dir(out, left).name for c in cohorts if (left := [r for r in c if r.run_id not in done])}
+    root = out / "cohorts"
+    orphans = sorted(p.parent.name for p in root.glob("*/last.ckpt") if p.parent.name not in planned) if root.is_dir() else []
+    if orphans and shard[1] == 1:
+        say(f"note: {len(orphans)} unfinished cohort checkpoint(s) in {root} do not match this --stack "
+            f"(e.g. {orphans[0]}); rerun with the --stack they were started with to resume them")  # fmt: skip
     ran: list[str] = []
 
     def record(row: dict[str, Any]) -> None:
