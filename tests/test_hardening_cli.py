@@ -232,3 +232,33 @@ def test_torchscript_export_warns_nothing(workspace, tmp_path):
         warnings.simplefilter("always")
         export_model(model, tmp_path / "m.pt", format="torchscript", length=256)
     assert [str(w.message) for w in caught] == []
+
+
+def _settings_text():
+    from hypothesis import strategies as st
+
+    from deepshrink.train.config import TrainConfig
+
+    import dataclasses
+
+    keys = st.sampled_from([f.name for f in dataclasses.fields(TrainConfig)] + ["epoch", "snr_db", "model_args.x"])
+    values = st.one_of(st.text(max_size=12), st.sampled_from(["1e-3", "-1e9", "[1, 2]", "{a: 1}", "&a [*a]", "null",
+                                                              "nan", ".inf", "0x10", "'5'", "yes", "{drop_rate: abc}"]))  # fmt: skip
+    return st.lists(st.tuples(keys, values), min_size=1, max_size=3)
+
+
+def test_property_any_set_override_is_accepted_or_one_line_exit_2(capsys):
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(pairs=_settings_text())
+    def check(pairs):
+        argv = ["train", "--print-config"] + [a for k, v in pairs for a in ("--set", f"{k}={v}")]
+        code = main(argv)
+        captured = capsys.readouterr()
+        if code == 0:
+            assert captured.err == "" and "model:" in captured.out
+        else:
+            assert code == 2 and len(captured.err.strip().splitlines()) == 1 and captured.err.startswith("error: ")
+
+    check()

@@ -504,3 +504,14 @@ def test_weights_that_are_not_finite_are_refused(saved, tmp_path):
     save_file(state, str(folder / "model.safetensors"))
     with pytest.raises(CheckpointError, match=f"weights hold NaN or infinite values \\({key}"):
         from_pretrained(folder)
+
+
+@FAST
+@given(text=st.text(max_size=40))
+def test_property_parse_snr_and_load_yaml_only_raise_config_errors(text):
+    for parse in (lambda t: parse_snr(t, "snr"), lambda t: load_yaml(t, "generated.yaml"),
+                  lambda t: parse_key_values([t], "--set")):  # fmt: skip
+        try:
+            parse(text)
+        except ConfigError:
+            pass

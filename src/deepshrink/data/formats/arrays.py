@@ -137,6 +137,10 @@ def load_npz(path: PathLike, *, name: str | None = None) -> SignalDataset:
             y, label_names = encode_labels(y)
     stored_name = str(arrays["name"]) if "name" in arrays else file.stem
     rate = arrays.get("sampling_rate")
+    if rate is not None:
+        if rate.ndim != 0 or rate.dtype.kind not in "iuf":
+            raise DatasetError(f"{file}: key 'sampling_rate' must be one number (Hz), got {rate.dtype} of shape {rate.shape}")
+        rate = float(rate)
     conditions = {
         key[len(_CONDITION_PREFIX) :]: value
         for key, value in arrays.items()
@@ -147,7 +151,7 @@ def load_npz(path: PathLike, *, name: str | None = None) -> SignalDataset:
             arrays[x_key],
             y,
             label_names=label_names,
-            sampling_rate=None if rate is None else float(rate),
+            sampling_rate=rate,
             recording_ids=arrays.get("recording_ids"),
             conditions=conditions,
             name=name or stored_name,

@@ -151,6 +151,8 @@ def _ts_header(path: Path, lines: list[tuple[int, str]]) -> tuple[list[str] | No
                     "(with class labels) are supported"
                 )
             declared = [_canonical_label(t) for t in tokens[1:]]
+            if not declared:
+                raise DatasetError(f"{path} line {no}: @classLabel true lists no class labels")
             if len(set(declared)) != len(declared):
                 raise DatasetError(f"{path} line {no}: @classLabel lists a class twice: {declared}")
         if key == "timestamps" and tokens and tokens[0].lower() == "true":
