@@ -665,6 +665,7 @@ def train_cohort(
                         input_spec = {"length": data.length, "sampling_rate": data.sampling_rate, "normalize": c.normalize}
                         extra = {"train_config": c.to_dict(), "data": data.info}
                         RunWriter(run_dir, data.label_names, input_spec, extra).model(model)
+                    model = model.to(ctx.device)  # tested where it trained (as a run alone is)
                     best = c.keep == "best" and trainer.validating and trainer.best_states[i] is not None
                     note = f" (weights of epoch {res['best']['epoch']}, best {c.monitor})" if best else ""
                     report = report_test_set(c, model, data, ctx.device, run_dir, run_log, note=note)
