@@ -353,6 +353,7 @@ class Trainer:
         self._train_y: Tensor | None = None
         self._val: tuple[Tensor, Tensor, Tensor] | None = None
         self._template = _single_template(self.model) if S > 1 else None
+        self._rows = torch.arange(S, device=self.device).unsqueeze(1)  # slice index of each row of a batch
 
         # progress (lists: one entry per slice)
         self.epoch = 0  # epochs completed
@@ -718,10 +719,9 @@ class Trainer:
             xb, yb = x_all.index_select(0, idx), y_all.index_select(0, idx)
         else:
             idx = perm[:, step * b : (step + 1) * b]  # (S, B)
-            rows = torch.arange(self.stack, device=self.device).unsqueeze(1)
-            xs = x_all[rows, idx]  # (S, B, C, ...)
+            xs = x_all[self._rows, idx]  # (S, B, C, ...)
             xb = xs.transpose(0, 1).reshape((b, -1) + tuple(xs.shape[3:]))
-            yb = y_all[rows, idx].transpose(0, 1)
+            yb = y_all[self._rows, idx].transpose(0, 1)
         if xb.dtype != self._dtype:
             xb = xb.to(self._dtype)
         return normalize_batch(xb, self.cfg.normalize), yb
