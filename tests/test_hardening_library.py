@@ -515,3 +515,19 @@ def test_property_parse_snr_and_load_yaml_only_raise_config_errors(text):
             parse(text)
         except ConfigError:
             pass
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [("5:10", "5:10"), ("-5:5", "-5:5"), ("1:30:00", "1:30:00"), ("010", "010"), ("yes", "yes"), ("off", "off"),
+     ("2001-12-14", "2001-12-14"), ("=", "="), ("true", True), ("0x10", 16), ("0o17", 15), ("1_000", 1000),
+     (".5", 0.5), ("~", None)],
+)  # fmt: skip
+def test_yaml_plain_scalars_are_read_as_yaml_1_2(tmp_path, text, value):
+    # YAML 1.1 (PyYAML's default) reads `snr: 5:10` as the base-60 integer 310 and `-5:5` as -305
+    assert load_yaml(f"v: {text}", "x") == {"v": value}
+    assert load_yaml(to_yaml(TrainConfig(data=str(value))), "x")["data"] == str(value)  # and writes them back
+    if isinstance(value, str) and ":" in value and value.count(":") == 1:
+        config = tmp_path / "run.yaml"
+        config.write_text(f"snr: {text}\n")
+        assert load_config(config).snr == value and parse_key_values([f"snr={text}"], "--set") == {"snr": value}

@@ -417,12 +417,26 @@ MAX_YAML_NODES = 100_000
 """Largest YAML document (nodes, with aliases expanded) :func:`load_yaml` reads: a config or
 study file has a few hundred; a "billion laughs" of nested aliases is refused before it grows."""
 
-# YAML 1.2 floats that PyYAML's YAML 1.1 resolver leaves as strings: 1e-3, 5E4, -2e+2 (no dot).
-_FLOAT_WITHOUT_DOT = r"^[-+]?(?:[0-9][0-9_]*)?\.?[0-9]+[eE][-+]?[0-9]+$"
+# The YAML 1.2 core schema's plain scalars (what a reader of the file expects), instead of
+# PyYAML's YAML 1.1 ones: no sexagesimal numbers (1.1 reads `snr: 5:10` as 310 and `-5:5` as
+# -305), no octal `010`, no yes/no/on/off booleans, no dates; and floats without a dot (1e-3,
+# which 1.1 leaves a string). (tag, regexp, first characters), in the order they are tried.
+_CORE_SCALARS: list[tuple[str, str, list[str]]] = [
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:int", r"^[-+]?(?:0|[1-9][0-9_]*)$|^0x[0-9a-fA-F_]+$|^0o[0-7_]+$", list("-+0123456789")),
+    (
+        "tag:yaml.org,2002:float",
+        r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?$"
+        r"|^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$",
+        list("-+0123456789."),
+    ),
+    ("tag:yaml.org,2002:merge", r"^(?:<<)$", ["<"]),
+]
 
 
 def _strict_loader() -> type:
-    """A SafeLoader that refuses duplicate keys and oversized alias expansion, and reads 1e-3 as a float."""
+    """A SafeLoader with the YAML 1.2 core scalars that refuses duplicate keys and oversized aliases."""
     global _STRICT_LOADER
     if _STRICT_LOADER is not None:
         return _STRICT_LOADER
@@ -431,6 +445,8 @@ def _strict_loader() -> type:
     import yaml
 
     class StrictLoader(yaml.SafeLoader):
+        yaml_implicit_resolvers: dict = {}
+
         def compose_document(self):  # type: ignore[no-untyped-def]
             node = super().compose_document()
             _check_yaml_size(node)
@@ -456,9 +472,15 @@ def _strict_loader() -> type:
                     seen[key] = key_node.start_mark.line
             return super().construct_mapping(node, deep=deep)
 
-    StrictLoader.add_implicit_resolver(
-        "tag:yaml.org,2002:float", re.compile(_FLOAT_WITHOUT_DOT), list("-+0123456789.")
-    )
+        def construct_yaml_int(self, node):  # type: ignore[no-untyped-def]
+            value = self.construct_scalar(node).replace("_", "")
+            if value.startswith("0o"):
+                return int(value[2:], 8)
+            return int(value, 16) if value.startswith("0x") else int(value)
+
+    StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
+    for tag, regexp, first in _CORE_SCALARS:
+        StrictLoader.add_implicit_resolver(tag, re.compile(regexp), first)
     _STRICT_LOADER = StrictLoader
     return StrictLoader
 
@@ -504,7 +526,11 @@ def _check_yaml_size(node: Any) -> None:
 
 
 def load_yaml(text: str, source: str = "YAML") -> Any:
-    """Parse YAML text safely: no Python objects, no duplicate keys, bounded aliases, 1e-3 a float.
+    """Parse YAML text safely: no Python objects, no duplicate keys, bounded aliases, YAML 1.2 scalars.
+
+    Plain scalars follow the YAML 1.2 core schema: ``1e-3`` is a float, ``5:10`` and ``-5:5``
+    stay strings (SNR ranges, not the base-60 integers 310 and -305 of YAML 1.1), ``yes``/``no``
+    and dates stay strings, ``true``/``false`` are booleans.
 
     Args:
         text: the document.
@@ -551,7 +577,7 @@ def load_config(path: str | os.PathLike) -> TrainConfig:
 
 
 def _strict_dumper() -> type:
-    """A SafeDumper that quotes every string :func:`load_yaml` would read as a number (e.g. '1e-3')."""
+    """A SafeDumper that quotes every string :func:`load_yaml` would read as something else ('1e-3')."""
     global _STRICT_DUMPER
     if _STRICT_DUMPER is None:
         import re
@@ -561,9 +587,8 @@ def _strict_dumper() -> type:
         class StrictDumper(yaml.SafeDumper):
             pass
 
-        StrictDumper.add_implicit_resolver(
-            "tag:yaml.org,2002:float", re.compile(_FLOAT_WITHOUT_DOT), list("-+0123456789.")
-        )
+        for tag, regexp, first in _CORE_SCALARS:  # quote what either schema would read as no string
+            StrictDumper.add_implicit_resolver(tag, re.compile(regexp), first)
         _STRICT_DUMPER = StrictDumper
     return _STRICT_DUMPER
 
