@@ -280,3 +280,9 @@ def test_run_config_follows_the_study():
     assert fixed.setup_hash() != spec.setup_hash()
     # the grid is not part of the setup: a study can grow in its folder
     assert study_from_dict(tiny_study(seeds=[0, 1, 2], snrs=[-5, 0])).setup_hash() == study_from_dict(tiny_study()).setup_hash()
+
+
+def test_runtime_keys_do_not_change_the_setup():
+    base = study_from_dict(tiny_study())
+    assert study_from_dict(tiny_study(train={**base.train, "compile": True, "num_threads": 1})).setup_hash() == base.setup_hash()
+    assert study_from_dict(tiny_study(train={**base.train, "epochs": 2})).setup_hash() != base.setup_hash()

@@ -136,10 +136,14 @@ class StudySpec:
         """Hash of what every run shares (data, protocol, training settings, folds), not the grid.
 
         Two studies with the same setup hash may share a folder: adding a model, a noise kind,
-        an SNR or a seed to a finished study only runs the new cells.
+        an SNR or a seed to a finished study only runs the new cells. Runtime keys of ``train``
+        (``compile``, ``device``, ``num_threads``, ...) may change between calls.
         """
+        from deepshrink.train.config import RUNTIME_KEYS
+
         d = self.to_dict()
         keep = {k: d[k] for k in ("data", "data_args", "noise_protocol", "train", "folds")}
+        keep["train"] = {k: v for k, v in keep["train"].items() if k not in RUNTIME_KEYS}  # e.g. compile, device
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
