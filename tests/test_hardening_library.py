@@ -197,6 +197,12 @@ def test_load_dataset_refuses_a_spec_that_is_no_name_or_path(spec):
         load_dataset(spec)
 
 
+@pytest.mark.parametrize("spec", ["ucr:", "ucr:../../etc/passwd", "ucr:a/b", "ucr: FordA"])
+def test_ucr_names_are_names_not_paths(spec):
+    with pytest.raises(ConfigError, match="give a UCR dataset name after 'ucr:'"):
+        load_dataset(spec)
+
+
 def test_load_dataset_names_a_loader_argument_it_does_not_take(tmp_path):
     with pytest.raises(ConfigError, match="windw: the simulator has no argument 'windw'; did you mean window"):
         load_dataset("simulator", windw=512)

