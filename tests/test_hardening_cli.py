@@ -262,3 +262,32 @@ def test_property_any_set_override_is_accepted_or_one_line_exit_2(capsys):
             assert code == 2 and len(captured.err.strip().splitlines()) == 1 and captured.err.startswith("error: ")
 
     check()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [MemoryError(), RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
+                                 "you tried to allocate 800000000000 bytes."),
+     RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")],
+)  # fmt: skip
+def test_exhausted_memory_is_one_line(monkeypatch, capsys, error):
+    import deepshrink.cli.models as models_cli
+
+    def explode(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(models_cli, "model_summary", explode)
+    assert main(["models", "--summary", "drsn_cw_paper"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: out of memory")
+
+
+def test_other_runtime_errors_are_not_hidden(monkeypatch):
+    import deepshrink.cli.models as models_cli
+
+    def bug(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(models_cli, "model_summary", bug)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["models", "--summary", "drsn_cw_paper"])

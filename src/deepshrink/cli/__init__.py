@@ -7,7 +7,8 @@ arguments and every failure of the operating system (a missing file, a full disk
 permission: any ``OSError``) become one line on stderr and exit status 2, with no traceback;
 the library writes files atomically, so nothing is left half-written as if complete. A closed
 output pipe (``deepshrink models | head -1``) ends the command quietly, as Unix tools do
-(status 141, 128 + SIGPIPE). Warnings print as one ``warning: ...`` line each.
+(status 141, 128 + SIGPIPE). Exhausted memory (CPU or GPU) is one line and status 2 too.
+Warnings print as one ``warning: ...`` line each.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a Unix tool killed by a closed pipe returns
+_OUT_OF_MEMORY = ("out of memory", "can't allocate memory", "not enough memory")
 
 
 def os_error_line(err: OSError) -> str:
@@ -130,6 +132,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             _silence_stdout()
             return EXIT_BROKEN_PIPE
         print(f"error: {os_error_line(err)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory (try a smaller --batch-size, or fewer / shorter signals)", file=sys.stderr)
+        return 2
+    except RuntimeError as err:  # torch's allocators report exhausted memory as RuntimeErrors
+        text = str(err)
+        if not any(marker in text for marker in _OUT_OF_MEMORY):
+            raise
+        first = next((line.strip() for line in text.splitlines() if any(m in line for m in _OUT_OF_MEMORY)), text)
+        print(f"error: out of memory: {first[:200]} (try a smaller --batch-size)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
