@@ -97,9 +97,8 @@ def _check_operands(name: str, x: object, tau: object, residual: object = None) 
     if offset < 0 or any(t != 1 and t != xs[offset + i] for i, t in enumerate(ts)):
         raise ShapeError(f"{name}: tau of shape {tuple(tau.shape)} does not broadcast to x of shape {tuple(x.shape)}")
     if residual is not None and (not isinstance(residual, Tensor) or residual.shape != x.shape):
-        raise ShapeError(
-            f"{name}: residual must be a tensor of x's shape {tuple(x.shape)}, got {tuple(getattr(residual, 'shape', ())) or type(residual).__name__}"
-        )
+        got = tuple(residual.shape) if isinstance(residual, Tensor) else type(residual).__name__
+        raise ShapeError(f"{name}: residual must be a tensor of x's shape {tuple(x.shape)}, got {got}")
     return tau
 
 

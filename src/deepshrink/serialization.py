@@ -23,7 +23,8 @@ from deepshrink.errors import CheckpointError, ConfigError
 from deepshrink.models.registry import check_model_args
 
 __all__ = [
-    "save_pretrained", "from_pretrained", "read_model_config", "atomic_write", "named_os_error", "check_device", "check_path", "CONFIG_NAME", "WEIGHTS_NAME",
+    "save_pretrained", "from_pretrained", "read_model_config", "atomic_write", "named_os_error", "check_device",
+    "check_path", "CONFIG_NAME", "WEIGHTS_NAME",
 ]  # fmt: skip
 
 CONFIG_NAME = "config.json"
