@@ -537,3 +537,38 @@ def test_yaml_plain_scalars_are_read_as_yaml_1_2(tmp_path, text, value):
         config = tmp_path / "run.yaml"
         config.write_text(f"snr: {text}\n")
         assert load_config(config).snr == value and parse_key_values([f"snr={text}"], "--set") == {"snr": value}
+
+
+def _kinds(hint) -> set:
+    """The Python types a TrainConfig type hint admits (bool apart from int, ints for floats)."""
+    import typing
+
+    origin = typing.get_origin(hint)
+    if origin is typing.Union:
+        return set().union(*(_kinds(a) for a in typing.get_args(hint)))
+    if origin is typing.Literal:
+        return {str}
+    if origin is list:
+        return {list}
+    if origin is dict:
+        return {dict}
+    if hint is float:
+        return {int, float}
+    if hint is type(None):
+        return {type(None)}
+    return {hint} if hint is not typing.Any else {object}
+
+
+@FAST
+@given(data=st.data())
+def test_property_every_setting_refuses_values_of_another_type(data):
+    import typing
+
+    hints = typing.get_type_hints(TrainConfig)
+    name = data.draw(st.sampled_from(sorted(hints)))
+    kinds = _kinds(hints[name])
+    pool = st.one_of(st.text(max_size=6), st.integers(), st.floats(allow_nan=False), st.booleans(), st.none(),
+                     st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))  # fmt: skip
+    value = data.draw(pool.filter(lambda v: type(v) not in kinds and not (float in kinds and type(v) is int)))
+    with pytest.raises(ConfigError, match=rf"generated\.yaml: key '{name}' must be"):
+        config_from_dict({name: value}, source="generated.yaml")
