@@ -826,7 +826,7 @@ class Trainer:
         for i, row in enumerate(rows):
             if row is not None:
                 self._update_best(i, row)
-                self.log(self._who(i) + self._epoch_line(row))
+                self.log(self._who(i) + self.epoch_line(row))
         self._save(epoch_end=True)
 
     def _update_best(self, i: int, row: dict[str, Any]) -> None:
@@ -848,7 +848,8 @@ class Trainer:
                     f"epoch(s) (best {best:.4f} at epoch {self.bests[i]['epoch']})"
                 )
 
-    def _epoch_line(self, row: dict[str, Any]) -> str:
+    def epoch_line(self, row: dict[str, Any]) -> str:
+        """One log line for an epoch's row of metrics."""
         parts = [f"epoch {row['epoch']}/{self.cfg.epochs}", f"train_loss {row['train_loss']:.4f}",
                  f"train_acc {row['train_acc']:.4f}"]  # fmt: skip
         if self.validating:

@@ -653,7 +653,7 @@ def train_cohort(
                 run_log(f"trained as slice {i} of a cohort of {len(cfgs)} runs (one stacked network); "
                         f"{trainer.global_step} steps, {wall:.1f} s for the cohort")  # fmt: skip
                 for row in res["history"]:
-                    run_log(trainer._epoch_line(row))
+                    run_log(trainer.epoch_line(row))
                 if run_dir is not None:
                     RunWriter(run_dir, data.label_names, {}, {}).metrics(res["history"])
                 model, report = None, None
