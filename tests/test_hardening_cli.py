@@ -291,3 +291,18 @@ def test_other_runtime_errors_are_not_hidden(monkeypatch):
     monkeypatch.setattr(models_cli, "model_summary", bug)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["models", "--summary", "drsn_cw_paper"])
+
+
+def test_output_to_a_full_disk_is_one_line(monkeypatch, capsys):
+    import errno
+    import io
+
+    class FullDisk(io.TextIOBase):  # stdout redirected to a file on a full disk (like > /dev/full)
+        def write(self, text):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdout", FullDisk())
+    assert main(["models"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["error: cannot write the output: No space left on device"]

@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a Unix tool killed by a closed pipe returns
 _OUT_OF_MEMORY = ("out of memory", "can't allocate memory", "not enough memory")
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def os_error_line(err: OSError) -> str:
@@ -75,6 +76,8 @@ def os_error_line(err: OSError) -> str:
         return f"{err.filename} -> {err.filename2}: {what}"
     if err.filename is not None:
         return f"{os.fsdecode(err.filename)}: {what}"
+    if err.errno in _WRITE_ERRNOS:  # no file named: the output (stdout redirected to a full disk)
+        return f"cannot write the output: {what}"
     return what
 
 
@@ -119,7 +122,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.print_help()
                 return 2
             code = int(args.func(args) or 0)
-            sys.stdout.flush()  # a closed pipe shows here, not at exit
+            try:
+                sys.stdout.flush()  # a closed pipe (or a full disk under a redirect) shows here, not at exit
+            except OSError as err:
+                if err.filename is None and err.errno != errno.EPIPE:
+                    err.filename = "<stdout>"
+                raise
             return code
     except DeepshrinkError as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
@@ -132,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _silence_stdout()
             return EXIT_BROKEN_PIPE
         print(f"error: {os_error_line(err)}", file=sys.stderr)
+        if err.filename == "<stdout>":
+            _silence_stdout()  # the interpreter's final flush would fail again
         return 2
     except MemoryError:
         print("error: out of memory (try a smaller --batch-size, or fewer / shorter signals)", file=sys.stderr)
