@@ -153,6 +153,7 @@ def test_stacked_study_cli_writes_ordinary_run_folders(tmp_path, capsys):
     assert "1 cohort(s) of up to 2 stacked runs" in printed
     rows = read_results(out / "results.csv")
     assert [r["stack"] for r in rows] == [2, 2]
+    assert "cohorts of up to 2 (one stacked network per cohort)" in (out / "report.md").read_text()
     for row in rows:
         run_dir = out / "runs" / row["run_id"]
         model = deepshrink.load(run_dir)

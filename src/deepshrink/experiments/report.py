@@ -445,6 +445,10 @@ def format_markdown_report(
     )  # fmt: skip
     L += ["", "Seconds are the training loop only (the epochs), on the device(s) above; on a shared machine they "
           "depend on the load at the time.", ""]  # fmt: skip
+    stacks = sorted({int(r["stack"]) for r in rows if r.get("stack")})
+    if stacks and stacks[-1] > 1:
+        L[-1:] = [f"Runs were trained together in cohorts of up to {stacks[-1]} (one stacked network per cohort): "
+                  "a run's seconds are its cohort's divided by the cohort's size.", ""]  # fmt: skip
     if figures:
         L += ["## Figures", ""]
         L += [f"![{Path(f).stem}]({f})" for f in figures]
