@@ -13,11 +13,12 @@ parameter + ``OneCycleLR``, or SGD + ``MultiStepLR``), to check our loop against
     python benchmarks/training_quality.py forda        # FordA + Gaussian -5 dB, AdamW, 5 seeds
     python benchmarks/training_quality.py forda_sgd    # the same with the paper's SGD recipe (lr 0.1)
     python benchmarks/training_quality.py simulator    # the demo's data at 0 dB, paper SGD, 3 seeds
+    python benchmarks/training_quality.py forda simulator --jobs 2   # both recipes, one command
     python benchmarks/training_quality.py forda --impls naive ours --seeds 0 1 --jobs 2
     python benchmarks/training_quality.py forda --diagnose   # residual-branch scale at init
 
-Each finished run is appended to ``<out>/runs.jsonl`` (a rerun skips what is there), and
-``<out>/table.md`` gets mean +- std over seeds per implementation, and the paired difference of
+Each finished run is appended to ``<out>/<preset>/runs.jsonl`` (default ``benchmarks/quality``) (a rerun skips what is there), and
+``table.md`` beside it gets mean +- std over seeds per implementation, and the paired difference of
 each implementation to ``naive`` (same seed, same data) with its standard error and a 95 %
 t-interval.
 """
@@ -301,28 +302,35 @@ def table(rows: list[dict[str, Any]], impls: list[str], families: list[str]) -> 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("preset", choices=sorted(PRESETS))
-    p.add_argument("--impls", nargs="+", choices=IMPLS, default=["naive", "ours"])
+    p.add_argument("presets", nargs="+", choices=sorted(PRESETS), help="one or more (each gets its own table)")
+    p.add_argument("--impls", nargs="+", choices=IMPLS, default=["naive", "ours", "ours_he_normal"])
     p.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the preset's")
     p.add_argument("--epochs", type=int, default=None, help="default: the preset's")
     p.add_argument("--jobs", type=int, default=1, help="processes, one thread each")
-    p.add_argument("--out", default=None, help="default: benchmarks/quality-<preset>")
+    p.add_argument("--out", default=None, help="parent of the <preset> folders; default: benchmarks/quality")
     p.add_argument("--diagnose", action="store_true", help="print the residual-branch scale at init and exit")
     args = p.parse_args(argv)
-    preset = PRESETS[args.preset]
+    for name in args.presets:
+        if args.diagnose:
+            print(diagnose(name, args.seeds or PRESETS[name]["seeds"]))
+        else:
+            compare(name, args, " ".join(sys.argv[1:] if argv is None else argv))
+    return 0
+
+
+def compare(name: str, args: argparse.Namespace, cmd: str) -> None:
+    """Train what is missing of preset ``name``, then write and print its table."""
+    preset = PRESETS[name]
     seeds = args.seeds or preset["seeds"]
-    if args.diagnose:
-        print(diagnose(args.preset, seeds))
-        return 0
-    out = Path(args.out or Path(__file__).parent / f"quality-{args.preset}")
+    out = Path(args.out or Path(__file__).parent / "quality") / name
     out.mkdir(parents=True, exist_ok=True)
     log = out / "runs.jsonl"
     done = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     key = lambda j: (j["preset"], j["impl"], j["family"], j["seed"], j.get("epochs"))  # noqa: E731
     have = {key(r) for r in done}
     jobs = [
-        {"preset": args.preset, "impl": impl, "family": fam, "seed": s, "epochs": args.epochs}
+        {"preset": name, "impl": impl, "family": fam, "seed": s, "epochs": args.epochs}
         for s in seeds for fam in args.families for impl in args.impls
     ]  # fmt: skip
     todo = [j for j in jobs if key(j) not in have]
@@ -341,10 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted = {key(j) for j in jobs}
     rows = [r for r in done if key(r) in wanted]
     text = table(rows, args.impls, args.families)
-    cmd = "python benchmarks/training_quality.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    (out / "table.md").write_text(f"`{cmd}`\n\n{text}\n")
-    print(text)
-    return 0
+    (out / "table.md").write_text(f"`python benchmarks/training_quality.py {cmd}`\n\n{text}\n")
+    print(f"{name}:\n{text}")
 
 
 def _record(log: Path, row: dict[str, Any], done: list[dict[str, Any]]) -> None:

@@ -5,7 +5,7 @@ import torch
 
 import deepshrink
 from deepshrink import create_model, list_models
-from deepshrink.errors import ConfigError
+from deepshrink.errors import ConfigError, ShapeError
 from deepshrink.models import ResidualNet
 
 FAMILIES = ["convnet", "resnet", "se_resnet", "drsn_cs", "drsn_cw"]
@@ -106,8 +106,21 @@ def test_overrides_and_rebuild_from_config():
 
 
 def test_wrong_input_rank_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"expected input of shape \(N, C, L\)"):
+    with pytest.raises(ShapeError, match=r"expected input of shape \(N, C, L\)"):
         create_model("resnet_paper")(torch.randn(4, 2048))
+    with pytest.raises(ShapeError, match="C = 1, got shape"):
+        create_model("resnet_paper")(torch.randn(4, 3, 256))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(in_channels="1"), "'in_channels' must be an integer"),
+    (dict(widths=(4, "a"), depths=(1, 1), strides=(1, 1)), "'widths' must be a list of integers"),
+    (dict(drop_rate=5), r"'drop_rate' must be a number in \[0, 1\)"),
+    (dict(stack=0), "'stack' must be an integer"),
+])  # fmt: skip
+def test_residualnet_built_directly_checks_its_arguments(kwargs, match):
+    with pytest.raises(ConfigError, match="ResidualNet: model argument " + match):
+        ResidualNet(**kwargs)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
