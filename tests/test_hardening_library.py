@@ -572,3 +572,25 @@ def test_property_every_setting_refuses_values_of_another_type(data):
     value = data.draw(pool.filter(lambda v: type(v) not in kinds and not (float in kinds and type(v) is int)))
     with pytest.raises(ConfigError, match=rf"generated\.yaml: key '{name}' must be"):
         config_from_dict({name: value}, source="generated.yaml")
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(batch_size=0), "batch_size must be a positive integer, got 0"),
+    (dict(batch_size=2.5), "batch_size must be a positive integer"),
+    (dict(data_args={"window": 512}), "data_args need data"),
+])  # fmt: skip
+def test_evaluate_run_checks_its_arguments_before_reading_the_run(tmp_path, kwargs, match):
+    from deepshrink.train.evaluation import evaluate_run
+
+    with pytest.raises(ConfigError, match=match):
+        evaluate_run(tmp_path / "no-such-run", **kwargs)
+
+
+def test_evaluate_run_refuses_an_existing_file_as_output_folder(tmp_path):
+    from deepshrink.train.evaluation import evaluate_run
+
+    existing = tmp_path / "report.txt"
+    existing.write_text("keep me")
+    with pytest.raises(ConfigError, match="report.txt: output must be a folder"):
+        evaluate_run(tmp_path / "no-such-run", output=existing)
+    assert existing.read_text() == "keep me"

@@ -97,6 +97,12 @@ def evaluate_run(
     from deepshrink.train.metrics import classification_report, write_report
     from deepshrink.train.run import _seed_for, add_noise_to, clean_parts, load_data_spec
 
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if data_args and data is None:
+        raise ConfigError("data_args need data: name the dataset they are for")
+    if output is not None and Path(output).exists() and not Path(output).is_dir():
+        raise ConfigError(f"{output}: output must be a folder for the report files, and this is an existing file")
     cfg = run_config(run_dir)
     dev = resolve_device(device)
     model = load(run_dir, map_location=dev)
