@@ -594,3 +594,21 @@ def test_evaluate_run_refuses_an_existing_file_as_output_folder(tmp_path):
     with pytest.raises(ConfigError, match="report.txt: output must be a folder"):
         evaluate_run(tmp_path / "no-such-run", output=existing)
     assert existing.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("spec,match", [("potato", "'potato' is not a device"), ("cuda:7", "'cuda:7'")])
+def test_resolve_device_names_the_bad_device(spec, match):
+    from deepshrink.train.distributed import resolve_device
+
+    if spec.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    with pytest.raises(ConfigError, match=match):
+        resolve_device(spec)
+
+
+def test_bad_torchrun_variable_is_a_config_error(monkeypatch):
+    from deepshrink.train.distributed import DistContext
+
+    monkeypatch.setenv("WORLD_SIZE", "abc")
+    with pytest.raises(ConfigError, match="WORLD_SIZE='abc'"):
+        DistContext.setup("cpu")

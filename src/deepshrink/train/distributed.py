@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from deepshrink.errors import ConfigError
+from deepshrink.serialization import check_device
 
 __all__ = [
     "DistContext",
@@ -49,13 +50,21 @@ def resolve_device(spec: str) -> torch.device:
     """``auto`` -> CUDA when available, else CPU; ``cuda`` without CUDA is a ConfigError."""
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(spec)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {spec!r}: CUDA is not available on this machine (use --device cpu)")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigError(f"device {spec!r}: only {torch.cuda.device_count()} CUDA device(s) present")
-    return device
+    return check_device(spec, "device")
+
+
+def _env_int(name: str, default: int, low: int) -> int:
+    """An integer torchrun variable (``default`` when unset); a ConfigError naming it otherwise."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < low:
+        raise ConfigError(f"environment variable {name}={text!r}: expected an integer >= {low} (torchrun sets it)")
+    return value
 
 
 @dataclass
@@ -91,10 +100,10 @@ class DistContext:
                 with CUDA each process uses ``cuda:LOCAL_RANK``.
             timeout_s: collective timeout.
         """
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        rank = int(os.environ.get("RANK", "0"))
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+        world = _env_int("WORLD_SIZE", 1, 1)
+        rank = _env_int("RANK", 0, 0)
+        local_rank = _env_int("LOCAL_RANK", 0, 0)
+        local_world = _env_int("LOCAL_WORLD_SIZE", world, 1)
         base = resolve_device(device)
         if world <= 1:
             return cls(device=base)
