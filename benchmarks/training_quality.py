@@ -7,7 +7,8 @@ as our ``*_paper`` / ``*_paper6`` presets. It shares no code with deepshrink's l
 
 Every implementation is trained on the same data (the same split, noise and batches for a given
 seed) by the same loop, deepshrink's :class:`~deepshrink.train.engine.Trainer`, so only the
-network differs; ``naive_plain`` also swaps the loop for a plain PyTorch one (AdamW on every
+network differs. ``naive_ulp`` is the port with every threshold one float32 ulp larger: the
+control that says how far rounding alone moves a run. ``naive_plain`` also swaps the loop for a plain PyTorch one (AdamW on every
 parameter + ``OneCycleLR``, or SGD + ``MultiStepLR``), to check our loop against it.
 
     python benchmarks/training_quality.py forda        # FordA + Gaussian -5 dB, AdamW, 5 seeds
@@ -15,11 +16,12 @@ parameter + ``OneCycleLR``, or SGD + ``MultiStepLR``), to check our loop against
     python benchmarks/training_quality.py simulator    # the demo's data at 0 dB, paper SGD, 3 seeds
     python benchmarks/training_quality.py forda simulator --jobs 2   # both recipes, one command
     python benchmarks/training_quality.py forda --impls naive ours --seeds 0 1 --jobs 2
+    python benchmarks/training_quality.py digits --impls ours_he_normal ours   # 2-D: the two inits
     python benchmarks/training_quality.py forda --diagnose   # residual-branch scale at init
 
 Each finished run is appended to ``<out>/<preset>/runs.jsonl`` (default ``benchmarks/quality``) (a rerun skips what is there), and
 ``table.md`` beside it gets mean +- std over seeds per implementation, and the paired difference of
-each implementation to ``naive`` (same seed, same data) with its standard error and a 95 %
+each implementation to the first of ``--impls`` (``naive`` by default; same seed, same data) with its standard error and a 95 %
 t-interval.
 """
 
@@ -53,9 +55,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         split="recording", test_fraction=0.25, noise="gaussian", snr=0.0, val_fraction=0.0,
         recipe="paper", epochs=60, batch_size=32, depth=2, seeds=[0, 1, 2],
     ),
+    # 2-D: scikit-learn's 8x8 digits, Gaussian noise at 0 dB, CIFAR-style nets with one unit per
+    # stage, trained through DRSNClassifier (the paper's recipe). No naive 2-D port: compare the inits.
+    "digits": dict(recipe="paper", epochs=15, batch_size=64, snr=0.0, seeds=[0, 1, 2, 3, 4]),
 }
 FAMILIES = ("resnet", "drsn_cs", "drsn_cw")
-IMPLS = ("naive", "naive_plain", "ours", "ours_he_normal")
+IMPLS = ("naive", "naive_plain", "naive_ulp", "ours", "ours_he_normal")
 GATES = {"resnet": None, "drsn_cs": "cs", "drsn_cw": "cw"}
 
 
@@ -63,9 +68,9 @@ GATES = {"resnet": None, "drsn_cs": "cs", "drsn_cw": "cw"}
 class NaiveShrink(nn.Module):
     """tau = sigmoid(FC(ReLU(BN(FC(GAP|x|))))) * GAP|x| (CS: one tau shared by all channels)."""
 
-    def __init__(self, channels: int, shared: bool) -> None:
+    def __init__(self, channels: int, shared: bool, nudge: float = 0.0) -> None:
         super().__init__()
-        self.shared = shared
+        self.shared, self.nudge = shared, nudge
         self.fc = nn.Sequential(
             nn.Linear(channels, channels), nn.BatchNorm1d(channels), nn.ReLU(),
             nn.Linear(channels, 1 if shared else channels), nn.Sigmoid(),
@@ -74,20 +79,20 @@ class NaiveShrink(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         a = x.abs().mean(-1)  # (N, C)
         tau = self.fc(a) * (a.mean(1, keepdim=True) if self.shared else a)
-        tau = tau.unsqueeze(-1)
+        tau = tau.unsqueeze(-1) * (1 + self.nudge) if self.nudge else tau.unsqueeze(-1)
         return torch.sign(x) * torch.max(x.abs() - tau, torch.zeros_like(x))
 
 
 class NaiveUnit(nn.Module):
     """BN-ReLU-Conv-BN-ReLU-Conv [-> shrink] + (subsampled, zero-padded) input."""
 
-    def __init__(self, cin: int, cout: int, stride: int, gate: str | None) -> None:
+    def __init__(self, cin: int, cout: int, stride: int, gate: str | None, nudge: float = 0.0) -> None:
         super().__init__()
         self.branch = nn.Sequential(
             nn.BatchNorm1d(cin), nn.ReLU(), nn.Conv1d(cin, cout, 3, stride, 1),
             nn.BatchNorm1d(cout), nn.ReLU(), nn.Conv1d(cout, cout, 3, 1, 1),
         )  # fmt: skip
-        self.shrink = None if gate is None else NaiveShrink(cout, shared=gate == "cs")
+        self.shrink = None if gate is None else NaiveShrink(cout, shared=gate == "cs", nudge=nudge)
         self.stride, self.pad = stride, cout - cin
 
     def forward(self, x: Tensor) -> Tensor:
@@ -103,13 +108,13 @@ class NaiveUnit(nn.Module):
 class NaiveNet(nn.Module):
     """Table II: Conv(4, k3, /2), three stages of ``depth`` units (4/8/16 channels, first /2), BN-ReLU-GAP-FC."""
 
-    def __init__(self, in_channels: int, num_classes: int, gate: str | None, depth: int = 4) -> None:
+    def __init__(self, in_channels: int, num_classes: int, gate: str | None, depth: int = 4, nudge: float = 0.0) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Conv1d(in_channels, 4, 3, 2, 1)]
         cin = 4
         for width in (4, 8, 16):
             for i in range(depth):
-                layers.append(NaiveUnit(cin, width, 2 if i == 0 else 1, gate))
+                layers.append(NaiveUnit(cin, width, 2 if i == 0 else 1, gate, nudge))
                 cin = width
         layers += [nn.BatchNorm1d(cin), nn.ReLU()]
         self.features = nn.Sequential(*layers)
@@ -133,7 +138,9 @@ def build(impl: str, family: str, depth: int, in_channels: int, num_classes: int
     import deepshrink
 
     if impl.startswith("naive"):
-        return NaiveNet(in_channels, num_classes, GATES[family], depth)
+        # naive_ulp: every threshold one float32 ulp larger, a control for how far rounding alone
+        # moves a run (our fused kernels round differently from the port's separate ops)
+        return NaiveNet(in_channels, num_classes, GATES[family], depth, nudge=2.0**-23 if impl == "naive_ulp" else 0.0)
     name = f"{family}_paper" if depth == 4 else f"{family}_paper{3 * depth}"
     init = "he_normal" if impl == "ours_he_normal" else "torch"
     return deepshrink.create_model(name, in_channels=in_channels, num_classes=num_classes, init=init)
@@ -178,6 +185,8 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     from deepshrink.train.engine import Trainer, seed_everything
     from deepshrink.train.run import prepare_data
 
+    if job["preset"] == "digits":
+        return _run_digits(job)
     preset = PRESETS[job["preset"]]
     cfg = _config(preset, job["seed"], job.get("epochs"))
     data = prepare_data(cfg)
@@ -197,6 +206,34 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         "train_acc_eval": _accuracy(model, data.train),
         "cpu_seconds": round(time.process_time() - started, 1),
     }
+
+
+def _run_digits(job: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from deepshrink.noise import add_noise
+    from deepshrink.sklearn import DRSNClassifier
+
+    if job["impl"] not in ("ours", "ours_he_normal"):
+        raise SystemExit("digits: only --impls ours ours_he_normal (there is no naive 2-D port)")
+    preset = PRESETS["digits"]
+    digits = load_digits()
+    x = torch.from_numpy((digits.images / 16.0).astype(np.float32)[:, None])  # (1797, 1, 8, 8)
+    x = add_noise(x, preset["snr"], "gaussian", generator=1000 + job["seed"]).numpy()
+    tr, te = train_test_split(np.arange(len(x)), test_size=0.2, stratify=digits.target, random_state=job["seed"])
+    init = "he_normal" if job["impl"] == "ours_he_normal" else "torch"
+    clf = DRSNClassifier(
+        f"{job['family']}20_2d", model_args={"depths": (1, 1, 1), "init": init}, epochs=job.get("epochs") or preset["epochs"],
+        batch_size=preset["batch_size"], random_state=job["seed"], device="cpu", num_threads=1,
+    )  # fmt: skip
+    started = time.process_time()
+    clf.fit(x[tr], digits.target[tr])
+    return {
+        **job, "test_acc": float(clf.score(x[te], digits.target[te])), "train_acc_last_epoch": float("nan"),
+        "train_acc_eval": float(clf.score(x[tr], digits.target[tr])), "cpu_seconds": round(time.process_time() - started, 1),
+    }  # fmt: skip
 
 
 # ---------------------------------------------------------------------- diagnosis
@@ -275,11 +312,11 @@ _T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 
 
 def table(rows: list[dict[str, Any]], impls: list[str], families: list[str]) -> str:
     out = [
-        "| family | impl | test acc % (mean ± std) | train acc % | min seed | paired diff to naive (± SE) | 95 % CI | seeds |",
+        f"| family | impl | test acc % (mean ± std) | train acc % | min seed | paired diff to {impls[0]} (± SE) | 95 % CI | seeds |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for family in families:
-        base = {r["seed"]: r["test_acc"] for r in rows if r["family"] == family and r["impl"] == "naive"}
+        base = {r["seed"]: r["test_acc"] for r in rows if r["family"] == family and r["impl"] == impls[0]}
         for impl in impls:
             sel = sorted((r for r in rows if r["family"] == family and r["impl"] == impl), key=lambda r: r["seed"])
             if not sel:
@@ -289,7 +326,7 @@ def table(rows: list[dict[str, Any]], impls: list[str], families: list[str]) -> 
             sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
             diff_txt, ci_txt = "", ""
             diffs = [100 * (r["test_acc"] - base[r["seed"]]) for r in sel if r["seed"] in base]
-            if impl != "naive" and len(diffs) > 1:
+            if impl != impls[0] and len(diffs) > 1:
                 m, se = statistics.fmean(diffs), statistics.stdev(diffs) / math.sqrt(len(diffs))
                 t = _T975.get(len(diffs) - 1, 1.96)
                 diff_txt, ci_txt = f"{m:+.1f} ± {se:.1f}", f"[{m - t * se:+.1f}, {m + t * se:+.1f}]"
