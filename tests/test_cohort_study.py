@@ -203,3 +203,18 @@ def test_resume_with_another_stack_says_so(tmp_path, capsys):
     progress = run_study(spec, tmp_path / "s", stack=2, device="cpu", log=said.append)
     assert progress.remaining == 0
     assert any("do not match this --stack" in line for line in said)
+
+
+def test_torchrun_shards_on_a_cpu_share_the_cores(tmp_path, monkeypatch):
+    from deepshrink.experiments import parallel
+
+    monkeypatch.setattr(parallel, "available_cpus", lambda: 4)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    threads = []
+    monkeypatch.setattr(torch, "set_num_threads", threads.append)
+    spec = study_from_dict({**STUDY, "noises": ["gaussian"], "snrs": [0], "seeds": [0], "train": {**STUDY["train"], "epochs": 1}})
+    said = []
+    run_study(spec, tmp_path / "a", shard=(0, 2), device="cpu", save_runs=False, log=said.append)
+    assert threads[0] == 2 and not any("oversubscribe" in line for line in said)
+    run_study(spec, tmp_path / "b", shard=(0, 2), device="cpu", num_threads=3, save_runs=False, log=said.append)
+    assert any(line.startswith("warning: 2 process(es) x 3 thread(s) on 4 core(s)") for line in said)

@@ -858,7 +858,8 @@ def run_study(
         out_dir: the study folder (created; an existing one must hold the same setup).
         shard: ``(i, n)``: run runs ``i, i + n, ...`` (see :func:`parse_shard`).
         device: ``auto`` (under torchrun: ``cuda:LOCAL_RANK`` when CUDA is there), ``cpu``, ``cuda:N``.
-        num_threads: torch CPU threads for this process (None: torch's default).
+        num_threads: torch CPU threads for this process (None: torch's default; under torchrun
+            on a CPU, the cores divided by ``LOCAL_WORLD_SIZE``, so the shards never oversubscribe).
         save_runs: keep each run's folder (weights, checkpoint, report).
         force: start over in ``out_dir`` (existing results are deleted).
         max_runs: stop after this many runs (for a time-boxed session; the rest resume later).
@@ -881,13 +882,17 @@ def run_study(
     _prepare_folder(spec, out, force)
     results_path = out / "results.csv"
     runs = expand_runs(spec)
+    from deepshrink.experiments.parallel import available_cpus
+
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    if num_threads is None and local > 1 and shard_device(device) == "cpu":  # torchrun shards share the cores
+        num_threads = max(1, available_cpus() // local)
     if num_threads is not None:
         import torch
 
-        from deepshrink.experiments.parallel import available_cpus
-
-        if num_threads > available_cpus():
-            say(f"warning: {num_threads} threads on {available_cpus()} core(s): the process oversubscribes the machine")
+        if num_threads * local > available_cpus():
+            say(f"warning: {local} process(es) x {num_threads} thread(s) on {available_cpus()} core(s) "
+                "oversubscribe the machine; each step can get many times slower")  # fmt: skip
         torch.set_num_threads(num_threads)
     device = shard_device(device)
     cache = _DataCache(out / "data" if cache_data else None)
