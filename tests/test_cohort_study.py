@@ -218,3 +218,13 @@ def test_torchrun_shards_on_a_cpu_share_the_cores(tmp_path, monkeypatch):
     assert threads[0] == 2 and not any("oversubscribe" in line for line in said)
     run_study(spec, tmp_path / "b", shard=(0, 2), device="cpu", num_threads=3, save_runs=False, log=said.append)
     assert any(line.startswith("warning: 2 process(es) x 3 thread(s) on 4 core(s)") for line in said)
+
+
+def test_max_runs_trains_a_smaller_cohort_and_the_rest_later(tmp_path):
+    spec = study_from_dict({**STUDY, "noises": ["gaussian"], "snrs": [0], "seeds": [0, 1, 2],
+                            "train": {**STUDY["train"], "epochs": 1}})  # fmt: skip
+    first = run_study(spec, tmp_path / "s", stack=3, max_runs=2, device="cpu", save_runs=False, log=None)
+    assert len(first.ran) == 2 and first.remaining == 1
+    assert [r["stack"] for r in read_results(tmp_path / "s" / "results.csv")] == [2, 2]
+    second = run_study(spec, tmp_path / "s", stack=3, device="cpu", save_runs=False, log=None)
+    assert len(second.ran) == 1 and second.remaining == 0

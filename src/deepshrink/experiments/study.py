@@ -931,6 +931,10 @@ def run_study(
     for cohort in todo_cohorts:
         if max_runs is not None and len(ran) >= max_runs:
             break
+        left = [r for r in cohort if r.run_id not in done]
+        budget = None if max_runs is None else max_runs - len(ran)
+        if budget is not None and len(left) > budget and not (_cohort_dir(out, cohort) / "last.ckpt").is_file():
+            cohort = left[:budget]  # --max-runs: a smaller cohort now, the rest later (an unfinished cohort is finished whole)
         cfg = run_config(spec, cohort[0])
         ds = cache.get(spec, cfg)
         if len(cohort) == 1:
