@@ -306,3 +306,24 @@ def test_output_to_a_full_disk_is_one_line(monkeypatch, capsys):
     assert main(["models"]) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == ["error: cannot write the output: No space left on device"]
+
+
+def test_benchmark_bad_counts_and_study_files_are_one_line(tmp_path):
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("name: x\nmodels: [resnet_paper6]\nmodels: [drsn_cw_paper6]\n")
+    big = tmp_path / "big.yaml"
+    big.write_text("name: y\nmodels: [resnet_paper6]\nnoises: [gaussian]\nsnrs: [1e9]\n")
+    out = tmp_path / "study"
+    cases = {
+        "max-runs -1": (["benchmark", "quick", "--max-runs", "-1", "-o", out], "--max-runs: must be in [1,"),
+        "folds huge": (["benchmark", "quick", "--folds", "99999999999999999999", "-o", out], "--folds: must be in [0, 1000]"),
+        "jobs 0": (["benchmark", "quick", "--jobs", "0", "-o", out], "--jobs/-j: must be in [1,"),
+        "study duplicate key": (["benchmark", str(dup), "-o", out], "duplicate key 'models'"),
+        "study snr 1e9": (["benchmark", str(big), "-o", out], "outside [-200, 200] dB"),
+    }
+    results = _run_in_process({name: argv for name, (argv, _) in cases.items()})
+    for name, (_, needle) in cases.items():
+        code, _, err = results[name]
+        assert code == 2, name
+        assert len(err.strip().splitlines()) == 1 and needle in err, (name, err)
+    assert not out.exists()  # nothing was started

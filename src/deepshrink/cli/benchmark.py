@@ -28,6 +28,21 @@ def _list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _int_in(low: int, high: int):
+    """An argparse type: an integer in [low, high] (argparse turns the error into one line, exit 2)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in [{low}, {high}], got {value}")
+        return value
+
+    return parse
+
+
 def _ints(text: str) -> list[int]:
     from deepshrink.cli import UsageError
 
@@ -193,27 +208,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--noises", metavar="A,B", help="comma-separated noise kinds (gaussian, laplacian, pink, ...)")
     g.add_argument("--snrs", metavar="SPEC", help="SNRs: --snrs=-5,0 or --snrs=-5:5:1")
     g.add_argument("--seeds", metavar="0,1,2", help="comma-separated seeds")
-    g.add_argument("--folds", type=int, metavar="K", help="K-fold cross-validation by recording (0: seeds)")
+    g.add_argument("--folds", type=_int_in(0, 1000), metavar="K", help="K-fold cross-validation by recording (0: seeds)")
     g.add_argument("--run-folds", metavar="0,1,2", help="run only these folds")
     g.add_argument("--data", metavar="SPEC", help="dataset: simulator, ucr:NAME, a path (resets data args)")
     g.add_argument("--data-arg", action="append", metavar="KEY=VALUE", help="loader argument; repeatable")
     g.add_argument("--noise-protocol", choices=["fixed", "fresh"], help="noise added once (fixed) or redrawn per epoch")
-    g.add_argument("--epochs", type=int, metavar="N", help="epochs per run")
-    g.add_argument("--batch-size", type=int, metavar="N", help="batch size")
+    g.add_argument("--epochs", type=_int_in(1, 1_000_000), metavar="N", help="epochs per run")
+    g.add_argument("--batch-size", type=_int_in(1, 1 << 24), metavar="N", help="batch size")
     g.add_argument("--recipe", choices=["paper", "adamw"], help="training recipe")
     g.add_argument("--set", action="append", metavar="KEY=VALUE", help="any training config key (YAML value); repeatable")
 
     g = p.add_argument_group("execution")
-    g.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="local worker processes (default 1)")
-    g.add_argument("--threads", type=int, metavar="N", help="torch threads per process (default: 1 with --jobs, else torch's)")
-    g.add_argument("--stack", type=int, metavar="S",
+    g.add_argument("--jobs", "-j", type=_int_in(1, 1024), default=1, metavar="N", help="local worker processes (default 1)")
+    g.add_argument("--threads", type=_int_in(1, 4096), metavar="N", help="torch threads per process (default: 1 with --jobs, else torch's)")
+    g.add_argument("--stack", type=_int_in(1, 4096), metavar="S",
                    help="train up to S runs of a model together as one stacked network (1: one by one; "
                         "default: from the device and memory, up to 16 on a CPU, 64 on a GPU)")  # fmt: skip
     g.add_argument("--oversubscribe", action="store_true",
                    help="run --jobs x --threads even when that exceeds the cores (default: cut to fit)")
     g.add_argument("--shard", metavar="I/N", help="run shard I of N (default RANK/WORLD_SIZE under torchrun)")
     g.add_argument("--device", default="auto", help="auto (a GPU per shard when there are GPUs), cpu, cuda:N")
-    g.add_argument("--max-runs", type=int, metavar="N", help="stop after N runs (resume later)")
+    g.add_argument("--max-runs", type=_int_in(1, 10**9), metavar="N", help="stop after N runs (resume later)")
     g.add_argument("--no-save-runs", action="store_true", help="do not keep run folders (weights, checkpoints)")
     g.add_argument("--force", action="store_true", help="start over in OUTPUT (deletes its results)")
     p.set_defaults(func=run)

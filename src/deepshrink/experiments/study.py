@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from deepshrink.errors import ConfigError
+from deepshrink.serialization import named_os_error
 
 __all__ = [
     "StudySpec",
@@ -166,11 +167,13 @@ def _parse_snrs(value: Any, where: str) -> list[float]:
         if isinstance(parsed, tuple):
             raise ConfigError(f"{where}: key 'snrs' must list SNRs ('-5:5:1' or '-5,0'), not a range {value!r}")
         return [float(v) for v in ([parsed] if isinstance(parsed, float) else parsed)]
+    from deepshrink.train.config import parse_snr
+
     out = []
     for v in _as_list(value, "snrs", where):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ConfigError(f"{where}: key 'snrs' must hold numbers, got {v!r}")
-        out.append(float(v))
+        out.append(float(parse_snr(v, f"{where}: key 'snrs'")))  # the range check of every SNR
     return out
 
 
@@ -268,25 +271,20 @@ def load_study(source: str | os.PathLike) -> StudySpec:
         raise ConfigError(
             f"{path}: no such study file, and not a preset (presets: {', '.join(sorted(PRESETS))})"
         )
-    import yaml
+    from deepshrink.train.config import load_yaml
 
-    try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    values = load_yaml(path.read_text(encoding="utf-8"), str(path))  # duplicate keys, aliases, YAML 1.2
     return study_from_dict(values or {}, source=str(path))
 
 
 def study_to_yaml(spec: StudySpec) -> str:
     """The study as YAML (readable by :func:`load_study`)."""
-    import yaml
+    from deepshrink.train.config import dump_yaml
 
     d = spec.to_dict()
     if d["run_folds"] is None:
         del d["run_folds"]
-    return yaml.safe_dump(d, sort_keys=False, default_flow_style=None, width=100)
+    return dump_yaml(d, width=100)
 
 
 # ---------------------------------------------------------------------- the runs
@@ -541,8 +539,12 @@ class _DataCache:
                 if not path.is_file():
                     ds = load_data_spec(spec.data, spec.data_args, cfg.split)
                     tmp = path.with_name(f".{path.stem}.tmp.npz")
-                    save_npz(ds, tmp)
-                    os.replace(tmp, path)
+                    try:
+                        save_npz(ds, tmp)
+                        os.replace(tmp, path)
+                    except OSError as err:
+                        tmp.unlink(missing_ok=True)
+                        raise named_os_error(err, path) from None
             self._ds, self.path = load_npz(path), path
         self._key = key
         return self._ds
