@@ -128,36 +128,19 @@ class ResidualNet(nn.Module):
         stack: int = 1,
     ) -> None:
         super().__init__()
-        given = {k: v for k, v in locals().items() if k in MODEL_ARGUMENTS}
-        check_model_config({k: list(v) if isinstance(v, tuple) else v for k, v in given.items()}, "ResidualNet")
-        widths, depths, strides = list(widths), list(depths), list(strides)
-        if not (len(widths) == len(depths) == len(strides)) or not widths:
-            raise ConfigError(
-                f"widths, depths and strides need one entry per stage, got {widths}, {depths}, {strides}"
-            )
-        for arg, values in (("widths", widths), ("depths", depths), ("strides", strides)):
-            if any(int(v) != v or v < 1 for v in values):
-                raise ConfigError(f"{arg} must be positive integers, got {values}")
-        if in_channels < 1 or num_classes < 1 or stack < 1:
-            raise ConfigError(
-                f"in_channels, num_classes and stack must be >= 1, got {in_channels}, {num_classes}, {stack}"
-            )
+        # every argument as a plain value (lists, not tuples): checked once here, and kept as
+        # ``config`` so the model is rebuilt exactly from it (config.json)
+        config = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in locals().items() if k in MODEL_ARGUMENTS}
+        check_model_config(config, "ResidualNet")  # types, ranges, one entry per stage, odd kernels
         _check_choice("block", block, list(BLOCKS))
         _check_choice("shortcut", shortcut, SHORTCUTS)
         _check_choice("act", act, list(ACTIVATIONS))
         _check_choice("init", init, INITS)
-        if kernel_size % 2 == 0 or stem_kernel % 2 == 0:
-            raise ConfigError(f"kernel sizes must be odd ('same' padding), got {kernel_size} and {stem_kernel}")
+        widths, depths, strides = list(widths), list(depths), list(strides)
         gate_layer = _make_gate(gate, gate_reduction)
         conv = conv_nd(spatial_dims)
         act_layer = ACTIVATIONS[act]
-        self.config: dict[str, Any] = dict(
-            in_channels=in_channels, num_classes=num_classes, spatial_dims=spatial_dims, widths=widths,
-            depths=depths, strides=strides, stem_channels=stem_channels, stem_kernel=stem_kernel,
-            stem_stride=stem_stride, stem_pool=stem_pool, block=block, gate=gate,
-            gate_reduction=gate_reduction, shortcut=shortcut, kernel_size=kernel_size,
-            conv_bias=conv_bias, act=act, drop_rate=drop_rate, init=init, stack=stack,
-        )  # fmt: skip
+        self.config: dict[str, Any] = config
         self.spatial_dims = spatial_dims
         self.in_channels = in_channels
         self.num_classes = num_classes
