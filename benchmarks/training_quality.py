@@ -146,16 +146,22 @@ def build(impl: str, family: str, depth: int, in_channels: int, num_classes: int
     return deepshrink.create_model(name, in_channels=in_channels, num_classes=num_classes, init=init)
 
 
+def _plain_optimizer(cfg: Any, model: nn.Module) -> torch.optim.Optimizer:
+    """The recipe's optimiser as a naive port writes it: every parameter decays."""
+    if cfg.recipe == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
 def _plain_loop(cfg: Any, model: nn.Module, train: Any) -> None:
     """The loop a naive port comes with: every parameter decays, torch's own schedulers."""
     from deepshrink.train.distributed import epoch_permutation  # same batches as the Trainer
 
     steps = len(train) // cfg.batch_size
+    opt = _plain_optimizer(cfg, model)
     if cfg.recipe == "adamw":
-        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps)
     else:
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         miles = [int(round(m * cfg.epochs)) * steps for m in cfg.milestones]
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, miles, gamma=cfg.lr_decay)
     model.train()
@@ -244,7 +250,8 @@ def diagnose(preset_name: str, seeds: list[int]) -> str:
     from deepshrink.train.run import prepare_data
 
     preset = PRESETS[preset_name]
-    data = prepare_data(_config(preset, 0, 1))
+    cfg = _config(preset, 0, 1)
+    data = prepare_data(cfg)
     x = data.train.x[:256]
     lines = [
         "| impl | family | branch/shortcut RMS, unit 1 ... last | logit std | conv weight RMS | "
@@ -263,11 +270,8 @@ def diagnose(preset_name: str, seeds: list[int]) -> str:
 
                 def hook(mod: nn.Module, inp: tuple[Tensor], out: Tensor) -> None:
                     shortcut = inp[0][..., :: -(-inp[0].shape[-1] // out.shape[-1])]
-                    branch = out[:, : shortcut.shape[1]] - shortcut if out.shape[1] == shortcut.shape[1] else None
-                    if branch is None:  # widening unit: compare on the padded channels' complement
-                        pad = out.shape[1] - shortcut.shape[1]
-                        inner = out[:, pad // 2 : pad // 2 + shortcut.shape[1]] - shortcut
-                        branch = torch.cat([out[:, : pad // 2], inner, out[:, pad // 2 + shortcut.shape[1] :]], 1)
+                    pad = out.shape[1] - shortcut.shape[1]  # the paper's shortcut: zero channels, half each side
+                    branch = out - nn.functional.pad(shortcut, (0, 0, pad // 2, pad - pad // 2))
                     found.append(float(branch.pow(2).mean().sqrt() / shortcut.pow(2).mean().sqrt().clamp_min(1e-12)))
 
                 handles = [u.register_forward_hook(hook) for u in units]
@@ -278,7 +282,7 @@ def diagnose(preset_name: str, seeds: list[int]) -> str:
                 stds.append(float(logits.std()))
                 convs = [m.weight for m in model.modules() if isinstance(m, nn.Conv1d)]
                 rms.append(statistics.fmean(float(w.pow(2).mean().sqrt()) for w in convs))
-                steps.append(_relative_step(model, convs, data.train, preset))
+                steps.append(_relative_step(model, convs, data.train, cfg))
             mean = [statistics.fmean(r[i] for r in ratios) for i in range(len(ratios[0]))]
             lines.append(
                 f"| {impl} | {family} | {' '.join(f'{v:.2f}' for v in mean)} | {statistics.fmean(stds):.3f} | "
@@ -288,17 +292,13 @@ def diagnose(preset_name: str, seeds: list[int]) -> str:
 
 
 @torch.enable_grad()
-def _relative_step(model: nn.Module, weights: list[Tensor], train: Any, preset: dict[str, Any]) -> float:
-    """Median over conv weights of ||w_20 - w_0|| / ||w_0|| after 20 steps of the preset's optimiser."""
+def _relative_step(model: nn.Module, weights: list[Tensor], train: Any, cfg: Any) -> float:
+    """Median over conv weights of ||w_20 - w_0|| / ||w_0|| after 20 steps of the recipe's optimiser."""
     start = [w.detach().clone() for w in weights]
-    lr = preset.get("lr", 0.1)
-    if preset["recipe"] == "adamw":
-        opt: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=preset["weight_decay"])
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
+    opt = _plain_optimizer(cfg, model)
     g = torch.Generator().manual_seed(0)
     for _ in range(20):
-        idx = torch.randint(len(train), (preset["batch_size"],), generator=g)
+        idx = torch.randint(len(train), (cfg.batch_size,), generator=g)
         loss = nn.functional.cross_entropy(model(train.x[idx]), train.y[idx])
         opt.zero_grad()
         loss.backward()
