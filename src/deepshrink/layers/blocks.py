@@ -29,10 +29,9 @@ SHORTCUTS = ("pad", "conv", "none")
 
 def conv_nd(spatial_dims: int) -> type[nn.Module]:
     """The ConvNd class for 1, 2 or 3 spatial dims."""
-    try:
-        return {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[spatial_dims]
-    except KeyError:
-        raise ConfigError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}") from None
+    if isinstance(spatial_dims, bool) or not isinstance(spatial_dims, int) or spatial_dims not in (1, 2, 3):
+        raise ConfigError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")  # 1.0 and True too
+    return {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[spatial_dims]
 
 
 def norm_nd(spatial_dims: int) -> type[nn.Module]:
@@ -155,7 +154,7 @@ def _check_block_args(owner: str, in_channels: object, out_channels: object, str
     _positive_int(owner, "stack", stack, 4096)
     if kernel_size % 2 == 0:  # type: ignore[operator]
         raise ConfigError(f"{owner}: kernel_size must be odd ('same' padding), got {kernel_size}")
-    if spatial_dims not in (1, 2, 3) or isinstance(spatial_dims, bool):
+    if isinstance(spatial_dims, bool) or not isinstance(spatial_dims, int) or spatial_dims not in (1, 2, 3):
         raise ConfigError(f"{owner}: spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
     if not isinstance(shortcut, str) or shortcut not in SHORTCUTS:
         raise ConfigError(f"{owner}: shortcut must be one of {SHORTCUTS}, got {shortcut!r}")
