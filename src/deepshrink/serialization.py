@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from deepshrink.errors import CheckpointError, ConfigError
+from deepshrink.errors import CheckpointError, ConfigError, DatasetError
 from deepshrink.models.registry import check_model_args
 
 __all__ = [
@@ -31,6 +31,16 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT = "deepshrink.model"
 FORMAT_VERSION = 1
+
+
+def existing_file(path: str | os.PathLike) -> Path:
+    """``path`` as a :class:`Path`; a DatasetError if it does not exist or is not a file."""
+    p = Path(path)
+    if not p.exists():
+        raise DatasetError(f"{p}: file does not exist")
+    if not p.is_file():
+        raise DatasetError(f"{p}: not a file")
+    return p
 
 
 def check_path(value: Any, argument: str, error: type[Exception] = ConfigError) -> Path:

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
-from deepshrink.serialization import atomic_write
+from deepshrink.serialization import atomic_write, existing_file
 from deepshrink.train.config import NOISE_CHOICES, TrainConfig, load_config, parse_snr
 from deepshrink.train.distributed import resolve_device
 from deepshrink.train.engine import autocast_dtype, predict_logits
@@ -184,11 +184,7 @@ def read_signals(path: str | os.PathLike) -> np.ndarray:
     Raises:
         DatasetError: missing file, unknown suffix, unreadable, not numeric, NaN/Inf, bad shape.
     """
-    p = Path(path)
-    if not p.exists():
-        raise DatasetError(f"{p}: file does not exist")
-    if not p.is_file():
-        raise DatasetError(f"{p}: not a file")
+    p = existing_file(path)
     suffix = p.suffix.lower()
     try:
         if suffix == ".npy":

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from deepshrink.errors import ConfigError, DatasetError
+from deepshrink.serialization import existing_file
 
 __all__ = ["RecordingPrediction", "predict_recording", "read_recording", "window_starts"]
 
@@ -192,11 +193,7 @@ def read_recording(
         DatasetError: Missing or unreadable file, unknown suffix, unknown key or column, not
             numeric, NaN / infinite values (the message gives the sample), bad shape.
     """
-    p = Path(path)
-    if not p.exists():
-        raise DatasetError(f"{p}: file does not exist")
-    if not p.is_file():
-        raise DatasetError(f"{p}: not a file")
+    p = existing_file(path)
     suffix = p.suffix.lower()
     if key is not None and suffix not in (".npz", ".mat"):
         raise ConfigError(f"--key: only for .npz and .mat files, not {suffix}")
