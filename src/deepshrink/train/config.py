@@ -90,8 +90,11 @@ class TrainConfig:
             for the training set; validation and test noise stay fixed).
         split: ``recording`` (whole recordings go to test, ``test_fraction`` of them),
             ``condition`` (observations whose conditions match ``test_conditions`` are the test
-            set) or ``predefined`` (the dataset's own train/test files, e.g. UCR).
-        test_fraction: share of recordings held out for test (``split: recording``).
+            set), ``predefined`` (the dataset's own train/test files, e.g. UCR) or ``window``
+            (the paper's random split of observations: **leaky**, windows of one recording on
+            both sides; ``test_fraction`` of the windows of each class).
+        test_fraction: share of recordings (``split: recording``) or windows (``split: window``)
+            held out for test.
         test_conditions: ``{condition: [values]}`` for ``split: condition``, e.g. ``{speed_hz: [40]}``.
         val_fraction: share of the training recordings held out for validation (early stopping,
             best-epoch selection); 0 validates on nothing (the last epoch is kept).
@@ -133,7 +136,7 @@ class TrainConfig:
     noise: Literal["none", "gaussian", "laplacian", "uniform", "pink", "brown"] = "gaussian"
     snr: Union[float, list[float], str, None] = 0.0
     noise_protocol: Literal["fixed", "fresh"] = "fixed"
-    split: Literal["recording", "condition", "predefined"] = "recording"
+    split: Literal["recording", "condition", "predefined", "window"] = "recording"
     test_fraction: float = 0.2
     test_conditions: dict[str, Any] = field(default_factory=dict)
     val_fraction: float = 0.1

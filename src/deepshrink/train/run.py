@@ -116,9 +116,12 @@ def load_data_spec(spec: str, data_args: dict[str, Any], split: str = "recording
 
 
 def split_indices(cfg: TrainConfig, ds: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Train and test indices by the config's split rule (never a recording on both sides)."""
-    from deepshrink.data import split_by_condition, split_by_recording
+    """Train and test indices by the config's split rule (never a recording on both sides, except
+    ``window``: the paper's leaky split, kept to measure the leak)."""
+    from deepshrink.data import split_by_condition, split_by_recording, split_by_window
 
+    if cfg.split == "window":
+        return split_by_window(ds, cfg.test_fraction, seed=cfg.seed)
     if cfg.split == "recording":
         return split_by_recording(ds, cfg.test_fraction, seed=cfg.seed)
     if cfg.split == "condition":
