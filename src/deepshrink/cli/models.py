@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from deepshrink.models import create_model, list_models
+from deepshrink.models import create_model, describe_model, list_models
 
 
 def model_summary(name: str, in_channels: int = 1, num_classes: int = 8, length: int | None = None) -> str:
@@ -49,8 +49,10 @@ def run(args: argparse.Namespace) -> int:
     if args.name:
         print(model_summary(args.name, args.in_channels, args.num_classes, args.length))
         return 0
-    for name in list_models(args.pattern):
-        print(name)
+    names = list_models(args.pattern)
+    width = max(map(len, names), default=0)
+    for name in names:
+        print(f"{name:<{width}}  {describe_model(name)}")
     return 0
 
 
@@ -58,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "models",
         help="list registered models, or describe one",
-        description="List the registered models (optionally filtered by a pattern such as 'drsn_cw*'), "
+        description="List the registered models with a line on each (optionally filtered by a pattern such as 'drsn_cw*'), "
         "or print the summary of one with --summary NAME.",
     )
     p.add_argument("pattern", nargs="?", default=None, help="shell-style filter, e.g. 'drsn_*_paper'")

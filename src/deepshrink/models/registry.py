@@ -12,6 +12,8 @@ for the ResNet-depth families, where
 * ``20_2d``, ``56_2d`` are the CIFAR-style ResNets (16/32/64 channels, stride-1 stem) and
   ``18_2d`` ResNet-18 widths with a CIFAR stem, for small images.
 
+Each name is written out in the table ``_MODELS`` below, next to its family and preset, and
+:func:`describe_model` gives its one-line description (what ``deepshrink models`` prints).
 Every preset is :class:`~deepshrink.models.skeleton.ResidualNet` with fixed arguments; any of
 them can be overridden, e.g. ``create_model("drsn_cw_paper", spatial_dims=2)`` for a 2-D
 version of the paper's network.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from typing import Any
+from typing import Any, NamedTuple
 
 from deepshrink.errors import ConfigError
 from deepshrink.models.skeleton import (
@@ -33,16 +35,24 @@ from deepshrink.models.skeleton import (
 )
 
 __all__ = [
-    "create_model", "list_models", "model_config", "check_model_args", "check_model_config", "FAMILIES", "PRESETS",
-    "RESERVED_ARGS",
+    "create_model", "list_models", "describe_model", "model_config", "check_model_args", "check_model_config",
+    "FAMILIES", "PRESETS", "Part", "RESERVED_ARGS",
 ]  # fmt: skip
 
-FAMILIES: dict[str, dict[str, Any]] = {
-    "convnet": dict(gate=None, shortcut="none"),
-    "resnet": dict(gate=None, shortcut="pad"),
-    "se_resnet": dict(gate="se", shortcut="pad"),
-    "drsn_cs": dict(gate="cs", shortcut="pad"),
-    "drsn_cw": dict(gate="cw", shortcut="pad"),
+
+class Part(NamedTuple):
+    """One half of a model's recipe: a family (gate and shortcut) or a preset (layout)."""
+
+    description: str
+    args: dict[str, Any]
+
+
+FAMILIES: dict[str, Part] = {
+    "convnet": Part("plain CNN, no shortcut", dict(gate=None, shortcut="none")),
+    "resnet": Part("pre-activation ResNet", dict(gate=None, shortcut="pad")),
+    "se_resnet": Part("ResNet with Squeeze-and-Excitation gates", dict(gate="se", shortcut="pad")),
+    "drsn_cs": Part("DRSN-CS: one threshold per sample", dict(gate="cs", shortcut="pad")),
+    "drsn_cw": Part("DRSN-CW: one threshold per sample and channel", dict(gate="cw", shortcut="pad")),
 }
 
 _PAPER = dict(
@@ -56,23 +66,71 @@ _CIFAR = dict(
     spatial_dims=2, stem_channels=16, stem_kernel=3, stem_stride=1, widths=(16, 32, 64), strides=(1, 2, 2), conv_bias=False
 )
 
-# preset suffix -> (name pattern, ResidualNet arguments)
-PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
-    "paper": ("{family}_paper", dict(_PAPER, depths=(4, 4, 4))),
-    "paper6": ("{family}_paper6", dict(_PAPER, depths=(2, 2, 2))),
-    "paper9": ("{family}_paper9", dict(_PAPER, depths=(3, 3, 3))),
-    "18_1d": ("{family}18_1d", dict(_RESNET_1D, depths=(2, 2, 2, 2))),
-    "34_1d": ("{family}34_1d", dict(_RESNET_1D, depths=(3, 4, 6, 3))),
-    "50_1d": ("{family}50_1d", dict(_RESNET_1D, depths=(3, 4, 6, 3), block="bottleneck", widths=(256, 512, 1024, 2048), gate_reduction=4.0)),
-    "20_2d": ("{family}20_2d", dict(_CIFAR, depths=(3, 3, 3))),
-    "56_2d": ("{family}56_2d", dict(_CIFAR, depths=(9, 9, 9))),
-    "18_2d": ("{family}18_2d", dict(_CIFAR, stem_channels=64, widths=(64, 128, 256, 512), depths=(2, 2, 2, 2), strides=(1, 2, 2, 2))),
+PRESETS: dict[str, Part] = {
+    "paper": Part("1-D, Table II of the paper: 12 units, 4/8/16 channels", dict(_PAPER, depths=(4, 4, 4))),
+    "paper6": Part("1-D, 6 units of 4/8/16 channels (authors' code)", dict(_PAPER, depths=(2, 2, 2))),
+    "paper9": Part("1-D, 9 units of 4/8/16 channels (authors' code)", dict(_PAPER, depths=(3, 3, 3))),
+    "18_1d": Part("1-D, ResNet-18 depths, 64-512 channels", dict(_RESNET_1D, depths=(2, 2, 2, 2))),
+    "34_1d": Part("1-D, ResNet-34 depths, 64-512 channels", dict(_RESNET_1D, depths=(3, 4, 6, 3))),
+    "50_1d": Part("1-D, ResNet-50 bottlenecks, 256-2048 channels",
+                  dict(_RESNET_1D, depths=(3, 4, 6, 3), block="bottleneck", widths=(256, 512, 1024, 2048), gate_reduction=4.0)),
+    "20_2d": Part("2-D, CIFAR ResNet-20: 16/32/64 channels", dict(_CIFAR, depths=(3, 3, 3))),
+    "56_2d": Part("2-D, CIFAR ResNet-56: 16/32/64 channels", dict(_CIFAR, depths=(9, 9, 9))),
+    "18_2d": Part("2-D, ResNet-18 widths with a CIFAR stem",
+                  dict(_CIFAR, stem_channels=64, widths=(64, 128, 256, 512), depths=(2, 2, 2, 2), strides=(1, 2, 2, 2))),
 }  # fmt: skip
 
+# Every registered model, by name -> (family, preset). Names are written out, not generated,
+# so that grep finds each one; a model's arguments are its preset's, then its family's.
+_MODELS: dict[str, tuple[str, str]] = {
+    "convnet_paper": ("convnet", "paper"),
+    "convnet_paper6": ("convnet", "paper6"),
+    "convnet_paper9": ("convnet", "paper9"),
+    "convnet18_1d": ("convnet", "18_1d"),
+    "convnet34_1d": ("convnet", "34_1d"),
+    "convnet50_1d": ("convnet", "50_1d"),
+    "convnet20_2d": ("convnet", "20_2d"),
+    "convnet56_2d": ("convnet", "56_2d"),
+    "convnet18_2d": ("convnet", "18_2d"),
+    "resnet_paper": ("resnet", "paper"),
+    "resnet_paper6": ("resnet", "paper6"),
+    "resnet_paper9": ("resnet", "paper9"),
+    "resnet18_1d": ("resnet", "18_1d"),
+    "resnet34_1d": ("resnet", "34_1d"),
+    "resnet50_1d": ("resnet", "50_1d"),
+    "resnet20_2d": ("resnet", "20_2d"),
+    "resnet56_2d": ("resnet", "56_2d"),
+    "resnet18_2d": ("resnet", "18_2d"),
+    "se_resnet_paper": ("se_resnet", "paper"),
+    "se_resnet_paper6": ("se_resnet", "paper6"),
+    "se_resnet_paper9": ("se_resnet", "paper9"),
+    "se_resnet18_1d": ("se_resnet", "18_1d"),
+    "se_resnet34_1d": ("se_resnet", "34_1d"),
+    "se_resnet50_1d": ("se_resnet", "50_1d"),
+    "se_resnet20_2d": ("se_resnet", "20_2d"),
+    "se_resnet56_2d": ("se_resnet", "56_2d"),
+    "se_resnet18_2d": ("se_resnet", "18_2d"),
+    "drsn_cs_paper": ("drsn_cs", "paper"),
+    "drsn_cs_paper6": ("drsn_cs", "paper6"),
+    "drsn_cs_paper9": ("drsn_cs", "paper9"),
+    "drsn_cs18_1d": ("drsn_cs", "18_1d"),
+    "drsn_cs34_1d": ("drsn_cs", "34_1d"),
+    "drsn_cs50_1d": ("drsn_cs", "50_1d"),
+    "drsn_cs20_2d": ("drsn_cs", "20_2d"),
+    "drsn_cs56_2d": ("drsn_cs", "56_2d"),
+    "drsn_cs18_2d": ("drsn_cs", "18_2d"),
+    "drsn_cw_paper": ("drsn_cw", "paper"),
+    "drsn_cw_paper6": ("drsn_cw", "paper6"),
+    "drsn_cw_paper9": ("drsn_cw", "paper9"),
+    "drsn_cw18_1d": ("drsn_cw", "18_1d"),
+    "drsn_cw34_1d": ("drsn_cw", "34_1d"),
+    "drsn_cw50_1d": ("drsn_cw", "50_1d"),
+    "drsn_cw20_2d": ("drsn_cw", "20_2d"),
+    "drsn_cw56_2d": ("drsn_cw", "56_2d"),
+    "drsn_cw18_2d": ("drsn_cw", "18_2d"),
+}
 _REGISTRY: dict[str, dict[str, Any]] = {
-    pattern.format(family=family): {**preset, **family_args}
-    for family, family_args in FAMILIES.items()
-    for pattern, preset in PRESETS.values()
+    name: {**PRESETS[preset].args, **FAMILIES[family].args} for name, (family, preset) in _MODELS.items()
 }
 RESERVED_ARGS = ("in_channels", "num_classes")
 """Arguments that training takes from the data; a config's ``model_args`` may not set them."""
@@ -86,14 +144,25 @@ def list_models(pattern: str | None = None) -> list[str]:
     return [n for n in names if fnmatch.fnmatchcase(n, pattern)] if pattern else names
 
 
-def model_config(name: str, **overrides: Any) -> dict[str, Any]:
-    """The full :class:`ResidualNet` arguments of a named model, with ``overrides`` applied."""
+def _check_name(name: Any) -> str:
     if not isinstance(name, str):
         raise ConfigError(f"model name must be a string such as 'drsn_cw_paper', got {describe_value(name)}")
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, _REGISTRY, n=5, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ConfigError(f"unknown model {name!r}{hint} (`deepshrink models` lists all {len(_REGISTRY)})")
+    return name
+
+
+def describe_model(name: str) -> str:
+    """One line saying what a registered model is: its family, then its preset's layout."""
+    family, preset = _MODELS[_check_name(name)]
+    return f"{FAMILIES[family].description}; {PRESETS[preset].description}"
+
+
+def model_config(name: str, **overrides: Any) -> dict[str, Any]:
+    """The full :class:`ResidualNet` arguments of a named model, with ``overrides`` applied."""
+    _check_name(name)
     unknown = sorted(str(k) for k in set(overrides) - set(MODEL_ARGUMENTS))
     if unknown:
         raise ConfigError(f"unknown model argument(s) {', '.join(unknown)} for {name!r}; valid: {', '.join(MODEL_ARGUMENTS)}")

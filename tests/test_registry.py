@@ -1,0 +1,64 @@
+"""The model registry as a table: every name written out, described, and built from its parts."""
+
+import inspect
+
+import pytest
+
+from deepshrink.cli import main
+from deepshrink.errors import ConfigError
+from deepshrink.models import FAMILIES, PRESETS, describe_model, list_models, model_config, registry
+
+
+def _parts(name):
+    """(family, preset) read back from a name by the naming scheme of the module docstring."""
+    family = max((f for f in FAMILIES if name.startswith(f)), key=len)
+    return family, name[len(family) :].removeprefix("_")
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def test_every_name_is_written_out_in_the_source():
+    source = inspect.getsource(registry)
+    missing = [name for name in list_models() if f'"{name}"' not in source]
+    assert not missing, f"generated, not written out: {missing}"
+
+
+def test_the_table_is_every_family_with_every_preset_by_the_naming_scheme():
+    expected = {f"{f}_{p}" if p.startswith("paper") else f"{f}{p}" for f in FAMILIES for p in PRESETS}
+    assert len(expected) == 45 and set(list_models()) == expected
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_each_name_is_its_family_on_its_preset(name):
+    family, preset = _parts(name)
+    config = model_config(name)
+    for key, value in {**PRESETS[preset].args, **FAMILIES[family].args}.items():
+        assert _plain(config[key]) == _plain(value), (name, key)
+
+
+def test_every_model_has_its_own_one_line_description():
+    descriptions = {name: describe_model(name) for name in list_models()}
+    for name, text in descriptions.items():
+        family, preset = _parts(name)
+        assert text.strip() and "\n" not in text and len(text) <= 100, name
+        assert text == f"{FAMILIES[family].description}; {PRESETS[preset].description}"
+    assert len(set(descriptions.values())) == len(descriptions)  # no two models described alike
+
+
+def test_describe_model_refuses_an_unknown_name():
+    with pytest.raises(ConfigError, match=r"unknown model 'drsn_cw_papr'; did you mean drsn_cw_paper"):
+        describe_model("drsn_cw_papr")
+    with pytest.raises(ConfigError, match="model name must be a string"):
+        describe_model(3)
+
+
+def test_models_command_shows_each_description(capsys):
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list_models()
+    for line, name in zip(lines, list_models()):
+        assert line.split(None, 1)[1] == describe_model(name)
+    assert main(["models", "drsn_cw*_paper"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"drsn_cw_paper  {describe_model('drsn_cw_paper')}"]
