@@ -31,7 +31,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -42,7 +41,8 @@ import torch
 from torch import Tensor, nn
 
 from deepshrink.errors import DeepshrinkError
-from deepshrink.serialization import atomic_write, check_path, named_os_error, unwrap_model
+from deepshrink.fileio import atomic_path, atomic_write
+from deepshrink.serialization import check_path, unwrap_model
 
 __all__ = ["DEFAULT_SUFFIX", "FORMATS", "ExportError", "ExportResult", "default_example_input", "export_model"]
 
@@ -155,13 +155,6 @@ def _compare(exported: Tensor, reference: Tensor, path: Path, rtol: float = 1e-4
     return worst
 
 
-def _chmod_default(path: str | os.PathLike) -> None:
-    """Give a file written through mkstemp (mode 0600) the mode a plain ``open`` would give it."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def _max_opset() -> int:
     """The newest ONNX opset the installed onnx package knows."""
     import onnx
@@ -250,7 +243,6 @@ def _write_onnx(model: nn.Module, x: Tensor, path: Path, opset: int | None, meta
                 entry = proto.metadata_props.add()
                 entry.key, entry.value = key, value
         atomic_write(path, proto.SerializeToString())
-        _chmod_default(path)
         return
     if meta is not None:
         program.model.metadata_props["deepshrink.config"] = json.dumps(meta)
@@ -259,21 +251,8 @@ def _write_onnx(model: nn.Module, x: Tensor, path: Path, opset: int | None, meta
     if size > _ONNX_MAX_INLINE_BYTES:
         program.save(str(path), external_data=True)
         return
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise named_os_error(err, path) from None
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         program.save(tmp, external_data=False)
-        _chmod_default(tmp)
-        os.replace(tmp, path)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise named_os_error(err, path) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _check_onnx(path: Path, model: nn.Module, x: Tensor) -> float | None:
@@ -303,7 +282,6 @@ def _write_torchscript(model: nn.Module, x: Tensor, path: Path, meta: dict | Non
         extra = {"config.json": json.dumps(meta, indent=2)} if meta is not None else {}
         torch.jit.save(traced, buffer, _extra_files=extra)
     atomic_write(path, buffer.getvalue())
-    _chmod_default(path)
 
 
 def _check_torchscript(path: Path, model: nn.Module, x: Tensor) -> float:

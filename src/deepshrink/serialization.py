@@ -3,15 +3,14 @@
 A folder written by :func:`save_pretrained` (a run folder has the same two files) rebuilds
 the model with nothing but deepshrink: ``config.json`` holds the model name and every
 constructor argument, the label names and the input the model expects; the weights are
-safetensors, which cannot run code when loaded. Files are written to a temporary name and
-renamed, so a crash never leaves a half-written file behind.
+safetensors, which cannot run code when loaded. Files are written with
+:func:`deepshrink.fileio.atomic_write`, so a crash never leaves a half-written file behind.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,13 @@ import torch
 from torch import nn
 
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
+from deepshrink.fileio import atomic_write, named_os_error  # re-exported, see __all__
 from deepshrink.models.registry import check_model_args
 
 __all__ = [
-    "save_pretrained", "from_pretrained", "read_model_config", "atomic_write", "named_os_error", "check_device",
-    "check_path", "CONFIG_NAME", "WEIGHTS_NAME",
+    "save_pretrained", "from_pretrained", "read_model_config", "check_device", "check_path", "CONFIG_NAME",
+    "WEIGHTS_NAME",
+    "atomic_write", "named_os_error",  # defined in deepshrink.fileio; import them from there
 ]  # fmt: skip
 
 CONFIG_NAME = "config.json"
@@ -54,41 +55,6 @@ def check_path(value: Any, argument: str, error: type[Exception] = ConfigError) 
         if isinstance(text, str) and text.strip() and "\0" not in text:
             return Path(text).expanduser()
     raise error(f"{argument}: expected a file or folder path, got {type(value).__name__} {value!r:.60}")
-
-
-def named_os_error(err: OSError, path: Path) -> OSError:
-    """``err`` re-made to name ``path`` (the user's file), not the hidden temporary file."""
-    new = OSError(err.errno, err.strerror or str(err), str(path)) if err.errno is not None else OSError(str(err))
-    new.filename = str(path)
-    return new
-
-
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, fsync, rename.
-
-    On any failure (a full disk, no permission) the temporary file is removed, ``path`` keeps
-    its previous content, and the ``OSError`` raised names ``path`` itself.
-    """
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise named_os_error(err, path) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
-        os.replace(tmp, path)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise named_os_error(err, path) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_pretrained(

@@ -7,10 +7,10 @@ of the configuration. It is read back with ``torch.load(..., weights_only=True)`
 unpickler refuses anything but those types: a crafted file that would run code when
 unpickled is rejected with a :class:`~deepshrink.errors.CheckpointError` before any of it runs.
 
-Writing goes to a temporary file in the run folder, which is flushed and fsync'ed, then
-renamed over ``last.ckpt`` (``os.replace`` is atomic on POSIX and Windows); the folder is
-fsync'ed too. A crash (even SIGKILL) at any moment leaves either the old or the new
-checkpoint, never a torn one.
+Writing goes through :func:`deepshrink.fileio.atomic_write`: a temporary file in the run
+folder, flushed and fsync'ed, then renamed over ``last.ckpt`` (``os.replace`` is atomic on
+POSIX and Windows); the folder is fsync'ed too. A crash (even SIGKILL) at any moment leaves
+either the old or the new checkpoint, never a torn one.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import io
 import os
 import pickle
 import random
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -29,26 +28,14 @@ import numpy as np
 import torch
 
 from deepshrink.errors import CheckpointError
-from deepshrink.serialization import check_path, named_os_error
+from deepshrink.fileio import atomic_write
+from deepshrink.serialization import check_path
 
 __all__ = ["CKPT_NAME", "CKPT_FORMAT", "save_checkpoint", "load_checkpoint", "capture_rng", "restore_rng"]
 
 CKPT_NAME = "last.ckpt"
 CKPT_FORMAT = "deepshrink.checkpoint"
 CKPT_VERSION = 1
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows: folders cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
@@ -67,29 +54,8 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
     payload = dict(state, format=CKPT_FORMAT, format_version=CKPT_VERSION)
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    data = buffer.getvalue()
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise named_os_error(err, path) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
-        os.replace(tmp, path)
-    except OSError as err:  # e.g. a full disk: the previous checkpoint stays as it was
-        Path(tmp).unlink(missing_ok=True)
-        raise named_os_error(err, path) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    atomic_write(path, buffer.getvalue())
     return path
-
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

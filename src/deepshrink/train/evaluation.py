@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
-from deepshrink.serialization import atomic_write, existing_file
+from deepshrink.fileio import atomic_write
+from deepshrink.serialization import existing_file
 from deepshrink.train.config import NOISE_CHOICES, TrainConfig, load_config, parse_snr
 from deepshrink.train.distributed import resolve_device
 from deepshrink.train.engine import autocast_dtype, predict_logits

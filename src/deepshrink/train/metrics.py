@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from deepshrink.serialization import atomic_write
+from deepshrink.fileio import atomic_write
 
 __all__ = ["confusion_matrix", "classification_report", "accuracy_by_snr", "write_report", "plot_confusion_matrix"]
 

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from deepshrink.errors import ConfigError, DatasetError
+from deepshrink.fileio import atomic_write
 from deepshrink.serialization import existing_file
 
 __all__ = ["RecordingPrediction", "predict_recording", "read_recording", "window_starts"]
@@ -386,8 +387,6 @@ class RecordingPrediction:
         matplotlib.use("Agg", force=False)
         from matplotlib.figure import Figure
 
-        from deepshrink.serialization import atomic_write
-
         out = Path(path)
         if not out.parent.is_dir():
             raise ConfigError(f"{out}: the folder {out.parent} does not exist")
@@ -414,8 +413,6 @@ class RecordingPrediction:
 
     def write_summary(self, path: str | os.PathLike) -> Path:
         """The :meth:`summary` as JSON."""
-        from deepshrink.serialization import atomic_write
-
         out = Path(path)
         if not out.parent.is_dir():
             raise ConfigError(f"{out}: the folder {out.parent} does not exist")
