@@ -66,6 +66,22 @@ def test_config_file_flags_and_print_config(tmp_path, capsys):
     assert not any(tmp_path.glob("runs*")), "--print-config must not train"
 
 
+def test_every_setting_is_a_flag(capsys):
+    import yaml
+
+    # flags that only --set could give before, and the split added last
+    assert main(["train", "--split", "window", "--momentum", "0.5", "--milestones", "0.3", "0.6", "--lr-decay", "0.5",
+                 "--warmup-epochs", "2", "--label-smoothing", "0.1", "--monitor", "val_acc", "--print-config"]) == 0  # fmt: skip
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert (printed["split"], printed["momentum"], printed["milestones"], printed["lr_decay"]) == ("window", 0.5, [0.3, 0.6], 0.5)
+    assert (printed["warmup_epochs"], printed["label_smoothing"], printed["monitor"]) == (2.0, 0.1, "val_acc")
+    assert main(["train", "--test-condition", "speed_hz=40", "--print-config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["split"] == "condition" and printed["test_conditions"] == {"speed_hz": [40]}
+    assert main(["train", "--lr-decay", "0", "--print-config"]) == 2
+    assert "command line: key 'lr_decay' must be in (0, 1], got 0.0" in capsys.readouterr().err
+
+
 def test_train_writes_run_folder(workspace):
     root, data, run = workspace
     rows = read_metrics(run)

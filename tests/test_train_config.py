@@ -52,6 +52,15 @@ def test_yaml_round_trip(tmp_path):
         ("device: gpu\n", "device"),
         ("snr: loud\n", "snr"),
         ("milestones: [0.8, 0.4]\n", "milestones"),
+        ("momentum: 1.0\n", "momentum"),
+        ("lr: 0\n", "lr"),
+        ("lr: .inf\n", "lr"),
+        ("grad_clip: 0\n", "grad_clip"),
+        ("warmup_epochs: .nan\n", "warmup_epochs"),
+        ("num_threads: 0\n", "num_threads"),
+        ("device: cuda:x\n", "device"),
+        ("split: windows\n", "split"),
+        ("model: ''\n", "model"),
     ],
 )
 def test_wrong_type_or_value_names_key_and_file(tmp_path, text, key):
@@ -130,3 +139,26 @@ def test_condition_split_needs_conditions():
     with pytest.raises(ConfigError, match="test_conditions"):
         config_from_dict({"split": "condition"})
     assert config_from_dict({"split": "condition", "test_conditions": {"speed_hz": [40]}}).test_conditions == {"speed_hz": [40]}
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"num_threads": 5000}, "key 'num_threads' must be in [1, 4096] or null, got 5000"),
+        ({"epochs": 0}, "key 'epochs' must be in [1, 1000000], got 0"),
+        ({"batch_size": 0}, "key 'batch_size' must be >= 1, got 0"),
+        ({"seed": -1}, "key 'seed' must be >= 0, got -1"),
+        ({"test_fraction": 1.0}, "key 'test_fraction' must be in (0, 1), got 1.0"),
+        ({"lr_decay": 0}, "key 'lr_decay' must be in (0, 1], got 0.0"),
+        ({"weight_decay": -1}, "key 'weight_decay' must be >= 0 or null, got -1.0"),
+        ({"device": "gpu"}, "key 'device' must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'gpu'"),
+        ({"device": "cuda:x"}, "key 'device' must be 'cuda:N' with an integer N, got 'cuda:x'"),
+        ({"milestones": [0.4, 1.0]}, "key 'milestones' must be increasing fractions of the epochs in (0, 1), got [0.4, 1.0]"),
+        ({"data": ""}, "key 'data' must not be empty, got ''"),
+    ],
+)
+def test_out_of_range_messages(values, message):
+    with pytest.raises(ConfigError) as err:
+        config_from_dict(values, source="run.yaml")
+    assert str(err.value) == f"run.yaml: {message}"
+    assert config_from_dict({"device": "cuda:1", "num_threads": 4096, "lr_decay": 1, "split": "window"}).split == "window"

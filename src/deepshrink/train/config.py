@@ -1,53 +1,47 @@
-"""The training configuration: one typed dataclass, read from YAML, overridden by flags.
+"""The training configuration: one typed dataclass, every setting declared once.
 
-A run is reproducible from its ``config.yaml`` alone: :class:`TrainConfig` holds every choice
-(model, data, noise, split, optimiser, schedule, seed, runtime), :func:`resolve` fills the
-recipe defaults in, and the run folder stores the resolved result.
-
-Two recipes:
-
-* ``paper`` (default), Zhao et al. (2020): SGD with momentum 0.9, lr 0.1, divided by 10 at 40 %
-  and 80 % of the epochs (epochs 41 and 81 of 100), batch 128, weight decay 1e-4 on the
-  convolution and linear weights only (not on biases or BatchNorm).
-* ``adamw``: AdamW (lr 1e-3, weight decay 0.05 on the same weights), linear warm-up for
-  ``warmup_epochs`` then cosine decay to zero, per step.
-
-``batch_size`` is the **global** batch: under ``torchrun`` with W processes each process takes
-``batch_size / W`` observations of every batch (so it must divide), and a 2-process run makes
-the same optimisation steps as a 1-process run.
-
-Every field is validated on load (type and allowed values); a wrong one raises
-:class:`~deepshrink.errors.ConfigError` naming the key and the file it came from.
+:class:`TrainConfig` holds every choice of a run (model, data, noise, split, optimiser,
+schedule, seed, runtime); each field is one :func:`~deepshrink.train.settings.setting` call,
+from which the YAML validation (:func:`config_from_dict`), the flags of ``deepshrink train``,
+``--print-config`` and ``docs/config.md`` are derived (``python -m deepshrink.train.config``
+writes the latter). Here are only the rules that tie settings together, the SNR specs, the
+recipes (:func:`resolve` fills their defaults in) and how a run's config is layered
+(:func:`layered_config`: defaults < YAML < flags < ``--set``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 import math
 import os
-import typing
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from deepshrink.errors import ConfigError
+from deepshrink.errors import CheckpointError, ConfigError
 from deepshrink.models.registry import RESERVED_ARGS, check_model_args, model_config
 from deepshrink.noise import SNR_LIMIT_DB
 from deepshrink.serialization import check_path
+from deepshrink.train import settings
+from deepshrink.train.settings import MAX_YAML_NODES, dump_yaml, load_yaml, parse_key_values, setting
 
 __all__ = [
     "TrainConfig",
     "RECIPES",
     "NOISE_CHOICES",
     "RUNTIME_KEYS",
+    "MAX_YAML_NODES",
     "load_config",
     "config_from_dict",
     "apply_overrides",
+    "layered_config",
     "resolve",
     "config_hash",
+    "config_diff",
+    "config_reference",
     "to_yaml",
     "parse_snr",
     "parse_key_values",
@@ -61,109 +55,178 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 """Optimiser defaults of each recipe; ``lr`` / ``weight_decay`` set in a config win."""
 
-NOISE_CHOICES = ("none", "gaussian", "laplacian", "uniform", "pink", "brown")
 
-RUNTIME_KEYS = frozenset(
-    {"device", "progress", "num_threads", "compile", "eval_batch_size", "checkpoint_every"}
-)
-"""Keys that do not change the numbers a run computes (on one device type): a resumed run may
-change them; any other difference between a checkpoint's config and the resumed one is refused."""
+# Checks of single values (the type is checked before): None if fine, else what is wrong.
+def _not_empty(value: str) -> str | None:
+    return None if value else "must not be empty"
+
+
+def _device(value: str) -> str | None:
+    if value in ("auto", "cpu", "cuda"):
+        return None
+    if value.startswith("cuda:"):
+        return None if value[5:].isdigit() else "must be 'cuda:N' with an integer N"
+    return "must be 'auto', 'cpu', 'cuda' or 'cuda:N'"
+
+
+def _fractions(value: list[float]) -> str | None:
+    ok = all(0.0 < m < 1.0 for m in value) and sorted(value) == value
+    return None if ok else "must be increasing fractions of the epochs in (0, 1)"
+
+
+# How flags give values their type alone does not say.
+def _snr_flag(text: str) -> float | str:
+    """A plain number becomes a float; ranges and sets stay text (checked with the config)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _lists(conditions: dict[str, Any]) -> dict[str, list[Any]]:
+    """``--test-condition speed_hz=40`` means ``{speed_hz: [40]}``."""
+    return {k: v if isinstance(v, list) else [v] for k, v in conditions.items()}
 
 
 @dataclass
 class TrainConfig:
     """Everything a training run needs; the fields are the keys of ``config.yaml``.
 
-    Model:
-        model: a registered model name (``deepshrink models`` lists them).
-        model_args: extra :class:`~deepshrink.models.ResidualNet` arguments (e.g. ``drop_rate``).
+    A run is reproducible from its ``config.yaml`` alone. Settings come from, in order: the
+    defaults < a YAML file of flat ``key: value`` pairs (``--config FILE``) < flags <
+    ``--set KEY=VALUE``; ``deepshrink train --print-config`` shows the result. Every key is
+    checked when read (type, allowed values, range): a wrong one is one line naming the key
+    and the file.
 
-    Data:
-        data: dataset spec for :func:`deepshrink.data.load_dataset` (``simulator``, ``ucr:FordA``,
-            a ``.npz`` file, a folder, a CWRU folder).
-        data_args: keyword arguments of the loader (e.g. ``{window: 512}`` for the simulator).
-        noise: noise kind added to train, validation and test signals, or ``none``.
-        snr: SNR in dB: a number, ``[low, high]`` (uniform per observation), or a string
-            ``"low:high"`` (range), ``"low:high:step"`` or ``"a,b,c"`` (a discrete set; every
-            observation gets one of them, balanced). Required unless ``noise: none``.
-        noise_protocol: ``fixed`` (noise drawn once, the paper's) or ``fresh`` (redrawn each epoch
-            for the training set; validation and test noise stay fixed).
-        split: ``recording`` (whole recordings go to test, ``test_fraction`` of them),
-            ``condition`` (observations whose conditions match ``test_conditions`` are the test
-            set), ``predefined`` (the dataset's own train/test files, e.g. UCR) or ``window``
-            (the paper's random split of observations: **leaky**, windows of one recording on
-            both sides; ``test_fraction`` of the windows of each class).
-        test_fraction: share of recordings (``split: recording``) or windows (``split: window``)
-            held out for test.
-        test_conditions: ``{condition: [values]}`` for ``split: condition``, e.g. ``{speed_hz: [40]}``.
-        val_fraction: share of the training recordings held out for validation (early stopping,
-            best-epoch selection); 0 validates on nothing (the last epoch is kept).
-        normalize: ``none`` or ``per_sample`` (zero mean, unit variance per observation and
-            channel, applied after the noise; ``predict`` applies it too).
+    Recipes: ``paper`` (the default; Zhao et al. 2020) is SGD with momentum 0.9, lr 0.1
+    divided by 10 at 40 % and 80 % of the epochs, batch 128, weight decay 1e-4 on the
+    convolution and linear weights only (not on biases or BatchNorm); ``adamw`` is AdamW
+    (lr 1e-3, weight decay 0.05 on the same weights), linear warm-up for ``warmup_epochs``,
+    then cosine decay to zero, per step. ``lr`` and ``weight_decay`` set in a config win.
 
-    Optimisation:
-        recipe: ``paper`` or ``adamw`` (see the module docstring).
-        epochs: number of epochs.
-        batch_size: global batch (all processes together).
-        lr, weight_decay: default from the recipe when null.
-        momentum: SGD momentum.
-        milestones: ``paper`` recipe: fractions of the epochs where the lr drops by ``lr_decay``.
-        lr_decay: factor of each drop.
-        warmup_epochs: ``adamw`` recipe: linear warm-up length (may be fractional).
-        grad_clip: clip the global gradient norm to this value; null = no clipping.
-        label_smoothing: cross-entropy label smoothing.
-        early_stopping: stop after this many epochs without improvement of ``monitor``; 0 = off.
-        monitor: ``val_loss`` or ``val_acc``, for early stopping and ``keep: best``.
-        keep: which weights go to ``model.safetensors``: ``best`` (best ``monitor``) or ``last``.
-        sync_bn: under DDP, synchronise BatchNorm statistics across processes.
-        seed: seeds model initialisation, shuffling, splits and noise.
+    ``batch_size`` is the global batch: under ``torchrun`` with W processes each process
+    takes ``batch_size / W`` observations of every batch (so W must divide it), and a
+    2-process run makes the same optimisation steps as a 1-process run.
 
-    Runtime (may change on resume):
-        device: ``auto`` (CUDA if available), ``cpu``, ``cuda`` or ``cuda:N``.
-        amp: ``auto`` (bf16 autocast on CUDA, off on CPU), ``bf16`` or ``off``.
-        compile: wrap the model in ``torch.compile``.
-        num_threads: CPU threads per process; null = torch's default (divided by the local
-            number of processes under torchrun).
-        eval_batch_size: batch size for validation and test.
-        checkpoint_every: also write ``last.ckpt`` every N optimiser steps (0 = at epoch ends only).
-        progress: ``auto`` (a bar on a terminal, log lines otherwise), ``bar``, ``log`` or ``off``.
+    SNR specs: ``0`` (one SNR), ``[-5, 5]`` or ``"-5:5"`` (uniform per observation),
+    ``"-5:5:1"`` or ``"-5,0,5"`` (a set: every observation gets one of them, balanced).
+
+    Splits: ``recording`` holds out whole recordings (``test_fraction`` of them);
+    ``condition`` the observations whose conditions match ``test_conditions``; ``predefined``
+    the dataset's own train/test files (UCR); ``window`` the paper's random split of the
+    windows of each class (leaky: windows of one recording land on both sides; kept to
+    measure the leak).
     """
 
-    model: str = "drsn_cw_paper"
-    model_args: dict[str, Any] = field(default_factory=dict)
-    data: str = "simulator"
-    data_args: dict[str, Any] = field(default_factory=dict)
-    noise: Literal["none", "gaussian", "laplacian", "uniform", "pink", "brown"] = "gaussian"
-    snr: Union[float, list[float], str, None] = 0.0
-    noise_protocol: Literal["fixed", "fresh"] = "fixed"
-    split: Literal["recording", "condition", "predefined", "window"] = "recording"
-    test_fraction: float = 0.2
-    test_conditions: dict[str, Any] = field(default_factory=dict)
-    val_fraction: float = 0.1
-    normalize: Literal["none", "per_sample"] = "none"
-    recipe: Literal["paper", "adamw"] = "paper"
-    epochs: int = 100
-    batch_size: int = 128
-    lr: Union[float, None] = None
-    weight_decay: Union[float, None] = None
-    momentum: float = 0.9
-    milestones: list[float] = field(default_factory=lambda: [0.4, 0.8])
-    lr_decay: float = 0.1
-    warmup_epochs: float = 5.0
-    grad_clip: Union[float, None] = None
-    label_smoothing: float = 0.0
-    early_stopping: int = 0
-    monitor: Literal["val_loss", "val_acc"] = "val_loss"
-    keep: Literal["best", "last"] = "best"
-    sync_bn: bool = True
-    seed: int = 0
-    device: str = "auto"
-    amp: Literal["auto", "bf16", "off"] = "auto"
-    compile: bool = False
-    num_threads: Union[int, None] = None
-    eval_batch_size: int = 512
-    checkpoint_every: int = 0
-    progress: Literal["auto", "bar", "log", "off"] = "auto"
+    model: str = setting(
+        "drsn_cw_paper", "registered model name (`deepshrink models` lists them)",
+        group="model", metavar="NAME", check=_not_empty,
+    )  # fmt: skip
+    model_args: dict[str, Any] = setting(
+        {}, "extra ResidualNet arguments, e.g. drop_rate=0.1", group="model", flag="--model-arg", merge=True,
+    )  # fmt: skip
+    data: str = setting(
+        "simulator", "dataset: simulator, cwru, ucr:NAME or a path (.npz, folder)",
+        group="data", metavar="SPEC", check=_not_empty,
+    )  # fmt: skip
+    data_args: dict[str, Any] = setting(
+        {}, "loader arguments, e.g. window=1024", group="data", flag="--data-arg", merge=True,
+    )  # fmt: skip
+    noise: Literal["none", "gaussian", "laplacian", "uniform", "pink", "brown"] = setting(
+        "gaussian", "noise added to train, validation and test signals", group="data",
+    )  # fmt: skip
+    snr: Union[float, list[float], str, None] = setting(
+        0.0, "SNR in dB: 0, -5:5 or [-5, 5] (range), -5:5:1 or -5,0,5 (a set); null only with noise none",
+        group="data", metavar="SPEC", parse=_snr_flag,
+    )  # fmt: skip
+    noise_protocol: Literal["fixed", "fresh"] = setting(
+        "fixed", "noise drawn once (fixed, the paper's) or each epoch for the training set (fresh)", group="data",
+    )  # fmt: skip
+    split: Literal["recording", "condition", "predefined", "window"] = setting(
+        "recording", "how the test set is held out (recording, condition, predefined, window: leaky)", group="data",
+    )  # fmt: skip
+    test_fraction: float = setting(
+        0.2, "share of recordings (split recording) or windows (split window) for test",
+        group="data", interval="(0, 1)", metavar="F",
+    )  # fmt: skip
+    test_conditions: dict[str, Any] = setting(
+        {}, "held-out conditions of split condition, e.g. speed_hz=40 (implies --split condition)",
+        group="data", flag="--test-condition", metavar="KEY=VALUES", parse=_lists, implies={"split": "condition"},
+    )  # fmt: skip
+    val_fraction: float = setting(
+        0.1, "share of training recordings for validation (0: none, the last epoch is kept)",
+        group="data", interval="[0, 1)", metavar="F",
+    )  # fmt: skip
+    normalize: Literal["none", "per_sample"] = setting(
+        "none", "per_sample: zero mean, unit variance per observation and channel, after the noise", group="data",
+    )  # fmt: skip
+    recipe: Literal["paper", "adamw"] = setting(
+        "paper", "paper (SGD, step lr) or adamw (AdamW, warm-up + cosine)", group="optimisation",
+    )  # fmt: skip
+    epochs: int = setting(100, "number of epochs", group="optimisation", interval="[1, 1000000]", metavar="N")
+    batch_size: int = setting(
+        128, "GLOBAL batch size (split over torchrun processes)", group="optimisation", interval="[1, inf)", metavar="N",
+    )  # fmt: skip
+    lr: Union[float, None] = setting(
+        None, "base learning rate; null: the recipe's (" + ", ".join(f"{n} {r['lr']:g}" for n, r in RECIPES.items()) + ")",
+        group="optimisation", interval="(0, inf)",
+    )  # fmt: skip
+    weight_decay: Union[float, None] = setting(
+        None, "weight decay on conv and linear weights; null: the recipe's ("
+        + ", ".join(f"{n} {r['weight_decay']:g}" for n, r in RECIPES.items()) + ")", group="optimisation", interval="[0, inf)",
+    )  # fmt: skip
+    momentum: float = setting(0.9, "SGD momentum", group="optimisation", interval="[0, 1)", metavar="M")
+    milestones: list[float] = setting(
+        [0.4, 0.8], "paper recipe: fractions of the epochs where the lr drops by lr_decay",
+        group="optimisation", check=_fractions, metavar="F",
+    )  # fmt: skip
+    lr_decay: float = setting(0.1, "factor of each lr drop", group="optimisation", interval="(0, 1]", metavar="F")
+    warmup_epochs: float = setting(
+        5.0, "adamw recipe: linear warm-up length in epochs (may be fractional)",
+        group="optimisation", interval="[0, inf)", metavar="EPOCHS",
+    )  # fmt: skip
+    grad_clip: Union[float, None] = setting(
+        None, "clip the global gradient norm to this value; null: no clipping",
+        group="optimisation", interval="(0, inf)", metavar="NORM",
+    )  # fmt: skip
+    label_smoothing: float = setting(
+        0.0, "cross-entropy label smoothing", group="optimisation", interval="[0, 1)", metavar="F",
+    )  # fmt: skip
+    early_stopping: int = setting(
+        0, "stop after this many epochs without improvement of monitor (0: off)",
+        group="optimisation", interval="[0, inf)", metavar="PATIENCE",
+    )  # fmt: skip
+    monitor: Literal["val_loss", "val_acc"] = setting(
+        "val_loss", "what early stopping and keep best watch", group="optimisation",
+    )  # fmt: skip
+    keep: Literal["best", "last"] = setting(
+        "best", "weights saved as model.safetensors: best (by monitor) or last", group="optimisation",
+    )  # fmt: skip
+    sync_bn: bool = setting(True, "under DDP, synchronise BatchNorm statistics across processes", group="optimisation")
+    seed: int = setting(
+        0, "seed of initialisation, shuffling, splits and noise", group="optimisation", interval="[0, inf)",
+    )  # fmt: skip
+    device: str = setting(
+        "auto", "auto (CUDA if available), cpu, cuda or cuda:N", group="runtime", check=_device, runtime=True,
+    )  # fmt: skip
+    amp: Literal["auto", "bf16", "off"] = setting(
+        "auto", "mixed precision (auto: bf16 autocast on CUDA, off on CPU)", group="runtime",
+    )  # fmt: skip
+    compile: bool = setting(False, "wrap the model in torch.compile", group="runtime", runtime=True)
+    num_threads: Union[int, None] = setting(
+        None, "CPU threads per process; null: torch's default (divided among torchrun's local processes)",
+        group="runtime", interval="[1, 4096]", metavar="N", runtime=True,
+    )  # fmt: skip
+    eval_batch_size: int = setting(
+        512, "batch size for validation and test", group="runtime", interval="[1, inf)", metavar="N", runtime=True,
+    )  # fmt: skip
+    checkpoint_every: int = setting(
+        0, "also write last.ckpt every N optimiser steps (0: at epoch ends only)",
+        group="runtime", interval="[0, inf)", metavar="STEPS", runtime=True,
+    )  # fmt: skip
+    progress: Literal["auto", "bar", "log", "off"] = setting(
+        "auto", "auto (a bar on a terminal, log lines otherwise), bar, log or off", group="runtime", runtime=True,
+    )  # fmt: skip
 
     # ------------------------------------------------------------------ conveniences
     def to_dict(self) -> dict[str, Any]:
@@ -176,87 +239,19 @@ class TrainConfig:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     return value
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
-_HINTS = typing.get_type_hints(TrainConfig)
+NOISE_CHOICES: tuple[str, ...] = settings.declared(TrainConfig)["noise"].choices  # type: ignore[assignment]
+"""``noise`` values: ``none`` and the kinds of :mod:`deepshrink.noise`."""
 
-
-# ---------------------------------------------------------------------- type checking
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin is Union:
-        return " or ".join(_type_name(a) for a in typing.get_args(tp))
-    if origin is list:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}"
-    if origin is dict:
-        return "a mapping"
-    if tp is type(None):
-        return "null"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))
-
-
-def _coerce(value: Any, tp: Any) -> Any:
-    """``value`` checked against ``tp`` (ints accepted for floats); raises TypeError."""
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return value
-    if origin is Literal:
-        if isinstance(value, str) and value in typing.get_args(tp):
-            return value
-        raise TypeError
-    if origin is Union:
-        for arg in typing.get_args(tp):
-            try:
-                return _coerce(value, arg)
-            except TypeError:
-                continue
-        raise TypeError
-    if origin is list:
-        if not isinstance(value, (list, tuple)):
-            raise TypeError
-        (item,) = typing.get_args(tp)
-        return [_coerce(v, item) for v in value]
-    if origin is dict:
-        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-            raise TypeError
-        return dict(value)
-    if tp is type(None):
-        if value is None:
-            return None
-        raise TypeError
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise TypeError
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise TypeError
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise TypeError
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise TypeError
-    raise TypeError
-
-
-def _unknown_key(key: str, where: str) -> ConfigError:
-    close = difflib.get_close_matches(key, list(_FIELDS), n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return ConfigError(f"{where}: unknown key {key!r}{hint}")
+RUNTIME_KEYS = frozenset(name for name, s in settings.declared(TrainConfig).items() if s.runtime)
+"""Keys that do not change the numbers a run computes (on one device type): a resumed run may
+change them; any other difference between a checkpoint's config and the resumed one is refused."""
 
 
 def config_from_dict(values: dict[str, Any], *, source: str = "config") -> TrainConfig:
@@ -270,63 +265,13 @@ def config_from_dict(values: dict[str, Any], *, source: str = "config") -> Train
         ConfigError: an unknown key, a value of the wrong type or outside its choices, or a
             value out of range; the message names the key and ``source``.
     """
-    if not isinstance(values, dict):
-        raise ConfigError(f"{source}: expected a mapping of key: value, got {type(values).__name__}")
-    checked: dict[str, Any] = {}
-    for key, value in values.items():
-        if not isinstance(key, str) or key not in _FIELDS:
-            raise _unknown_key(str(key), source)
-        try:
-            checked[key] = _coerce(value, _HINTS[key])
-        except TypeError:
-            raise ConfigError(
-                f"{source}: key {key!r} must be {_type_name(_HINTS[key])}, got {type(value).__name__} {value!r}"
-            ) from None
-    cfg = TrainConfig(**checked)
-    _validate(cfg, source)
+    cfg = settings.build(TrainConfig, values, source)
+    _check_together(cfg, source)
     return cfg
 
 
-def _validate(cfg: TrainConfig, where: str) -> None:
-    def bad(key: str, message: str) -> ConfigError:
-        return ConfigError(f"{where}: key {key!r} {message}, got {getattr(cfg, key)!r}")
-
-    for key in ("epochs", "batch_size", "eval_batch_size"):
-        if getattr(cfg, key) < 1:
-            raise bad(key, "must be >= 1")
-    for key in ("early_stopping", "checkpoint_every", "seed"):
-        if getattr(cfg, key) < 0:
-            raise bad(key, "must be >= 0")
-    if cfg.num_threads is not None and not 1 <= cfg.num_threads <= 4096:
-        raise bad("num_threads", "must be in [1, 4096] or null")
-    if cfg.epochs > 1_000_000:
-        raise bad("epochs", "must be <= 1000000 (a typo?)")
-    if not 0.0 < cfg.test_fraction < 1.0:
-        raise bad("test_fraction", "must be between 0 and 1 (exclusive)")
-    if not 0.0 <= cfg.val_fraction < 1.0:
-        raise bad("val_fraction", "must be in [0, 1)")
-    for key in ("lr", "weight_decay", "grad_clip"):
-        value = getattr(cfg, key)
-        if value is not None and not (math.isfinite(value) and value >= 0):
-            raise bad(key, "must be a non-negative number or null")
-    if cfg.lr is not None and cfg.lr == 0:
-        raise bad("lr", "must be > 0")
-    if cfg.grad_clip is not None and cfg.grad_clip == 0:
-        raise bad("grad_clip", "must be > 0 or null")
-    if not 0.0 <= cfg.momentum < 1.0:
-        raise bad("momentum", "must be in [0, 1)")
-    if not 0.0 <= cfg.label_smoothing < 1.0:
-        raise bad("label_smoothing", "must be in [0, 1)")
-    if not 0.0 < cfg.lr_decay <= 1.0:
-        raise bad("lr_decay", "must be in (0, 1]")
-    if any(not 0.0 < m < 1.0 for m in cfg.milestones) or sorted(cfg.milestones) != cfg.milestones:
-        raise bad("milestones", "must be increasing fractions of the epochs in (0, 1)")
-    if not (math.isfinite(cfg.warmup_epochs) and cfg.warmup_epochs >= 0):
-        raise bad("warmup_epochs", "must be >= 0")
-    if cfg.device != "auto" and not (cfg.device in ("cpu", "cuda") or cfg.device.startswith("cuda:")):
-        raise bad("device", "must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
-    if cfg.device.startswith("cuda:") and not cfg.device[5:].isdigit():
-        raise bad("device", "must be 'cuda:N' with an integer N")
+def _check_together(cfg: TrainConfig, where: str) -> None:
+    """The rules that involve more than one setting (each setting alone is checked by its declaration)."""
     if cfg.noise != "none":
         if cfg.snr is None:
             raise ConfigError(f"{where}: key 'snr' is required when noise is {cfg.noise!r} (or set noise: none)")
@@ -335,8 +280,6 @@ def _validate(cfg: TrainConfig, where: str) -> None:
         raise ConfigError(
             f"{where}: key 'test_conditions' is required for split: condition, e.g. {{speed_hz: [40]}}"
         )
-    if not cfg.model:
-        raise bad("model", "must not be empty")
     reserved = sorted(set(cfg.model_args) & set(RESERVED_ARGS))
     if reserved:
         raise ConfigError(
@@ -348,8 +291,6 @@ def _validate(cfg: TrainConfig, where: str) -> None:
         model_config(cfg.model, **cfg.model_args)
     except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from None
-    if not cfg.data:
-        raise bad("data", "must not be empty")
 
 
 # ---------------------------------------------------------------------- SNR specs
@@ -415,150 +356,7 @@ def parse_snr(value: Any, where: str = "snr") -> float | tuple[float, float] | l
     raise ConfigError(f"{where}: expected a number, [low, high] or 'low:high[:step]', got {value!r}")
 
 
-# ---------------------------------------------------------------------- YAML
-MAX_YAML_NODES = 100_000
-"""Largest YAML document (nodes, with aliases expanded) :func:`load_yaml` reads: a config or
-study file has a few hundred; a "billion laughs" of nested aliases is refused before it grows."""
-
-# The YAML 1.2 core schema's plain scalars (what a reader of the file expects), instead of
-# PyYAML's YAML 1.1 ones: no sexagesimal numbers (1.1 reads `snr: 5:10` as 310 and `-5:5` as
-# -305), no octal `010`, no yes/no/on/off booleans, no dates; and floats without a dot (1e-3,
-# which 1.1 leaves a string). (tag, regexp, first characters), in the order they are tried.
-_CORE_SCALARS: list[tuple[str, str, list[str]]] = [
-    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
-    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    ("tag:yaml.org,2002:int", r"^[-+]?(?:0|[1-9][0-9_]*)$|^0x[0-9a-fA-F_]+$|^0o[0-7_]+$", list("-+0123456789")),
-    (
-        "tag:yaml.org,2002:float",
-        r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?$"
-        r"|^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$",
-        list("-+0123456789."),
-    ),
-    ("tag:yaml.org,2002:merge", r"^(?:<<)$", ["<"]),
-]
-
-
-def _strict_loader() -> type:
-    """A SafeLoader with the YAML 1.2 core scalars that refuses duplicate keys and oversized aliases."""
-    global _STRICT_LOADER
-    if _STRICT_LOADER is not None:
-        return _STRICT_LOADER
-    import re
-
-    import yaml
-
-    class StrictLoader(yaml.SafeLoader):
-        yaml_implicit_resolvers: dict = {}
-
-        def compose_document(self):  # type: ignore[no-untyped-def]
-            node = super().compose_document()
-            _check_yaml_size(node)
-            return node
-
-        def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
-            if isinstance(node, yaml.MappingNode):
-                seen: dict[Any, int] = {}
-                for key_node, _ in node.value:
-                    if key_node.tag == "tag:yaml.org,2002:merge":
-                        continue
-                    key = self.construct_object(key_node, deep=True)
-                    try:
-                        hash(key)
-                    except TypeError:
-                        continue  # the base class reports unhashable keys
-                    if key in seen:
-                        raise yaml.constructor.ConstructorError(
-                            None, None,
-                            f"duplicate key {key!r} (first on line {seen[key] + 1}; only one may be given)",
-                            key_node.start_mark,
-                        )  # fmt: skip
-                    seen[key] = key_node.start_mark.line
-            return super().construct_mapping(node, deep=deep)
-
-        def construct_yaml_int(self, node):  # type: ignore[no-untyped-def]
-            value = self.construct_scalar(node).replace("_", "")
-            if value.startswith("0o"):
-                return int(value[2:], 8)
-            return int(value, 16) if value.startswith("0x") else int(value)
-
-    StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
-    for tag, regexp, first in _CORE_SCALARS:
-        StrictLoader.add_implicit_resolver(tag, re.compile(regexp), first)
-    _STRICT_LOADER = StrictLoader
-    return StrictLoader
-
-
-_STRICT_LOADER: type | None = None
-
-
-def _check_yaml_size(node: Any) -> None:
-    """Refuse recursive aliases and documents that expand to more than MAX_YAML_NODES nodes."""
-    import yaml
-
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(n: Any) -> int:
-        key = id(n)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise yaml.composer.ComposerError(None, None, "recursive alias (an anchor used inside itself)", n.start_mark)
-        active.add(key)
-        total = 1
-        if isinstance(n, yaml.SequenceNode):
-            for child in n.value:
-                total += size(child)
-                if total > MAX_YAML_NODES:
-                    break
-        elif isinstance(n, yaml.MappingNode):
-            for k, v in n.value:
-                total += size(k) + size(v)
-                if total > MAX_YAML_NODES:
-                    break
-        active.discard(key)
-        if total > MAX_YAML_NODES:
-            raise yaml.composer.ComposerError(
-                None, None, f"the document expands to more than {MAX_YAML_NODES:,} values (aliases nested too deep)", n.start_mark
-            )  # fmt: skip
-        sizes[key] = total
-        return total
-
-    if node is not None:
-        size(node)
-
-
-def load_yaml(text: str, source: str = "YAML") -> Any:
-    """Parse YAML text safely: no Python objects, no duplicate keys, bounded aliases, YAML 1.2 scalars.
-
-    Plain scalars follow the YAML 1.2 core schema: ``1e-3`` is a float, ``5:10`` and ``-5:5``
-    stay strings (SNR ranges, not the base-60 integers 310 and -305 of YAML 1.1), ``yes``/``no``
-    and dates stay strings, ``true``/``false`` are booleans.
-
-    Args:
-        text: the document.
-        source: what it is (a file name, ``--set``), for the message.
-
-    Raises:
-        ConfigError: not valid YAML, a duplicate key, a recursive alias or a document that
-            expands beyond :data:`MAX_YAML_NODES`; the message names ``source`` and the line.
-    """
-    import yaml
-
-    try:
-        return yaml.load(text, Loader=_strict_loader())  # noqa: S506  # a SafeLoader subclass
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{source}: not valid YAML ({_yaml_error_line(err)})") from None
-    except RecursionError:
-        raise ConfigError(f"{source}: not valid YAML (nested too deeply)") from None
-
-
-def _yaml_error_line(err: Exception) -> str:
-    mark = getattr(err, "problem_mark", None)
-    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-    return f"line {mark.line + 1}: {problem}" if mark is not None else problem
-
-
+# ---------------------------------------------------------------------- files and layers
 def load_config(path: str | os.PathLike) -> TrainConfig:
     """Read a YAML config file (flat ``key: value`` pairs; see :class:`TrainConfig`).
 
@@ -579,63 +377,13 @@ def load_config(path: str | os.PathLike) -> TrainConfig:
     return config_from_dict(values, source=str(p))
 
 
-def _strict_dumper() -> type:
-    """A SafeDumper that quotes every string :func:`load_yaml` would read as something else ('1e-3')."""
-    global _STRICT_DUMPER
-    if _STRICT_DUMPER is None:
-        import re
+def to_yaml(cfg: TrainConfig, *, comments: bool = False) -> str:
+    """The config as YAML (keys in declaration order), read back unchanged by :func:`load_config`.
 
-        import yaml
-
-        class StrictDumper(yaml.SafeDumper):
-            pass
-
-        for tag, regexp, first in _CORE_SCALARS:  # quote what either schema would read as no string
-            StrictDumper.add_implicit_resolver(tag, re.compile(regexp), first)
-        _STRICT_DUMPER = StrictDumper
-    return _STRICT_DUMPER
-
-
-_STRICT_DUMPER: type | None = None
-
-
-def dump_yaml(values: Any, **kwargs: Any) -> str:
-    """``values`` as YAML that :func:`load_yaml` reads back unchanged (keys in the given order)."""
-    import yaml
-
-    kwargs.setdefault("sort_keys", False)
-    kwargs.setdefault("default_flow_style", None)
-    return yaml.dump(values, Dumper=_strict_dumper(), **kwargs)
-
-
-def to_yaml(cfg: TrainConfig) -> str:
-    """The config as YAML (keys in declaration order), read back unchanged by :func:`load_config`."""
-    return dump_yaml(cfg.to_dict())
-
-
-def parse_key_values(items: list[str] | None, where: str) -> dict[str, Any]:
-    """``["a=1", "b=[2, 3]"]`` -> ``{"a": 1, "b": [2, 3]}``; values are parsed as YAML.
-
-    A value that is not valid YAML stays text (``name=a:b: c``); a key given twice takes the
-    last value, as repeated command-line flags do.
+    Args:
+        comments: add each group's name and each key's help as YAML comments (``--print-config``).
     """
-    out: dict[str, Any] = {}
-    if items is not None and (isinstance(items, str) or not isinstance(items, (list, tuple))):
-        raise ConfigError(f"{where}: expected a list of KEY=VALUE strings, got {type(items).__name__} {items!r:.60}")
-    for item in items or []:
-        if not isinstance(item, str):
-            raise ConfigError(f"{where}: expected KEY=VALUE, got {type(item).__name__} {item!r:.60}")
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"{where}: expected KEY=VALUE, got {item!r}")
-        try:
-            out[key] = load_yaml(text, f"{where} {key}") if text.strip() else None
-        except ConfigError as err:
-            if "duplicate key" in str(err) or "expands to more" in str(err) or "recursive alias" in str(err):
-                raise
-            out[key] = text
-    return out
+    return settings.to_text(TrainConfig, cfg.to_dict(), comments=comments)
 
 
 def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any], *, source: str = "command line") -> TrainConfig:
@@ -644,16 +392,52 @@ def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any], *, source: str 
     for key, value in overrides.items():
         if value is None:
             continue
-        if key not in _FIELDS:
-            raise _unknown_key(key, source)
+        if key not in values:
+            raise settings.unknown_key(TrainConfig, key, source)
         values[key] = value
-    # Errors name the override's source when it was the override that is wrong.
-    try:
-        return config_from_dict(values, source=source)
-    except ConfigError:
-        raise
+    return config_from_dict(values, source=source)
 
 
+def layered_config(
+    *,
+    config: str | os.PathLike | None = None,
+    resume: str | os.PathLike | None = None,
+    flags: dict[str, Any] | None = None,
+    sets: list[str] | None = None,
+) -> TrainConfig:
+    """A run's config: the defaults < ``config`` (else ``resume``'s ``config.yaml``) < ``flags`` < ``sets``.
+
+    Args:
+        config: a YAML file.
+        resume: a run folder to continue; its ``config.yaml`` is the base when ``config`` is None.
+        flags: settings given as flags (:func:`~deepshrink.train.settings.flag_values`): a
+            mapping declared ``merge`` adds to the base's, ``implies`` sets what no flag gave.
+        sets: ``KEY=VALUE`` texts (``--set``), values read as YAML.
+
+    Raises:
+        ConfigError: a file or a value is wrong; the message names where it came from
+            (the file, ``command line``, ``--set``).
+        CheckpointError: ``resume`` is no run folder.
+    """
+    if config is not None:
+        cfg = load_config(config)
+    elif resume is not None:
+        saved = Path(resume) / "config.yaml"
+        if not Path(resume).is_dir():
+            raise CheckpointError(f"{resume}: run folder to resume does not exist")
+        if not saved.is_file():
+            raise CheckpointError(f"{saved}: missing; cannot resume a folder that is not a deepshrink run")
+        cfg = load_config(saved)
+    else:
+        cfg = TrainConfig()
+    if flags:
+        cfg = config_from_dict(settings.apply_flags(TrainConfig, cfg.to_dict(), flags), source="command line")
+    if sets:
+        cfg = apply_overrides(cfg, parse_key_values(sets, "--set"), source="--set")
+    return cfg
+
+
+# ---------------------------------------------------------------------- recipes and comparisons
 def resolve(cfg: TrainConfig) -> TrainConfig:
     """Fill in recipe defaults (``lr``, ``weight_decay``); the result is what ``config.yaml`` stores."""
     recipe = RECIPES[cfg.recipe]
@@ -678,3 +462,12 @@ def config_diff(a: TrainConfig, b: TrainConfig, *, ignore_runtime: bool = True) 
         for k in da
         if da[k] != db[k] and not (ignore_runtime and k in RUNTIME_KEYS)
     ]
+
+
+def config_reference() -> str:
+    """The Markdown reference of every setting, as ``docs/config.md`` holds it."""
+    return settings.reference(TrainConfig, "Training settings", "python -m deepshrink.train.config > docs/config.md")
+
+
+if __name__ == "__main__":
+    sys.stdout.write(config_reference())
