@@ -53,7 +53,7 @@ def test_presets_load_and_round_trip(tmp_path):
         assert again.setup_hash() == spec.setup_hash()
     paper = load_study("paper")
     assert len(expand_runs(paper)) == 5 * 3 * 11 * 10
-    assert paper.train["epochs"] == 100 and paper.noise_protocol == "fixed"
+    assert paper.train["epochs"] == 100 and paper.noise_protocol == ["fixed"]
     quick = load_study("quick")
     assert len(expand_runs(quick)) == 3 * 3 * 2 * 3
 
@@ -160,7 +160,13 @@ def test_paired_difference_confidence_interval_and_diverged_runs():
     assert overall["ci95"] == pytest.approx((low, high), abs=1e-4)
     assert overall["reps"] == 3 and overall["reps_ahead"] == 3
     text = format_console_table(rows)
-    assert f"DRSN-CW - ResNet (paired, all cells): {100 * sum(per_seed) / 3:+.2f} points, 95 % CI [{100 * low:+.2f}, " in text
+    assert (f"all cells: paired, DRSN-CW is ahead of ResNet: {100 * sum(per_seed) / 3:+.2f} points "
+            f"(95 % CI [{100 * low:+.2f}, {100 * high:+.2f}], 3 repetitions), ahead in 3/3") in text
+    # per cell too, with the verdict: at 0 dB the differences are +1, +3, -1 points
+    cell = [0.81 - 0.80, 0.85 - 0.82, 0.83 - 0.84]
+    low0, high0 = stats.t.interval(0.95, df=2, loc=sum(cell) / 3, scale=stats.sem(cell))
+    assert (f"gaussian 0 dB: paired, DRSN-CW and ResNet are not distinguishable at 3 repetitions: "
+            f"{100 * sum(cell) / 3:+.2f} points (95 % CI [{100 * low0:+.2f}, {100 * high0:+.2f}]") in text
     # a diverged run has no test numbers: left out of the tables, and said so
     bad = dict(rows[0], run_id="resnet_paper-gaussian-5-seed0", snr_db=5.0, test_acc=None, status="diverged")
     text = format_console_table(rows + [bad])
@@ -277,7 +283,10 @@ def test_run_config_follows_the_study():
     assert cfg.val_fraction == 0.0 and cfg.keep == "last"  # the paper's protocol: no validation split
     assert cfg.data_args == TINY_DATA and cfg.num_threads == 1
     fixed = study_from_dict(tiny_study(train={"epochs": 3, "batch_size": 8, "lr": 0.05}))
-    assert fixed.setup_hash() != spec.setup_hash()
+    # the protocol is a study axis, not part of the setup: the two share a folder, with other run ids
+    assert fixed.setup_hash() == spec.setup_hash()
+    assert run.run_id == expand_runs(fixed)[1].run_id.replace("-seed0", "-fresh-seed0")
+    assert study_from_dict(tiny_study(train={"epochs": 4, "batch_size": 8, "lr": 0.05})).setup_hash() != fixed.setup_hash()
     # the grid is not part of the setup: a study can grow in its folder
     assert study_from_dict(tiny_study(seeds=[0, 1, 2], snrs=[-5, 0])).setup_hash() == study_from_dict(tiny_study()).setup_hash()
 

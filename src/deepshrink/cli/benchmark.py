@@ -16,6 +16,7 @@ examples:
   deepshrink benchmark paper --shard 3/8 --output studies/paper   # process 3 of 8 (one per GPU)
   torchrun --nproc_per_node=8 --no-python deepshrink benchmark paper --output studies/paper
   deepshrink benchmark studies/paper --report         # merge: report of what is finished
+  deepshrink benchmark quick --normalize none,per_sample --split recording,window --noise-protocol fixed,clean
 
 STUDY is a preset (paper, quick, forda, demo), a study YAML file, or a study folder (its
 study.yaml; resumes it). Writes OUTPUT/results.csv (a row per finished run), and once every run
@@ -89,8 +90,9 @@ def resolve_study(args: argparse.Namespace):
         values["data_args"] = {}
     if args.data_arg:
         values["data_args"] = {**values["data_args"], **parse_key_values(args.data_arg, "--data-arg")}
-    if args.noise_protocol:
-        values["noise_protocol"] = args.noise_protocol
+    for axis in ("noise_protocol", "normalize", "split"):
+        if getattr(args, axis):
+            values[axis] = _list(getattr(args, axis))
     train = dict(values.get("train") or {})
     if args.epochs is not None:
         train["epochs"] = args.epochs
@@ -190,7 +192,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the noise study: models x noise kinds x SNRs x seeds/folds, with report and figures",
         description="Train and test every (model, noise kind, SNR, seed or fold) of a study and report mean ± std\n"
         "accuracy per model (Table III style), per noise kind and SNR (Figs. 6-8), and time (Table V).\n"
-        "Noise is added once (the paper's protocol) unless --noise-protocol fresh. Resumable, shardable.",
+        "Noise is added once (the paper's protocol) unless --noise-protocol says otherwise. Resumable, shardable.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -212,7 +214,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--run-folds", metavar="0,1,2", help="run only these folds")
     g.add_argument("--data", metavar="SPEC", help="dataset: simulator, ucr:NAME, a path (resets data args)")
     g.add_argument("--data-arg", action="append", metavar="KEY=VALUE", help="loader argument; repeatable")
-    g.add_argument("--noise-protocol", choices=["fixed", "fresh"], help="noise added once (fixed) or redrawn per epoch")
+    g.add_argument("--noise-protocol", metavar="A,B", help="study axis: fixed (noise added once), fresh (redrawn "
+                   "per epoch), clean (train clean, test at every noise and SNR); comma-separated")
+    g.add_argument("--normalize", metavar="A,B", help="study axis: none, per_sample (per-window standardisation)")
+    g.add_argument("--split", metavar="A,B", help="study axis: recording (leak-free), window (the paper's, leaky), "
+                   "condition, predefined")
     g.add_argument("--epochs", type=_int_in(1, 1_000_000), metavar="N", help="epochs per run")
     g.add_argument("--batch-size", type=_int_in(1, 1 << 24), metavar="N", help="batch size")
     g.add_argument("--recipe", choices=["paper", "adamw"], help="training recipe")

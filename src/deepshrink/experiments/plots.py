@@ -73,6 +73,7 @@ def plot_accuracy_vs_snr(
     models: Sequence[str] | None = None,
     noises: Sequence[str] | None = None,
     prefix: str = "",
+    title: str | None = None,
     dpi: int = 120,
 ) -> list[Path]:
     """Test accuracy vs SNR per noise kind, all models, mean ± std bands over repetitions.
@@ -82,6 +83,7 @@ def plot_accuracy_vs_snr(
         out_dir: folder for the PNGs (created).
         models, noises: order (default: as they first appear).
         prefix: file name prefix.
+        title: a line above the panels (the study setting; a leaky split says so there).
 
     Returns:
         The written paths: ``{prefix}accuracy_vs_snr.png`` (all noise kinds side by side) and
@@ -102,6 +104,8 @@ def plot_accuracy_vs_snr(
     for ax in axes[0][1:]:
         ax.set_ylabel("")
     axes[0][0].legend(loc="lower right", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9, color="darkred" if "LEAKY" in title else "black")
     fig.tight_layout()
     path = out / f"{prefix}accuracy_vs_snr.png"
     fig.savefig(path, dpi=dpi)
@@ -112,6 +116,8 @@ def plot_accuracy_vs_snr(
             fig, ax = plt.subplots(figsize=(5, 3.8))
             _draw(ax, rows, noise, models)
             ax.legend(loc="lower right", fontsize=8)
+            if title:
+                fig.suptitle(title, fontsize=7, color="darkred" if "LEAKY" in title else "black")
             fig.tight_layout()
             p = out / f"{prefix}accuracy_vs_snr_{noise}.png"
             fig.savefig(p, dpi=dpi)

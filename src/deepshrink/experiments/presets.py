@@ -78,7 +78,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "seeds": [0, 1, 2],
         "folds": 0,
         "noise_protocol": "fixed",
-        "train": {"epochs": 12, "batch_size": 64, "recipe": "paper", "split": "predefined", "val_fraction": 0.0},
+        "split": "predefined",
+        "train": {"epochs": 12, "batch_size": 64, "recipe": "paper", "val_fraction": 0.0},
     },
     "demo": {
         "name": "demo",

@@ -9,9 +9,15 @@ From the rows of ``results.csv`` (:func:`deepshrink.experiments.study.read_resul
 * **per noise kind** (Figs. 6-8): one table per noise kind, a row per SNR, a column per model,
   mean ± std of the test accuracy over the repetitions, the best mean in bold.
 * **paired differences**: each other model minus the baseline (ResNet when present) in the
-  same cell and repetition (same split, noise and seed), mean ± std, and in how many of the
-  repetitions the model was ahead; over all cells also the 95 % confidence interval of the mean
-  difference (Student's t over the repetitions).
+  same cell and repetition (same split, noise and seed), mean ± std, the 95 % confidence
+  interval of the mean difference (Student's t over the repetitions), in how many of the
+  repetitions the model was ahead, and a verdict: ahead, behind, or not distinguishable at this
+  number of repetitions (the interval holds 0).
+* **settings**: a study crossed with its axes (noise protocol, normalisation, split; see
+  :mod:`deepshrink.experiments.study`) gets the tables above once per setting, each headed by
+  the setting (a ``window`` split is marked **LEAKY**), then the paired effect of each axis:
+  the same model, cell and repetition under two values of one axis (e.g. window − recording:
+  the points the leak adds).
 
 Runs that diverged (``status`` ``diverged`` in ``results.csv``) have no test numbers; they are
 counted in the setup and left out of every table.
@@ -53,6 +59,10 @@ __all__ = [
     "display_name",
     "ci95",
     "finished_rows",
+    "setting_of",
+    "setting_label",
+    "axis_differences",
+    "verdict",
 ]
 
 SUMMARY_COLUMNS = ("model", "noise", "snr_db", "n", "test_acc_mean", "test_acc_std", "train_acc_mean",
@@ -93,6 +103,43 @@ def ci95(values: Sequence[float]) -> tuple[float, float]:
     t = _T975[v.size - 2] if v.size - 1 <= len(_T975) else 1.96
     half = t * float(v.std(ddof=1)) / math.sqrt(v.size)
     return float(v.mean()) - half, float(v.mean()) + half
+
+
+Setting = tuple[str, str, str]
+"""(noise protocol, normalize, split) of a row."""
+_PROTOCOL_TEXT = {"fixed": "noise added once (the paper's)", "fresh": "training noise redrawn every epoch",
+                  "clean": "trained on clean signals, tested at each noise level"}  # fmt: skip
+_NORMALIZE_TEXT = {"none": "raw input", "per_sample": "per-window standardised input"}
+_SPLIT_TEXT = {"recording": "split by recording (leak-free)",
+               "window": "LEAKY split by window (the paper's: windows of one recording on both sides)",
+               "condition": "split by operating condition", "predefined": "the dataset's own train/test split"}  # fmt: skip
+
+
+def setting_of(row: dict[str, Any]) -> Setting:
+    """The study axes of a ``results.csv`` row (older files: the defaults)."""
+    return (row.get("noise_protocol") or "fixed", row.get("normalize") or "none", row.get("split") or "recording")
+
+
+def setting_label(setting: Setting, markdown: bool = False) -> str:
+    """``noise added once (the paper's); raw input; split by recording (leak-free)``; leaky splits say so."""
+    protocol, normalize, split = setting
+    text = "; ".join([_PROTOCOL_TEXT.get(protocol, protocol), _NORMALIZE_TEXT.get(normalize, normalize),
+                      _SPLIT_TEXT.get(split, split)])  # fmt: skip
+    return text.replace("LEAKY", "**LEAKY**") if markdown else text
+
+
+def verdict(name: str, baseline: str, mean: float, ci: tuple[float, float], n: int) -> str:
+    """One sentence: ``name`` ahead of, behind, or not distinguishable from ``baseline``."""
+    low, high = ci
+    points = f"{100 * mean:+.2f} points"
+    if math.isnan(low):
+        return f"{name} vs {baseline}: {points} from {n} repetition(s), too few for an interval"
+    interval = f"95 % CI [{100 * low:+.2f}, {100 * high:+.2f}], {n} repetitions"
+    if low > 0:
+        return f"{name} is ahead of {baseline}: {points} ({interval})"
+    if high < 0:
+        return f"{name} is behind {baseline}: {points} ({interval})"
+    return f"{name} and {baseline} are not distinguishable at {n} repetitions: {points} ({interval}; it holds 0)"
 
 
 def finished_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -161,7 +208,7 @@ def overall_table(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> list
         test = [float(np.mean([r["test_acc"] for r in v])) for v in complete.values()]
         train = [float(np.mean([r["train_acc"] for r in v])) for v in complete.values()]
         table.append({"model": model, "test": mean_std(test), "train": mean_std(train), "cells": len(cells),
-                      "reps": len(complete), "runs": len(mine)})  # fmt: skip
+                      "reps": len(complete), "runs": len(mine), "ci95": ci95(test)})  # fmt: skip
     return table
 
 
@@ -191,7 +238,8 @@ def paired_differences(
             per_rep[rep].append(acc - base)
         for (noise, snr), diffs in per_cell.items():
             out.append({"model": model, "noise": noise, "snr_db": snr, "diff": mean_std(diffs), "n": len(diffs),
-                        "wins": sum(d > 0 for d in diffs), "ties": sum(d == 0 for d in diffs)})  # fmt: skip
+                        "wins": sum(d > 0 for d in diffs), "ties": sum(d == 0 for d in diffs), "ci95": ci95(diffs),
+                        "reps": len(diffs)})  # fmt: skip
         if per_rep:
             rep_means = [float(np.mean(v)) for v in per_rep.values()]
             all_diffs = [d for v in per_cell.values() for d in v]
@@ -199,6 +247,38 @@ def paired_differences(
                         "n": len(all_diffs), "wins": sum(d > 0 for d in all_diffs),
                         "ties": sum(d == 0 for d in all_diffs), "ci95": ci95(rep_means),
                         "reps": len(rep_means), "reps_ahead": sum(d > 0 for d in rep_means)})  # fmt: skip
+    return out
+
+
+def axis_differences(rows: Sequence[dict[str, Any]], axis: int, reference: str, other: str) -> list[dict[str, Any]]:
+    """Per (model, noise, SNR, rest of the setting): test accuracy with ``other`` minus with
+    ``reference`` as value of setting ``axis`` (0 protocol, 1 normalize, 2 split), paired by
+    repetition; an ``all`` row per (model, rest) averages each repetition's cells first.
+
+    Returns rows with ``model``, ``noise``, ``snr_db``, ``rest`` (the other two axis values),
+    ``diff`` (mean, std), ``ci95``, ``n``, ``wins``.
+    """
+    index: dict[tuple[Any, ...], float] = {}
+    for r in rows:
+        st = setting_of(r)
+        rest = tuple(v for k, v in enumerate(st) if k != axis)
+        index[(r["model"], r["noise"], r.get("snr_db"), rest, st[axis], _rep(r))] = r["test_acc"]
+    cells: dict[tuple[Any, ...], list[float]] = defaultdict(list)
+    per_rep: dict[tuple[Any, ...], dict[tuple[int, int], list[float]]] = defaultdict(lambda: defaultdict(list))
+    for (model, noise, snr, rest, value, rep), acc in index.items():
+        if value != other:
+            continue
+        ref = index.get((model, noise, snr, rest, reference, rep))
+        if ref is None:
+            continue
+        cells[(model, noise, snr, rest)].append(acc - ref)
+        per_rep[(model, rest)][rep].append(acc - ref)
+    out = [{"model": m, "noise": n, "snr_db": s, "rest": rest, "diff": mean_std(d), "ci95": ci95(d), "n": len(d),
+            "wins": sum(x > 0 for x in d)} for (m, n, s, rest), d in cells.items()]  # fmt: skip
+    for (model, rest), reps in per_rep.items():
+        means = [float(np.mean(v)) for v in reps.values()]
+        out.append({"model": model, "noise": "all", "snr_db": None, "rest": rest, "diff": mean_std(means),
+                    "ci95": ci95(means), "n": len(means), "wins": sum(x > 0 for x in means)})  # fmt: skip
     return out
 
 
@@ -283,13 +363,31 @@ def _md_table(header: Sequence[str], body: Sequence[Sequence[str]], align: str |
 
 
 def format_console_table(rows: Sequence[dict[str, Any]], spec: Any | None = None) -> str:
-    """A plain-text table for the terminal: mean ± std test accuracy (%) per noise/SNR and model,
-    then each model's paired difference to the baseline with its 95 % confidence interval."""
+    """A plain-text table for the terminal, per setting: mean ± std test accuracy (%) per
+    noise/SNR and model, then each model's paired difference to the baseline with its 95 %
+    confidence interval and verdict, over all cells and per cell."""
     diverged = len(rows) - len(finished_rows(rows))
     rows = finished_rows(rows)
     if not rows:
         return "no finished runs" + (f" ({diverged} diverged)" if diverged else "")
     models, noises, snrs = _axes(rows, spec)
+    settings = _settings(rows, spec)
+    lines: list[str] = []
+    for st in settings:
+        mine = [r for r in rows if setting_of(r) == st]
+        if len(settings) > 1 or st != ("fixed", "none", "recording"):
+            lines += ([""] if lines else []) + [f"== {setting_label(st)}"]
+        lines += _console_setting(mine, [m for m in models if any(r["model"] == m for r in mine)], noises, snrs)
+    chance = chance_level(rows)
+    if chance is not None:
+        lines.append(f"(chance level {100 * chance:.1f} %; ± is the std over {len({_rep(r) for r in rows})} repetition(s))")
+    if diverged:
+        lines.append(f"({diverged} run(s) diverged and are left out; see results.csv)")
+    return "\n".join(lines)
+
+
+def _console_setting(rows: Sequence[dict[str, Any]], models: list[str], noises: list[str],
+                     snrs: list[float | None]) -> list[str]:  # fmt: skip
     agg = aggregate(rows)
     names = [display_name(m) for m in models]
     first = max([len("noise / SNR")] + [len(f"{n} {_snr_label(s)}") for n in noises for s in snrs])
@@ -308,22 +406,17 @@ def format_console_table(rows: Sequence[dict[str, Any]], spec: Any | None = None
     overall = overall_table(rows, models)
     text = [_pct(*o["test"]) for o in overall]
     lines.append(f"{'all (Table III)':<{first}}  " + "  ".join(f"{t:>{w}}" for t, w in zip(text, widths)))
-    chance = chance_level(rows)
-    if chance is not None:
-        lines.append(f"(chance level {100 * chance:.1f} %; ± is the std over {len({_rep(r) for r in rows})} repetition(s))")
     baseline = pick_baseline(models)
     if baseline is not None and len(models) > 1:
-        for d in paired_differences(rows, baseline, models):
-            if d["noise"] != "all":
+        diffs = paired_differences(rows, baseline, models)
+        multi_cell = sum(d["noise"] != "all" for d in diffs) > len(models) - 1
+        for d in sorted(diffs, key=lambda d: d["noise"] != "all"):
+            if d["noise"] != "all" and not multi_cell:
                 continue
-            low, high = d["ci95"]
-            ci = "" if math.isnan(low) else f", 95 % CI [{100 * low:+.2f}, {100 * high:+.2f}]"
-            lines.append(f"{display_name(d['model'])} - {display_name(baseline)} (paired, all cells): "
-                         f"{100 * d['diff'][0]:+.2f} points{ci} over {d['reps']} repetition(s), "
-                         f"ahead in {d['reps_ahead']}/{d['reps']}")  # fmt: skip
-    if diverged:
-        lines.append(f"({diverged} run(s) diverged and are left out; see results.csv)")
-    return "\n".join(lines)
+            where = "all cells" if d["noise"] == "all" else f"{d['noise']} {_snr_label(d['snr_db'])}"
+            lines.append(f"{where}: paired, {verdict(display_name(d['model']), display_name(baseline), d['diff'][0], d['ci95'], d['reps'])}"
+                         + (f", ahead in {d['reps_ahead']}/{d['reps']}" if "reps_ahead" in d else f", ahead in {d['wins']}/{d['n']}"))  # fmt: skip
+    return lines
 
 
 def _git_commit(root: Path) -> str | None:
@@ -336,6 +429,114 @@ def _git_commit(root: Path) -> str | None:
     except (OSError, subprocess.SubprocessError):
         pass
     return None
+
+
+def _settings(rows: Sequence[dict[str, Any]], spec: Any | None) -> list[Setting]:
+    """The settings present in ``rows``, in the order of the study's axes."""
+    present = {setting_of(r) for r in rows}
+    if spec is None or not hasattr(spec, "normalize"):
+        return sorted(present)
+    order = [(p, n, sp) for p in spec.noise_protocol for n in spec.normalize for sp in spec.split]
+    return [st for st in order if st in present] + sorted(present - set(order))
+
+
+def _diff_text(c: dict[str, Any]) -> str:
+    low, high = c["ci95"]
+    ci = "" if math.isnan(low) else f", 95 % CI [{100 * low:+.2f}, {100 * high:+.2f}]"
+    return f"{100 * c['diff'][0]:+.2f} ± {100 * c['diff'][1]:.2f}{ci} ({c['wins']}/{c['n']} ahead)"
+
+
+def _setting_tables(rows: Sequence[dict[str, Any]], models: list[str], noises: list[str],
+                    snrs: list[float | None], h: str) -> list[str]:  # fmt: skip
+    """Table III, the per-noise tables and the paired differences of one setting's rows."""
+    agg = aggregate(rows)
+    baseline = pick_baseline(models)
+    models = [m for m in models if any(r["model"] == m for r in rows)]
+    L = [f"{h} Overall (Table III style)", "",
+         "Accuracy averaged over every noise kind and SNR of the setting, then mean ± std over the repetitions "
+         "(%), and the 95 % confidence interval of that mean.", ""]  # fmt: skip
+    overall = overall_table(rows, models)
+    best = max((o["test"][0] for o in overall if not math.isnan(o["test"][0])), default=float("nan"))
+    L += _md_table(
+        ["model", "test accuracy", "95 % CI", "train accuracy", "cells", "repetitions"],
+        [[display_name(o["model"]), _pct(*o["test"], bold=o["test"][0] == best),
+          "–" if math.isnan(o["ci95"][0]) else f"[{100 * o['ci95'][0]:.2f}, {100 * o['ci95'][1]:.2f}]",
+          _pct(*o["train"]), str(o["cells"]), str(o["reps"])] for o in overall],
+    )  # fmt: skip
+    L += ["", f"{h} Test accuracy per noise kind and SNR (Figs. 6-8 style)", "",
+          "Mean ± std over the repetitions (%); the best mean of each row in bold.", ""]  # fmt: skip
+    for noise in noises:
+        body = []
+        for snr in snrs:
+            cells = [agg.get((m, noise, snr)) for m in models]
+            if all(c is None for c in cells):
+                continue
+            top = max((c["test_acc"][0] for c in cells if c is not None), default=float("nan"))
+            body.append([_snr_label(snr)] + [
+                "–" if c is None else _pct(*c["test_acc"], bold=c["test_acc"][0] == top) for c in cells
+            ])  # fmt: skip
+        if body:
+            L += [f"{h}# {noise}", ""] + _md_table(["SNR"] + [display_name(m) for m in models], body) + [""]
+    if baseline is not None and len(models) > 1:
+        diffs = paired_differences(rows, baseline, models)
+        L += [f"{h} Difference to {display_name(baseline)} (paired)", "",
+              f"Test accuracy of each model minus {display_name(baseline)} in the same repetition (same split, noise "
+              "and seed), in percentage points: mean ± std over repetitions, the 95 % confidence interval of the mean "
+              "(Student's t), and in how many repetitions the model was ahead.", ""]  # fmt: skip
+        others = [m for m in models if m != baseline]
+        body = []
+        for noise in noises + ["all"]:
+            for snr in (snrs if noise != "all" else [None]):
+                cells = [next((d for d in diffs if d["model"] == m and d["noise"] == noise and d["snr_db"] == snr), None)
+                         for m in others]  # fmt: skip
+                if all(c is None for c in cells):
+                    continue
+                label = "all cells" if noise == "all" else f"{noise} {_snr_label(snr)}"
+                body.append([label] + ["–" if c is None else _diff_text(c) for c in cells])
+        L += _md_table(["noise / SNR"] + [display_name(m) for m in others], body)
+        L.append("")
+        for d in diffs:
+            if d["noise"] == "all":
+                L.append(f"- {verdict(display_name(d['model']), display_name(baseline), d['diff'][0], d['ci95'], d['reps'])}"
+                         " (all cells).")  # fmt: skip
+        for d in diffs:
+            if d["noise"] != "all":
+                L.append(f"- {d['noise']} {_snr_label(d['snr_db'])}: "
+                         f"{verdict(display_name(d['model']), display_name(baseline), d['diff'][0], d['ci95'], d['reps'])}.")  # fmt: skip
+        L.append("")
+    return L
+
+
+_AXIS_NAMES = ("noise protocol", "normalisation", "split")
+_AXIS_TITLES = {("recording", "window"): "What the leak adds: window (leaky) − recording split",
+                ("none", "per_sample"): "Per-window standardisation − raw input",
+                ("fixed", "clean"): "Trained clean − trained on the noise (fixed)",
+                ("fixed", "fresh"): "Noise redrawn per epoch − noise fixed"}  # fmt: skip
+
+
+def _axis_sections(rows: Sequence[dict[str, Any]], settings: list[Setting], models: list[str]) -> list[str]:
+    L: list[str] = []
+    for axis in range(3):
+        values = list(dict.fromkeys(st[axis] for st in settings))
+        if len(values) < 2:
+            continue
+        reference = values[0]
+        for other in values[1:]:
+            diffs = axis_differences(rows, axis, reference, other)
+            if not diffs:
+                continue
+            title = _AXIS_TITLES.get((reference, other), f"{_AXIS_NAMES[axis]}: {other} − {reference}")
+            L += [f"## {title} (paired)", "",
+                  f"Test accuracy of the same model, cell and repetition with {_AXIS_NAMES[axis]} `{other}` minus "
+                  f"`{reference}` (percentage points, mean ± std, 95 % CI, repetitions where `{other}` scored higher).",
+                  ""]  # fmt: skip
+            body = []
+            for d in sorted(diffs, key=lambda d: (d["rest"], models.index(d["model"]) if d["model"] in models else 99,
+                                                  d["noise"] == "all", d["noise"], d["snr_db"] is None, d["snr_db"] or 0)):  # fmt: skip
+                cell = "all cells" if d["noise"] == "all" else f"{d['noise']} {_snr_label(d['snr_db'])}"
+                body.append([display_name(d["model"]), cell, " / ".join(d["rest"]), _diff_text(d)])
+            L += _md_table(["model", "cell", "other axes", f"{other} − {reference}"], body, align="lllr") + [""]
+    return L
 
 
 def format_markdown_report(
@@ -352,8 +553,8 @@ def format_markdown_report(
         raise ConfigError("report: no finished runs in results.csv")
     models, noises, snrs = _axes(rows, spec)
     baseline = pick_baseline(models)
-    agg = aggregate(rows)
     reps = sorted({_rep(r) for r in rows})
+    settings = _settings(rows, spec)
     L: list[str] = [f"# {title or ('Study: ' + (getattr(spec, 'name', None) or 'results'))}", ""]
     if spec is not None and getattr(spec, "description", ""):
         L += [spec.description, ""]
@@ -367,11 +568,11 @@ def format_markdown_report(
         L += [
             f"- data: `{spec.data}`" + (f" with {', '.join(f'{k}={v}' for k, v in spec.data_args.items())}" if spec.data_args else ""),
             f"- models: {', '.join(f'{display_name(m)} (`{m}`)' for m in models)}",
-            f"- noise: {', '.join(noises)} at {', '.join(_snr_label(s) for s in snrs)}; protocol `{spec.noise_protocol}`"
-            + (" (added once, the paper's)" if spec.noise_protocol == "fixed" else " (redrawn every epoch)"),
+            f"- noise: {', '.join(noises)} at {', '.join(_snr_label(s) for s in snrs)}",
             f"- repetitions: {rep_text}",
             f"- training: {train}",
         ]
+    L += [f"- setting{'s' if len(settings) > 1 else ''}: " + " | ".join(setting_label(st, markdown=True) for st in settings)]
     n_train = mean_std([r.get("n_train") for r in rows if r.get("n_train")])[0]
     n_test = mean_std([r.get("n_test") for r in rows if r.get("n_test")])[0]
     devices = sorted({r.get("device", "") for r in rows})
@@ -383,60 +584,16 @@ def format_markdown_report(
         + (f"; {diverged} run(s) diverged (NaN/Inf) and are left out" if diverged else ""),
         "",
     ]
-    # Table III
-    L += ["## Overall (Table III style)", "",
-          "Accuracy averaged over every noise kind and SNR of the study, then mean ± std over the repetitions (%).", ""]  # fmt: skip
-    overall = overall_table(rows, models)
-    best = max((o["test"][0] for o in overall if not math.isnan(o["test"][0])), default=float("nan"))
-    L += _md_table(
-        ["model", "test accuracy", "train accuracy", "cells", "repetitions"],
-        [[display_name(o["model"]), _pct(*o["test"], bold=o["test"][0] == best), _pct(*o["train"]), str(o["cells"]),
-          str(o["reps"])] for o in overall],
-    )  # fmt: skip
-    L.append("")
-    # per noise kind
-    L += ["## Test accuracy per noise kind and SNR (Figs. 6-8 style)", "",
-          "Mean ± std over the repetitions (%); the best mean of each row in bold.", ""]  # fmt: skip
-    for noise in noises:
-        L += [f"### {noise}", ""]
-        body = []
-        for snr in snrs:
-            cells = [agg.get((m, noise, snr)) for m in models]
-            if all(c is None for c in cells):
-                continue
-            top = max((c["test_acc"][0] for c in cells if c is not None), default=float("nan"))
-            body.append([_snr_label(snr)] + [
-                "–" if c is None else _pct(*c["test_acc"], bold=c["test_acc"][0] == top) for c in cells
-            ])  # fmt: skip
-        L += _md_table(["SNR"] + [display_name(m) for m in models], body)
-        L.append("")
-    # paired differences
-    if baseline is not None and len(models) > 1:
-        diffs = paired_differences(rows, baseline, models)
-        L += [f"## Difference to {display_name(baseline)} (paired)", "",
-              f"Test accuracy of each model minus {display_name(baseline)} in the same repetition (same split, noise "
-              "and seed), in percentage points, mean ± std over repetitions; 'ahead' counts the repetitions where the "
-              "model was more accurate.", ""]  # fmt: skip
-        others = [m for m in models if m != baseline]
-        body = []
-        for noise in noises + ["all"]:
-            for snr in (snrs if noise != "all" else [None]):
-                cells = [next((d for d in diffs if d["model"] == m and d["noise"] == noise and d["snr_db"] == snr), None)
-                         for m in others]  # fmt: skip
-                if all(c is None for c in cells):
-                    continue
-                label = "all cells" if noise == "all" else f"{noise} {_snr_label(snr)}"
-                body.append([label] + [
-                    "–" if c is None else f"{100 * c['diff'][0]:+.2f} ± {100 * c['diff'][1]:.2f} ({c['wins']}/{c['n']} ahead)"
-                    + ("" if "ci95" not in c or math.isnan(c["ci95"][0]) else
-                       f", 95 % CI [{100 * c['ci95'][0]:+.2f}, {100 * c['ci95'][1]:+.2f}]")
-                    for c in cells
-                ])  # fmt: skip
-        L += _md_table(["noise / SNR"] + [display_name(m) for m in others], body)
-        L.append("")
+    for st in settings:
+        mine = [r for r in rows if setting_of(r) == st]
+        if len(settings) > 1:
+            L += [f"## Setting: {setting_label(st, markdown=True)}", ""]
+        L += _setting_tables(mine, models, noises, snrs, "###" if len(settings) > 1 else "##")
+    L += _axis_sections(rows, settings, models)
     # Table V
     L += ["## Training time and size (Table V style)", ""]
-    tt = time_table(rows, models, baseline)
+    trained = [r for r in rows if r.get("noise_protocol") != "clean" or r["noise"] == "none"]
+    tt = time_table(trained, models, baseline)
     L += _md_table(
         ["model", "parameters", "seconds per run", "seconds per epoch", f"× {display_name(baseline) if baseline else 'baseline'}"],
         [[display_name(t["model"]), f"{t['parameters']:,}" if t["parameters"] else "–",
@@ -506,8 +663,14 @@ def write_study_report(
     models, noises, snrs = _axes(rows, spec)
     fig_dir = Path(figures_dir) if figures_dir is not None else out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    figures = plot_accuracy_vs_snr(rows, fig_dir, models=models, noises=noises,
-                                   prefix=(getattr(spec, "name", None) or "study") + "_")  # fmt: skip
+    settings = _settings(rows, spec)
+    figures = []
+    for st in settings:
+        tag = "".join(f"{t}_" for t, default in zip(st, ("fixed", "none", "recording")) if t != default)
+        plain = len(settings) == 1 and not tag
+        figures += plot_accuracy_vs_snr([r for r in rows if setting_of(r) == st], fig_dir, models=models, noises=noises,
+                                        prefix=(getattr(spec, "name", None) or "study") + "_" + tag,
+                                        title=None if plain else setting_label(st))  # fmt: skip
     rel = [os.path.relpath(p, out) for p in figures]
     text = format_markdown_report(all_rows, spec, figures=rel, title=title)
     report = out / report_name

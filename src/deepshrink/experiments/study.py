@@ -10,11 +10,26 @@ A study is described by a YAML file (or a preset, see :mod:`deepshrink.experimen
     snrs: [-5, 0]
     seeds: [0, 1, 2]                # one run per seed (its own split by recording, noise, init) ...
     folds: 0                        # ... or k > 1: k-fold cross-validation by recording
-    noise_protocol: fixed           # fixed (noise added once, the paper's) or fresh (per epoch)
+    noise_protocol: fixed           # study axes: one value or a list (see below)
+    normalize: none
+    split: recording
     train: {epochs: 10, batch_size: 64, recipe: paper, test_fraction: 0.34, val_fraction: 0}
 
 Every (model, noise, SNR, seed or fold) is one training run (:func:`deepshrink.train.train`)
-with noise of that kind at that SNR added to its training and test signals. The study folder::
+with noise of that kind at that SNR added to its training and test signals, for every value of
+the three **study axes** (each a value or a list; every report shows them):
+
+* ``noise_protocol``: ``fixed`` (noise drawn once, the paper's), ``fresh`` (training noise
+  redrawn every epoch) or ``clean`` (train once on clean signals, test that model at every
+  noise kind and SNR: the protocol of the WDCNN line of work; the clean run is a cell too);
+* ``normalize``: ``none`` (the raw signal, as the paper: it states no normalisation) or
+  ``per_sample`` (each window standardised after the noise: the control that tells denoising
+  from the amplitude normalisation τ = α·mean|x| also performs);
+* ``split``: ``recording`` (leak-free), ``window`` (the paper's random split of windows:
+  **leaky**, marked so in every table and figure), ``condition`` or ``predefined``.
+
+A run's id carries its non-default axis values (``...-std-window-trainclean-seed0``). The
+study folder::
 
     OUT/
       study.yaml        the study as run (a later call on OUT must describe the same setup)
@@ -78,19 +93,44 @@ __all__ = [
 
 NOISE_KINDS = ("none", "gaussian", "laplacian", "uniform", "pink", "brown")
 # TrainConfig keys the study sets per run; a study's ``train:`` mapping may not set them.
-_STUDY_KEYS = frozenset({"model", "data", "data_args", "noise", "snr", "seed", "noise_protocol"})
+_STUDY_KEYS = frozenset({"model", "data", "data_args", "noise", "snr", "seed", "noise_protocol", "normalize", "split"})
+
+
+def _choices(key: str) -> tuple[str, ...]:
+    """The allowed values of a :class:`~deepshrink.train.TrainConfig` key (its ``Literal`` type)."""
+    import typing
+
+    from deepshrink.train.config import TrainConfig
+
+    return tuple(typing.get_args(typing.get_type_hints(TrainConfig)[key]))
+
+
+AXES = ("noise_protocol", "normalize", "split")
+"""The study axes: study keys that take a value or a list, crossed with the grid."""
+AXIS_DEFAULTS = {"noise_protocol": "fixed", "normalize": "none", "split": "recording"}
+# the run-id tag of each non-default axis value
+_TAGS = {"per_sample": "std", "fresh": "fresh", "clean": "trainclean"}
+LEAKY_SPLITS = frozenset({"window"})
+"""Splits that put windows of one recording on both sides (reports mark them leaky)."""
+
+
+def axis_choices(axis: str) -> tuple[str, ...]:
+    """The values a study axis takes (``noise_protocol`` adds ``clean`` to the training protocols)."""
+    return _choices(axis) + (("clean",) if axis == "noise_protocol" else ())
 
 RESULT_COLUMNS = (
     "run_id", "model", "noise", "snr_db", "seed", "fold", "train_acc", "test_acc", "test_macro_f1",
     "test_loss", "seconds", "total_seconds", "epochs", "parameters", "n_train", "n_test",
-    "noise_protocol", "data", "device", "finished", "num_classes", "status", "stack",
+    "noise_protocol", "data", "device", "finished", "num_classes", "status", "stack", "normalize", "split",
 )  # fmt: skip
 """Columns of ``results.csv``. ``train_acc`` is the running accuracy of the last epoch on the
 noisy training set (as the paper's training accuracy); ``seconds`` the training time (the sum
 of the epochs, Table V), ``total_seconds`` the whole run including data and test; for a run
 trained in a cohort of ``stack`` runs (one stacked network) both are the cohort's times divided
 by ``stack``. ``status`` is ``finished``, ``stopped`` (early stopping) or ``diverged`` (NaN/Inf;
-no test numbers, left out of the report)."""
+no test numbers, left out of the report). ``noise_protocol``, ``normalize`` and ``split`` are the
+run's study axes; a ``clean``-protocol cell tested at a noise level is an evaluation of its clean
+run (it repeats that run's train numbers, its ``seconds`` are 0)."""
 
 
 # ---------------------------------------------------------------------- the study spec
@@ -110,9 +150,12 @@ class StudySpec:
         run_folds: with ``folds``, run only these fold indices (e.g. ``[0, 1, 2]`` of 10).
         data: dataset spec for :func:`deepshrink.data.load_dataset`.
         data_args: loader keyword arguments.
-        noise_protocol: ``fixed`` (noise added once, the paper's) or ``fresh`` (per epoch).
+        noise_protocol: study axis: ``fixed`` (noise added once, the paper's), ``fresh`` (per
+            epoch), ``clean`` (trained clean, tested at every noise kind and SNR).
+        normalize: study axis: ``none`` or ``per_sample`` (per-window standardisation).
+        split: study axis: ``recording``, ``window`` (leaky), ``condition``, ``predefined``.
         train: any other :class:`~deepshrink.train.TrainConfig` keys (epochs, batch_size,
-            recipe, test_fraction, val_fraction, normalize, lr, ...).
+            recipe, test_fraction, val_fraction, lr, ...).
         description: free text for the report.
     """
 
@@ -124,7 +167,9 @@ class StudySpec:
     run_folds: list[int] | None = None
     data: str = "simulator"
     data_args: dict[str, Any] = field(default_factory=dict)
-    noise_protocol: str = "fixed"
+    noise_protocol: list[str] = field(default_factory=lambda: ["fixed"])
+    normalize: list[str] = field(default_factory=lambda: ["none"])
+    split: list[str] = field(default_factory=lambda: ["recording"])
     train: dict[str, Any] = field(default_factory=dict)
     name: str = "study"
     description: str = ""
@@ -134,21 +179,23 @@ class StudySpec:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
     def setup_hash(self) -> str:
-        """Hash of what every run shares (data, protocol, training settings, folds), not the grid.
+        """Hash of what every run shares (data, training settings, folds), not the grid or the axes.
 
         Two studies with the same setup hash may share a folder: adding a model, a noise kind,
-        an SNR or a seed to a finished study only runs the new cells. Runtime keys of ``train``
+        an SNR, a seed or an axis value to a finished study only runs the new cells. Runtime keys of ``train``
         (``compile``, ``device``, ``num_threads``, ...) may change between calls.
         """
         from deepshrink.train.config import RUNTIME_KEYS
 
         d = self.to_dict()
-        keep = {k: d[k] for k in ("data", "data_args", "noise_protocol", "train", "folds")}
+        keep = {k: d[k] for k in SETUP_KEYS}
         keep["train"] = {k: v for k, v in keep["train"].items() if k not in RUNTIME_KEYS}  # e.g. compile, device
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
 _SPEC_FIELDS = {f.name for f in dataclasses.fields(StudySpec)}
+SETUP_KEYS = ("data", "data_args", "train", "folds")
+"""The study keys every run shares (a folder holds one setup; see :meth:`StudySpec.setup_hash`)."""
 
 
 def _as_list(value: Any, key: str, where: str) -> list[Any]:
@@ -227,31 +274,42 @@ def study_from_dict(values: dict[str, Any], *, source: str = "study") -> StudySp
         run_folds = _as_list(run_folds, "run_folds", source)
         if any(isinstance(f, bool) or not isinstance(f, int) or not 0 <= f < folds for f in run_folds):
             raise ConfigError(f"{source}: key 'run_folds' must hold fold indices in [0, {folds}), got {run_folds!r}")
-    protocol = values.get("noise_protocol", "fixed")
-    if protocol not in ("fixed", "fresh"):
-        raise ConfigError(f"{source}: key 'noise_protocol' must be 'fixed' or 'fresh', got {protocol!r}")
+    axes = {}
+    for axis in AXES:
+        axes[axis] = [str(v) for v in _as_list(values.get(axis, AXIS_DEFAULTS[axis]), axis, source)]
+        allowed = axis_choices(axis)
+        bad = [v for v in axes[axis] if v not in allowed]
+        if bad:
+            raise ConfigError(f"{source}: key {axis!r}: unknown value {bad[0]!r} (one of {', '.join(allowed)})")
+        if len(set(axes[axis])) != len(axes[axis]):
+            raise ConfigError(f"{source}: key {axis!r} lists a value twice: {axes[axis]!r}")
+    if folds and axes["split"] != ["recording"]:
+        raise ConfigError(f"{source}: 'folds' splits by recording; key 'split' must be 'recording', got {axes['split']!r}")
     train = values.get("train") or {}
     if not isinstance(train, dict):
         raise ConfigError(f"{source}: key 'train' must be a mapping of TrainConfig keys, got {train!r}")
     clash = sorted(set(train) & _STUDY_KEYS)
     if clash:
-        raise ConfigError(f"{source}: key 'train.{clash[0]}' is set by the study (use the study's own keys)")
-    if folds and train.get("split", "recording") != "recording":
-        raise ConfigError(f"{source}: 'folds' splits by recording; drop 'train.split' ({train['split']!r})")
+        own = f"the study key {clash[0]!r}" if clash[0] in AXES else "the study's own keys"
+        raise ConfigError(f"{source}: key 'train.{clash[0]}' is set by the study (use {own})")
     data_args = values.get("data_args") or {}
     if not isinstance(data_args, dict):
         raise ConfigError(f"{source}: key 'data_args' must be a mapping, got {data_args!r}")
     spec = StudySpec(
         models=models, noises=noises, snrs=snrs, seeds=[int(s) for s in seeds], folds=int(folds),
         run_folds=None if run_folds is None else [int(f) for f in run_folds], data=str(values.get("data", "simulator")),
-        data_args=dict(data_args), noise_protocol=protocol, train=dict(train),
+        data_args=dict(data_args), train=dict(train), **axes,
         name=str(values.get("name", "study")), description=str(values.get("description", "")),
     )  # fmt: skip
-    # the training keys: validated by building one run's config
-    try:
-        run_config(spec, expand_runs(spec)[0])
-    except ConfigError as err:
-        raise ConfigError(f"{source}: key 'train': {err}") from None
+    # the training keys: validated by building the config of one run per combination of axes
+    firsts: dict[tuple[str, str, str], RunSpec] = {}
+    for run in expand_runs(spec):
+        firsts.setdefault((run.protocol, run.normalize, run.split), run)
+    for run in firsts.values():
+        try:
+            run_config(spec, run)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: key 'train': {err}") from None
     return spec
 
 
@@ -297,23 +355,44 @@ class RunSpec:
     snr_db: float | None
     seed: int
     fold: int | None = None
+    protocol: str = "fixed"
+    normalize: str = "none"
+    split: str = "recording"
 
     @property
     def run_id(self) -> str:
-        """``<model>-<noise>-<snr>dB-seed<s>[-fold<f>]``, e.g. ``drsn_cw_paper-pink-m5dB-seed0``."""
+        """``<model>-<noise>-<snr>dB[-<axes>]-seed<s>[-fold<f>]``, e.g. ``drsn_cw_paper-pink-m5dB-seed0``;
+        non-default axis values are tagged: ``-std`` (per_sample), ``-window``, ``-fresh``, ``-trainclean``."""
         if self.snr_db is None:
             level = "clean"
         else:
             v = float(self.snr_db)
             text = f"{abs(v):g}".replace(".", "p")
             level = f"{'m' if v < 0 else ''}{text}dB"
+        tags = "".join(f"-{_TAGS.get(getattr(self, a), getattr(self, a))}" for a in ("normalize", "split", "protocol")
+                       if getattr(self, a) != AXIS_DEFAULTS["noise_protocol" if a == "protocol" else a])  # fmt: skip
         tail = f"-seed{self.seed}" + ("" if self.fold is None else f"-fold{self.fold}")
-        return f"{self.model}-{self.noise}-{level}{tail}"
+        return f"{self.model}-{self.noise}-{level}{tags}{tail}"
+
+    @property
+    def trains(self) -> bool:
+        """Whether this run trains a model (a ``clean``-protocol cell at a noise level only tests one)."""
+        return self.protocol != "clean" or self.noise == "none"
+
+    @property
+    def clean_run(self) -> "RunSpec":
+        """The run whose model this one tests (itself unless it is a ``clean``-protocol cell)."""
+        return self if self.trains else dataclasses.replace(self, noise="none", snr_db=None)
+
+    @property
+    def leaky(self) -> bool:
+        return self.split in LEAKY_SPLITS
 
 
 def expand_runs(spec: StudySpec) -> list[RunSpec]:
-    """Every run of the study, in a fixed order (repetition, noise, SNR, model: the models of a
-    cell run next to each other, so a partial study already compares them)."""
+    """Every run of the study, in a fixed order (repetition, axes, noise, SNR, model: the models of
+    a cell run next to each other, so a partial study already compares them). A ``clean``
+    protocol adds each model's clean run (noise ``none``) before the cells that test it."""
     reps: list[tuple[int, int | None]]
     if spec.folds:
         folds = spec.run_folds if spec.run_folds is not None else list(range(spec.folds))
@@ -322,11 +401,16 @@ def expand_runs(spec: StudySpec) -> list[RunSpec]:
         reps = [(s, None) for s in spec.seeds]
     runs = []
     for seed, fold in reps:
-        for noise in spec.noises:
-            levels: Sequence[float | None] = [None] if noise == "none" else spec.snrs
-            for snr in levels:
-                for model in spec.models:
-                    runs.append(RunSpec(model, noise, snr, seed, fold))
+        for protocol in spec.noise_protocol:
+            for normalize in spec.normalize:
+                for split in spec.split:
+                    noises = (["none"] if protocol == "clean" else []) + [n for n in spec.noises
+                                                                          if not (protocol == "clean" and n == "none")]  # fmt: skip
+                    for noise in noises:
+                        levels: Sequence[float | None] = [None] if noise == "none" else spec.snrs
+                        for snr in levels:
+                            for model in spec.models:
+                                runs.append(RunSpec(model, noise, snr, seed, fold, protocol, normalize, split))
     ids = [r.run_id for r in runs]
     if len(set(ids)) != len(ids):
         raise ConfigError("study: repeated runs (a model, noise kind, SNR or seed is listed twice)")
@@ -375,10 +459,11 @@ def run_config(spec: StudySpec, run: RunSpec, **runtime: Any):
 
     values: dict[str, Any] = {"val_fraction": 0.0, "keep": "last", "progress": "off"}
     values.update(spec.train)
+    trained = run.clean_run  # a clean-protocol cell: the config of the clean run that made its model
     values.update(
-        model=run.model, data=spec.data, data_args=dict(spec.data_args), noise=run.noise,
-        snr=None if run.snr_db is None else float(run.snr_db), seed=int(run.seed if run.fold is None else run.seed * 1000 + run.fold),
-        noise_protocol=spec.noise_protocol,
+        model=run.model, data=spec.data, data_args=dict(spec.data_args), noise=trained.noise,
+        snr=None if trained.snr_db is None else float(trained.snr_db), seed=int(run.seed if run.fold is None else run.seed * 1000 + run.fold),
+        noise_protocol="fixed" if run.protocol == "clean" else run.protocol, normalize=run.normalize, split=run.split,
     )  # fmt: skip
     if run.fold is not None:
         values["split"] = "predefined"
@@ -431,8 +516,9 @@ def _fmt(value: Any) -> str:
 def append_result(path: str | os.PathLike, row: dict[str, Any]) -> None:
     """Append one row to ``results.csv`` (header written first if the file is new), under a lock.
 
-    An existing file keeps its own header (columns it lacks are left out of the row), so a
-    study started by an older version stays readable.
+    A file written by an older version, whose header lacks some of :data:`RESULT_COLUMNS`,
+    is first rewritten with the full header (its rows keep their values, the new columns get
+    the values they implied: see :func:`read_results`), so no column of a new row is lost.
     """
     path = Path(path)
     with _locked(path):
@@ -441,6 +527,10 @@ def append_result(path: str | os.PathLike, row: dict[str, Any]) -> None:
         if not new:
             with open(path, newline="", encoding="utf-8") as f:
                 columns = next(csv.reader(f), None) or RESULT_COLUMNS
+            if set(RESULT_COLUMNS) - set(columns):
+                _rewrite_with_header(path, list(columns) + [c for c in RESULT_COLUMNS if c not in columns])
+                with open(path, newline="", encoding="utf-8") as f:
+                    columns = next(csv.reader(f))
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         if new:
@@ -452,6 +542,24 @@ def append_result(path: str | os.PathLike, row: dict[str, Any]) -> None:
             os.fsync(f.fileno())
 
 
+def _rewrite_with_header(path: Path, columns: list[str]) -> None:
+    """Rewrite ``results.csv`` with ``columns`` (a superset of its header), atomically; the
+    caller holds the lock."""
+    from deepshrink.serialization import atomic_write
+
+    with open(path, newline="", encoding="utf-8") as f:
+        old = list(csv.DictReader(f))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for raw in old:
+        filled = {**_IMPLIED, **{k: v for k, v in raw.items() if k is not None and v not in (None, "")}}
+        writer.writerow([filled.get(c, "") for c in columns])
+    atomic_write(path, buf.getvalue().encode("utf-8"))
+
+
+# what a row of an older results.csv without these columns was
+_IMPLIED = {"normalize": "none", "split": "recording", "noise_protocol": "fixed"}
 _INT_COLUMNS = {"seed", "fold", "epochs", "parameters", "n_train", "n_test", "num_classes", "stack"}
 _FLOAT_COLUMNS = {"snr_db", "train_acc", "test_acc", "test_macro_f1", "test_loss", "seconds", "total_seconds"}
 
@@ -467,7 +575,7 @@ def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:
         for raw in csv.DictReader(f):
             if not raw.get("run_id"):
                 continue
-            row: dict[str, Any] = {}
+            row: dict[str, Any] = dict(_IMPLIED)
             for key, text in raw.items():
                 if key is None:
                     continue
@@ -476,7 +584,7 @@ def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:
                     row[key] = int(float(text)) if text else None
                 elif key in _FLOAT_COLUMNS:
                     row[key] = float(text) if text else None
-                else:
+                elif text or key not in _IMPLIED:
                     row[key] = text
             rows[row["run_id"]] = row
     return list(rows.values())
@@ -638,7 +746,9 @@ def result_row(
         "parameters": params,
         "n_train": n_train,
         "n_test": report.get("num_observations"),
-        "noise_protocol": spec.noise_protocol,
+        "noise_protocol": run.protocol,
+        "normalize": run.normalize,
+        "split": run.split,
         "data": spec.data,
         "device": None if model is None else str(next(model.parameters()).device),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -655,17 +765,20 @@ def _stackable(spec: StudySpec) -> bool:
 
 
 def plan_cohorts(spec: StudySpec, runs: Sequence[RunSpec], stack: int) -> list[list[RunSpec]]:
-    """Group ``runs`` into cohorts of up to ``stack`` runs of one model (all of a study's runs
-    share the training settings), in run order, as few and as even as possible; cohorts are ordered by their first run, so
-    ``stack=1`` gives the runs one by one, in order. A study with dropout is never stacked."""
+    """Group ``runs`` into cohorts of up to ``stack`` runs of one model and one value of each
+    study axis (the rest of the training settings all runs share), in run order, as few and as
+    even as possible; cohorts are ordered by their first run, so ``stack=1`` gives the runs one
+    by one, in order. A study with dropout is never stacked. Only runs that train are planned
+    (``clean``-protocol cells at a noise level test their clean run's model)."""
     if stack < 1:
         raise ConfigError(f"--stack must be >= 1, got {stack}")
+    runs = [r for r in runs if r.trains]
     if stack == 1 or not _stackable(spec):
         return [[r] for r in runs]
     position = {r.run_id: k for k, r in enumerate(runs)}
-    by_model: dict[str, list[RunSpec]] = {}
+    by_model: dict[tuple[str, str, str, str], list[RunSpec]] = {}
     for r in runs:
-        by_model.setdefault(r.model, []).append(r)
+        by_model.setdefault((r.model, r.protocol, r.normalize, r.split), []).append(r)
     cohorts = []
     for rs in by_model.values():  # ceil(n / stack) cohorts of near-equal size (18 runs at 16: 9 + 9, not 16 + 2)
         k = -(-len(rs) // stack)
@@ -798,6 +911,29 @@ def run_cohort(
     return rows
 
 
+def evaluate_clean_cell(spec: StudySpec, run: RunSpec, out_dir: str | os.PathLike, clean_row: dict[str, Any],
+                        *, device: str = "auto") -> dict[str, Any]:  # fmt: skip
+    """The row of a ``clean``-protocol cell: the model of its clean run tested at the cell's noise.
+
+    The test windows are those of the clean run's split, and the test noise is drawn from the
+    same seed as a ``fixed``-protocol run of that seed, kind and SNR would draw, so the two
+    protocols are compared on identical test signals. The report files go to the clean run's
+    folder as ``test_<noise>_<snr>_*``.
+    """
+    from deepshrink.train.evaluation import evaluate_run
+
+    started = time.perf_counter()
+    level = run.run_id.split("-")[2]
+    report = evaluate_run(Path(out_dir) / "runs" / run.clean_run.run_id, noise=run.noise, snr=float(run.snr_db),
+                          device=device, prefix=f"test_{run.noise}_{level}")  # fmt: skip
+    row = dict(clean_row)
+    row.update(run_id=run.run_id, noise=run.noise, snr_db=run.snr_db, test_acc=report.get("accuracy"),
+               test_macro_f1=report.get("macro_f1"), test_loss=report.get("loss"),
+               n_test=report.get("num_observations"), seconds=0.0,
+               total_seconds=round(time.perf_counter() - started, 3), finished=time.strftime("%Y-%m-%dT%H:%M:%S"))  # fmt: skip
+    return row
+
+
 @dataclass
 class StudyProgress:
     """What :func:`run_study` did."""
@@ -824,7 +960,7 @@ def _prepare_folder(spec: StudySpec, out: Path, force: bool) -> None:
                 old = None
             if old is not None and old.setup_hash() != spec.setup_hash():
                 a, b = old.to_dict(), spec.to_dict()
-                diff = [k for k in ("data", "data_args", "noise_protocol", "train", "folds") if a[k] != b[k]]
+                diff = [k for k in SETUP_KEYS if a[k] != b[k]]
                 raise ConfigError(
                     f"{out}: holds a study with another setup ({', '.join(diff)} differ); "
                     "use another --output, or --force to start over in this folder"
@@ -832,7 +968,7 @@ def _prepare_folder(spec: StudySpec, out: Path, force: bool) -> None:
             if old is not None:
                 # keep the union of the grids, so the report covers every cell run here
                 merged = spec.to_dict()
-                for key in ("models", "noises", "snrs", "seeds"):
+                for key in ("models", "noises", "snrs", "seeds", *AXES):
                     merged[key] = list(dict.fromkeys(a_ for a_ in old.to_dict()[key] + merged[key]))
                 spec = study_from_dict({k: v for k, v in merged.items() if v is not None}, source=str(saved))
         atomic_write(saved, study_to_yaml(spec).encode())
@@ -881,9 +1017,12 @@ def run_study(
     if force and out.exists():
         for name in ("results.csv", "study.yaml", "report.md", "summary.csv"):
             (out / name).unlink(missing_ok=True)
+    runs = expand_runs(spec)
+    if not save_runs and not all(r.trains for r in runs):
+        raise ConfigError("noise_protocol 'clean' tests each clean run's saved model: it needs the run folders "
+                          "(drop --no-save-runs)")  # fmt: skip
     _prepare_folder(spec, out, force)
     results_path = out / "results.csv"
-    runs = expand_runs(spec)
     from deepshrink.experiments.parallel import available_cpus
 
     local = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
@@ -904,7 +1043,9 @@ def run_study(
     cohorts = plan_cohorts(spec, runs, stack)
     i, n = shard
     mine_cohorts = cohorts[i::n]
-    mine = [r for c in mine_cohorts for r in c]
+    trained_here = {r.run_id for c in mine_cohorts for r in c}
+    cells = [r for r in runs if not r.trains and r.clean_run.run_id in trained_here]  # tested by this shard
+    mine = [r for c in mine_cohorts for r in c] + cells
     done = {r["run_id"] for r in read_results(results_path)}
     todo = [r for r in mine if r.run_id not in done]
     todo_cohorts = [c for c in mine_cohorts if any(r.run_id not in done for r in c)]
@@ -945,6 +1086,16 @@ def run_study(
         else:
             run_cohort(spec, cohort, out, dataset=ds, data_file=cache.path, device=device, num_threads=num_threads,
                        save_runs=save_runs, done=done, on_row=record, log=lambda m: say(tag + m))  # fmt: skip
+    if cells and (max_runs is None or len(ran) < max_runs):
+        clean_rows = {r["run_id"]: r for r in read_results(results_path)}
+        for cell in cells:
+            base = clean_rows.get(cell.clean_run.run_id)
+            if cell.run_id in done or base is None:
+                continue
+            if base.get("status") == "diverged":
+                record({**base, "run_id": cell.run_id, "noise": cell.noise, "snr_db": cell.snr_db, "seconds": 0.0})
+            else:
+                record(evaluate_clean_cell(spec, cell, out, base, device=device))
     all_ids = {r.run_id for r in runs}
     finished = {r["run_id"] for r in read_results(results_path)} & all_ids
     report_path = None
