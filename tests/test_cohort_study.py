@@ -206,9 +206,9 @@ def test_resume_with_another_stack_says_so(tmp_path, capsys):
 
 
 def test_torchrun_shards_on_a_cpu_share_the_cores(tmp_path, monkeypatch):
-    from deepshrink.experiments import parallel
+    from deepshrink.experiments import study
 
-    monkeypatch.setattr(parallel, "available_cpus", lambda: 4)
+    monkeypatch.setattr(study, "available_cpus", lambda: 4)
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     threads = []
     monkeypatch.setattr(torch, "set_num_threads", threads.append)

@@ -20,10 +20,15 @@ Rerunning reuses finished runs (--force starts over); an interrupted demo resume
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepshrink.experiments.parallel import available_cpus
     from deepshrink.experiments.presets import get_preset
     from deepshrink.experiments.report import format_console_table
-    from deepshrink.experiments.study import expand_runs, read_results, run_study, study_from_dict
+    from deepshrink.experiments.study import (
+        expand_runs,
+        read_results,
+        run_study,
+        study_from_dict,
+    )
+    from deepshrink.system import available_cpus
 
     started = time.perf_counter()
     values = get_preset("demo")
@@ -66,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
     cw = [r for r in runs if r.model.startswith("drsn_cw")]
     if cw and not args.no_thresholds:
         from deepshrink.cli.thresholds import format_summary
-        from deepshrink.experiments.thresholds import analyze_thresholds, write_threshold_analysis
+        from deepshrink.experiments.thresholds import (
+            analyze_thresholds,
+            write_threshold_analysis,
+        )
 
         run_dir = out / "runs" / cw[0].run_id
         if (run_dir / "model.safetensors").is_file():

@@ -19,17 +19,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from deepshrink.errors import DeepshrinkError
+from deepshrink.experiments.report import write_study_report
+from deepshrink.experiments.study import (
+    StudyProgress,
+    _DataCache,
+    _prepare_folder,
+    default_stack,
+    expand_runs,
+    read_results,
+    run_config,
+    run_study,
+    shard_device,
+    study_from_dict,
+)
+from deepshrink.system import available_cpus
 
-__all__ = ["run_study_parallel", "available_cpus", "fit_jobs"]
-
-
-def available_cpus() -> int:
-    """The cores this process may run on (its affinity mask; all cores where that is unknown)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+__all__ = ["run_study_parallel", "fit_jobs"]
 
 
 def fit_jobs(jobs: int, threads_per_job: int, *, oversubscribe: bool = False,
@@ -50,11 +58,9 @@ def fit_jobs(jobs: int, threads_per_job: int, *, oversubscribe: bool = False,
 
 
 def _worker(spec_dict: dict[str, Any], out_dir: str, shard: tuple[int, int], options: dict[str, Any]) -> None:
-    from deepshrink.experiments.study import run_study, study_from_dict
 
     try:
         if options.get("device") == "auto":
-            import torch
 
             if torch.cuda.is_available():  # spread the workers over the GPUs
                 options = {**options, "device": f"cuda:{shard[0] % torch.cuda.device_count()}"}
@@ -94,7 +100,6 @@ def run_study_parallel(
     Raises:
         DeepshrinkError: a worker failed (its message went to stderr).
     """
-    from deepshrink.experiments.study import StudyProgress, _prepare_folder, expand_runs, read_results
 
     say = log or (lambda message: None)
     out = Path(out_dir)
@@ -107,7 +112,6 @@ def run_study_parallel(
     done_before = {r["run_id"] for r in read_results(out / "results.csv")} & ids
     jobs = fit_jobs(max(1, min(jobs, len(runs) - len(done_before) or 1)), threads_per_job, oversubscribe=oversubscribe, log=say)
     if stack is None:
-        from deepshrink.experiments.study import _DataCache, default_stack, run_config, shard_device
 
         dataset = _DataCache(out / "data").get(spec, run_config(spec, runs[0]))
         per_job = -(-(len(runs) - len(done_before)) // jobs)
@@ -135,7 +139,6 @@ def run_study_parallel(
     finished = {r["run_id"] for r in read_results(out / "results.csv")} & ids
     report_path = None
     if report and len(finished) == len(ids):
-        from deepshrink.experiments.report import write_study_report
 
         report_path = write_study_report(out)
         say(f"study complete: wrote {report_path}")

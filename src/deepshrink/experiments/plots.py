@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from deepshrink.experiments.stats import aggregate, chance_level, display_name
+
 __all__ = ["plot_accuracy_vs_snr", "MODEL_COLORS"]
 
 MODEL_COLORS = {
@@ -38,7 +40,6 @@ def _pyplot():
 
 
 def _draw(ax: Any, rows: Sequence[dict[str, Any]], noise: str, models: Sequence[str]) -> None:
-    from deepshrink.experiments.report import aggregate, display_name
 
     agg = aggregate([r for r in rows if r["noise"] == noise and r.get("snr_db") is not None])
     snrs = sorted({k[2] for k in agg})
@@ -53,7 +54,6 @@ def _draw(ax: Any, rows: Sequence[dict[str, Any]], noise: str, models: Sequence[
         color = MODEL_COLORS.get(fam or "", f"C{i}")
         ax.plot(x, mean, marker=_MARKERS.get(fam or "", "o"), color=color, label=display_name(model), lw=1.6, ms=5)
         ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.15, lw=0)
-    from deepshrink.experiments.report import chance_level
 
     chance = chance_level(rows)
     if chance is not None:

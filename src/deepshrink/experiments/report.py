@@ -30,19 +30,41 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 import platform
 import subprocess
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from deepshrink.errors import ConfigError
+from deepshrink.experiments.plots import plot_accuracy_vs_snr
+from deepshrink.experiments.results import read_results
+from deepshrink.experiments.spec import load_study
+from deepshrink.experiments.stats import (
+    Setting,
+    _ordered,
+    _rep,
+    aggregate,
+    axis_differences,
+    chance_level,
+    ci95,
+    display_name,
+    finished_rows,
+    mean_std,
+    overall_table,
+    paired_differences,
+    pick_baseline,
+    setting_label,
+    setting_of,
+    summary_rows,
+    time_table,
+    verdict,
+)
+from deepshrink.fileio import atomic_write
 
 __all__ = [
     "aggregate",
@@ -68,84 +90,6 @@ __all__ = [
 SUMMARY_COLUMNS = ("model", "noise", "snr_db", "n", "test_acc_mean", "test_acc_std", "train_acc_mean",
                    "train_acc_std", "macro_f1_mean", "macro_f1_std", "seconds_mean")  # fmt: skip
 
-_DISPLAY = {
-    "convnet": "ConvNet", "resnet": "ResNet", "se_resnet": "SE-ResNet", "drsn_cs": "DRSN-CS", "drsn_cw": "DRSN-CW",
-}  # fmt: skip
-
-
-def display_name(model: str) -> str:
-    """``drsn_cw_paper`` -> ``DRSN-CW``, ``resnet_paper6`` -> ``ResNet (paper6)``; others as is."""
-    for family in sorted(_DISPLAY, key=len, reverse=True):
-        if model.startswith(family + "_") or model == family:
-            rest = model[len(family) + 1 :]
-            return _DISPLAY[family] + ("" if rest in ("", "paper") else f" ({rest})")
-    return model
-
-
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof 1; 0 for a single value; NaN for none)."""
-    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=np.float64)
-    if v.size == 0:
-        return float("nan"), float("nan")
-    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
-
-
-# two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom (then the normal's 1.96)
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)  # fmt: skip
-
-
-def ci95(values: Sequence[float]) -> tuple[float, float]:
-    """The 95 % confidence interval ``(low, high)`` of the mean of ``values`` (Student's t; NaN below 2 values)."""
-    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=np.float64)
-    if v.size < 2:
-        return float("nan"), float("nan")
-    t = _T975[v.size - 2] if v.size - 1 <= len(_T975) else 1.96
-    half = t * float(v.std(ddof=1)) / math.sqrt(v.size)
-    return float(v.mean()) - half, float(v.mean()) + half
-
-
-Setting = tuple[str, str, str]
-"""(noise protocol, normalize, split) of a row."""
-_PROTOCOL_TEXT = {"fixed": "noise added once (the paper's)", "fresh": "training noise redrawn every epoch",
-                  "clean": "trained on clean signals, tested at each noise level"}  # fmt: skip
-_NORMALIZE_TEXT = {"none": "raw input", "per_sample": "per-window standardised input"}
-_SPLIT_TEXT = {"recording": "split by recording (leak-free)",
-               "window": "LEAKY split by window (the paper's: windows of one recording on both sides)",
-               "condition": "split by operating condition", "predefined": "the dataset's own train/test split"}  # fmt: skip
-
-
-def setting_of(row: dict[str, Any]) -> Setting:
-    """The study axes of a ``results.csv`` row (older files: the defaults)."""
-    return (row.get("noise_protocol") or "fixed", row.get("normalize") or "none", row.get("split") or "recording")
-
-
-def setting_label(setting: Setting, markdown: bool = False) -> str:
-    """``noise added once (the paper's); raw input; split by recording (leak-free)``; leaky splits say so."""
-    protocol, normalize, split = setting
-    text = "; ".join([_PROTOCOL_TEXT.get(protocol, protocol), _NORMALIZE_TEXT.get(normalize, normalize),
-                      _SPLIT_TEXT.get(split, split)])  # fmt: skip
-    return text.replace("LEAKY", "**LEAKY**") if markdown else text
-
-
-def verdict(name: str, baseline: str, mean: float, ci: tuple[float, float], n: int) -> str:
-    """One sentence: ``name`` ahead of, behind, or not distinguishable from ``baseline``."""
-    low, high = ci
-    points = f"{100 * mean:+.2f} points"
-    if math.isnan(low):
-        return f"{name} vs {baseline}: {points} from {n} repetition(s), too few for an interval"
-    interval = f"95 % CI [{100 * low:+.2f}, {100 * high:+.2f}], {n} repetitions"
-    if low > 0:
-        return f"{name} is ahead of {baseline}: {points} ({interval})"
-    if high < 0:
-        return f"{name} is behind {baseline}: {points} ({interval})"
-    return f"{name} and {baseline} are not distinguishable at {n} repetitions: {points} ({interval}; it holds 0)"
-
-
-def finished_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows with test numbers (a diverged run has none)."""
-    return [r for r in rows if r.get("status") != "diverged" and r.get("test_acc") is not None]
-
 
 def _pct(mean: float, std: float | None = None, bold: bool = False) -> str:
     if math.isnan(mean):
@@ -154,181 +98,8 @@ def _pct(mean: float, std: float | None = None, bold: bool = False) -> str:
     return f"**{text}**" if bold else text
 
 
-def _rep(row: dict[str, Any]) -> tuple[int, int]:
-    return (int(row["seed"]), -1 if row.get("fold") is None else int(row["fold"]))
-
-
-def _ordered(values: Sequence[Any], order: Sequence[Any] | None = None) -> list[Any]:
-    seen = list(dict.fromkeys(values))
-    if order:
-        return [v for v in order if v in seen] + [v for v in seen if v not in order]
-    return seen
-
-
-def pick_baseline(models: Sequence[str]) -> str | None:
-    """The comparison baseline: the first ``resnet_*`` model, else the first ``convnet_*``, else None."""
-    for family in ("resnet_", "convnet_"):
-        for m in models:
-            if m.startswith(family):
-                return m
-    return None
-
-
-def aggregate(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str, float | None], dict[str, Any]]:
-    """Per (model, noise, SNR): the number of repetitions and mean ± std of each metric."""
-    groups: dict[tuple[str, str, float | None], list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        groups[(r["model"], r["noise"], r.get("snr_db"))].append(r)
-    out = {}
-    for key, rs in groups.items():
-        out[key] = {
-            "n": len(rs),
-            "test_acc": mean_std([r["test_acc"] for r in rs]),
-            "train_acc": mean_std([r["train_acc"] for r in rs]),
-            "macro_f1": mean_std([r.get("test_macro_f1") for r in rs]),
-            "seconds": mean_std([r.get("seconds") for r in rs]),
-        }
-    return out
-
-
-def overall_table(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> list[dict[str, Any]]:
-    """Table III: per model, mean ± std over repetitions of the accuracy averaged over all cells.
-
-    A repetition counts only if it has every cell of the model (so partial studies do not mix
-    averages over different cells); ``cells`` and ``reps`` say what went in.
-    """
-    table = []
-    for model in models:
-        mine = [r for r in rows if r["model"] == model]
-        cells = {(r["noise"], r.get("snr_db")) for r in mine}
-        by_rep: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
-        for r in mine:
-            by_rep[_rep(r)].append(r)
-        complete = {k: v for k, v in by_rep.items() if {(r["noise"], r.get("snr_db")) for r in v} == cells}
-        test = [float(np.mean([r["test_acc"] for r in v])) for v in complete.values()]
-        train = [float(np.mean([r["train_acc"] for r in v])) for v in complete.values()]
-        table.append({"model": model, "test": mean_std(test), "train": mean_std(train), "cells": len(cells),
-                      "reps": len(complete), "runs": len(mine), "ci95": ci95(test)})  # fmt: skip
-    return table
-
-
-def paired_differences(
-    rows: Sequence[dict[str, Any]], baseline: str, models: Sequence[str]
-) -> list[dict[str, Any]]:
-    """Per (model, noise, SNR): test accuracy of ``model`` minus ``baseline`` in the same repetition.
-
-    Returns rows with ``diff`` (mean, std), ``wins`` (repetitions where the model was ahead),
-    ``ties`` and ``n`` (paired repetitions); and an ``all`` row per model over every cell,
-    averaged per repetition first (as :func:`overall_table`).
-    """
-    index = {(r["model"], r["noise"], r.get("snr_db"), _rep(r)): r["test_acc"] for r in rows}
-    out = []
-    for model in models:
-        if model == baseline:
-            continue
-        per_cell: dict[tuple[str, float | None], list[float]] = defaultdict(list)
-        per_rep: dict[tuple[int, int], list[float]] = defaultdict(list)
-        for (m, noise, snr, rep), acc in index.items():
-            if m != model:
-                continue
-            base = index.get((baseline, noise, snr, rep))
-            if base is None:
-                continue
-            per_cell[(noise, snr)].append(acc - base)
-            per_rep[rep].append(acc - base)
-        for (noise, snr), diffs in per_cell.items():
-            out.append({"model": model, "noise": noise, "snr_db": snr, "diff": mean_std(diffs), "n": len(diffs),
-                        "wins": sum(d > 0 for d in diffs), "ties": sum(d == 0 for d in diffs), "ci95": ci95(diffs),
-                        "reps": len(diffs)})  # fmt: skip
-        if per_rep:
-            rep_means = [float(np.mean(v)) for v in per_rep.values()]
-            all_diffs = [d for v in per_cell.values() for d in v]
-            out.append({"model": model, "noise": "all", "snr_db": None, "diff": mean_std(rep_means),
-                        "n": len(all_diffs), "wins": sum(d > 0 for d in all_diffs),
-                        "ties": sum(d == 0 for d in all_diffs), "ci95": ci95(rep_means),
-                        "reps": len(rep_means), "reps_ahead": sum(d > 0 for d in rep_means)})  # fmt: skip
-    return out
-
-
-def axis_differences(rows: Sequence[dict[str, Any]], axis: int, reference: str, other: str) -> list[dict[str, Any]]:
-    """Per (model, noise, SNR, rest of the setting): test accuracy with ``other`` minus with
-    ``reference`` as value of setting ``axis`` (0 protocol, 1 normalize, 2 split), paired by
-    repetition; an ``all`` row per (model, rest) averages each repetition's cells first.
-
-    Returns rows with ``model``, ``noise``, ``snr_db``, ``rest`` (the other two axis values),
-    ``diff`` (mean, std), ``ci95``, ``n``, ``wins``.
-    """
-    index: dict[tuple[Any, ...], float] = {}
-    for r in rows:
-        st = setting_of(r)
-        rest = tuple(v for k, v in enumerate(st) if k != axis)
-        index[(r["model"], r["noise"], r.get("snr_db"), rest, st[axis], _rep(r))] = r["test_acc"]
-    cells: dict[tuple[Any, ...], list[float]] = defaultdict(list)
-    per_rep: dict[tuple[Any, ...], dict[tuple[int, int], list[float]]] = defaultdict(lambda: defaultdict(list))
-    for (model, noise, snr, rest, value, rep), acc in index.items():
-        if value != other:
-            continue
-        ref = index.get((model, noise, snr, rest, reference, rep))
-        if ref is None:
-            continue
-        cells[(model, noise, snr, rest)].append(acc - ref)
-        per_rep[(model, rest)][rep].append(acc - ref)
-    out = [{"model": m, "noise": n, "snr_db": s, "rest": rest, "diff": mean_std(d), "ci95": ci95(d), "n": len(d),
-            "wins": sum(x > 0 for x in d)} for (m, n, s, rest), d in cells.items()]  # fmt: skip
-    for (model, rest), reps in per_rep.items():
-        means = [float(np.mean(v)) for v in reps.values()]
-        out.append({"model": model, "noise": "all", "snr_db": None, "rest": rest, "diff": mean_std(means),
-                    "ci95": ci95(means), "n": len(means), "wins": sum(x > 0 for x in means)})  # fmt: skip
-    return out
-
-
-def time_table(rows: Sequence[dict[str, Any]], models: Sequence[str], baseline: str | None) -> list[dict[str, Any]]:
-    """Table V: training seconds per run (mean ± std), relative to the baseline, and parameters."""
-    base_mean = None
-    if baseline is not None:
-        base_mean = mean_std([r["seconds"] for r in rows if r["model"] == baseline])[0]
-    table = []
-    for model in models:
-        mine = [r for r in rows if r["model"] == model]
-        sec = mean_std([r["seconds"] for r in mine])
-        params = next((r["parameters"] for r in mine if r.get("parameters")), None)
-        epochs = mean_std([r.get("epochs") for r in mine])[0]
-        rel = sec[0] / base_mean if base_mean else float("nan")
-        table.append({"model": model, "seconds": sec, "relative": rel, "parameters": params,
-                      "per_epoch": sec[0] / epochs if epochs else float("nan")})  # fmt: skip
-    return table
-
-
-def summary_rows(rows: Sequence[dict[str, Any]], models: Sequence[str], noises: Sequence[str],
-                 snrs: Sequence[float | None]) -> list[dict[str, Any]]:  # fmt: skip
-    """One row per (model, noise, SNR) with means and stds (the content of ``summary.csv``)."""
-    agg = aggregate(rows)
-    out = []
-    for noise in noises:
-        for snr in snrs:
-            for model in models:
-                a = agg.get((model, noise, snr))
-                if a is None:
-                    continue
-                out.append({"model": model, "noise": noise, "snr_db": snr, "n": a["n"],
-                            "test_acc_mean": a["test_acc"][0], "test_acc_std": a["test_acc"][1],
-                            "train_acc_mean": a["train_acc"][0], "train_acc_std": a["train_acc"][1],
-                            "macro_f1_mean": a["macro_f1"][0], "macro_f1_std": a["macro_f1"][1],
-                            "seconds_mean": a["seconds"][0]})  # fmt: skip
-    return out
-
-
-def chance_level(rows: Sequence[dict[str, Any]]) -> float | None:
-    """1 / number of classes when every row agrees on it (``num_classes`` column), else None."""
-    ks = {r.get("num_classes") for r in rows}
-    if len(ks) == 1 and None not in ks and ks != {0}:
-        return 1.0 / float(next(iter(ks)))
-    return None
-
-
 def fill_num_classes(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike) -> None:
     """Fill a missing ``num_classes`` from the run folder's ``config.json`` (older results files)."""
-    import json
 
     for r in rows:
         if r.get("num_classes"):
@@ -641,9 +412,6 @@ def write_study_report(
     Raises:
         ConfigError: no finished runs.
     """
-    from deepshrink.experiments.plots import plot_accuracy_vs_snr
-    from deepshrink.experiments.study import load_study, read_results
-    from deepshrink.serialization import atomic_write
 
     out = Path(out_dir)
     if rows is None:
