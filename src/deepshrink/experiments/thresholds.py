@@ -33,6 +33,14 @@ import numpy as np
 import torch
 
 from deepshrink.errors import CheckpointError, ConfigError
+from deepshrink.experiments.plots import _pyplot
+from deepshrink.fileio import atomic_write
+from deepshrink.layers import Shrinkage, record_thresholds
+from deepshrink.noise import add_noise
+from deepshrink.train.engine import normalize_batch
+from deepshrink.train.evaluation import run_config
+from deepshrink.train.loading import load
+from deepshrink.train.run import clean_parts, load_data_spec
 
 __all__ = ["ThresholdAnalysis", "THRESHOLD_COLUMNS", "analyze_thresholds", "write_threshold_analysis",
            "plot_thresholds", "collect_thresholds"]  # fmt: skip
@@ -78,8 +86,6 @@ def collect_thresholds(model: torch.nn.Module, x: torch.Tensor, *, batch_size: i
     Returns:
         ``({layer: {"tau": (N,), "alpha": (N,), "zero": (N,)}}, logits (N, K))``.
     """
-    from deepshrink.layers import Shrinkage, record_thresholds
-    from deepshrink.train.engine import normalize_batch
 
     layers = {name: m for name, m in model.named_modules() if isinstance(m, Shrinkage)}
     if not layers:
@@ -121,7 +127,7 @@ def collect_thresholds(model: torch.nn.Module, x: torch.Tensor, *, batch_size: i
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     if a.size < 3 or np.all(a == a[0]) or np.all(b == b[0]):
         return float("nan")
-    from scipy.stats import spearmanr
+    from scipy.stats import spearmanr  # lazy: scipy is slow to import and only this needs it
 
     return float(spearmanr(a, b).statistic)
 
@@ -154,10 +160,6 @@ def analyze_thresholds(
     Raises:
         CheckpointError: not a run folder; ConfigError: the model has no shrinkage layers.
     """
-    from deepshrink.noise import add_noise
-    from deepshrink.train.evaluation import run_config
-    from deepshrink.train.loading import load
-    from deepshrink.train.run import clean_parts, load_data_spec
 
     cfg = run_config(run_dir)
     model = load(run_dir)
@@ -238,7 +240,6 @@ def plot_thresholds(analysis: ThresholdAnalysis, out_dir: str | os.PathLike, *, 
     """``{prefix}.png`` (per layer: τ, α and zero fraction vs SNR, with accuracy) and
     ``{prefix}_by_class.png`` (the deepest layer of each stage: τ relative to clean and zero
     fraction vs SNR per class)."""
-    from deepshrink.experiments.plots import _pyplot
 
     plt = _pyplot()
     out = Path(out_dir)
@@ -313,7 +314,6 @@ def plot_thresholds(analysis: ThresholdAnalysis, out_dir: str | os.PathLike, *, 
 def write_threshold_analysis(analysis: ThresholdAnalysis, out_dir: str | os.PathLike, *, prefix: str = "thresholds",
                              title: str | None = None) -> list[Path]:  # fmt: skip
     """Write ``{prefix}.csv``, ``{prefix}_correlation.csv`` and the two PNGs; returns their paths."""
-    from deepshrink.serialization import atomic_write
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
