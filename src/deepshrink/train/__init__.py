@@ -7,6 +7,8 @@ Public API (imported lazily, so ``import deepshrink`` stays light)::
     cfg = TrainConfig(model="drsn_cw_paper", data="simulator", data_args={"window": 1024}, epochs=20)
     result = train(cfg)                      # writes runs/<stamp>-drsn_cw_paper-simulator/
     model = load(result.run_dir)             # eval-mode model from config.json + model.safetensors
+    ds = load_dataset("simulator", window=1024)   # from deepshrink.data; 8 seeds as one stacked network:
+    results = train_cohort([cfg.replace(seed=s) for s in range(8)], [ds] * 8, names=[f"seed{s}" for s in range(8)])
 
 Modules: :mod:`.config` (TrainConfig, YAML), :mod:`.engine` (Trainer, schedules),
 :mod:`.checkpoint` (atomic, pickle-safe ``last.ckpt``), :mod:`.distributed` (torchrun/DDP,
@@ -26,6 +28,7 @@ _EXPORTS = {
     "Trainer": "deepshrink.train.engine",
     "TrainingDiverged": "deepshrink.train.engine",
     "train": "deepshrink.train.run",
+    "train_cohort": "deepshrink.train.run",
     "TrainResult": "deepshrink.train.run",
     "prepare_data": "deepshrink.train.run",
     "evaluate_run": "deepshrink.train.evaluation",
