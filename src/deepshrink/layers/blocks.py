@@ -111,6 +111,37 @@ class _ResidualUnit(nn.Module):
 
     in_channels: int
     stack: int
+    expansion: int
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        *,
+        spatial_dims: int = 1,
+        kernel_size: int = 3,
+        gate_layer: Callable[[int], nn.Module] | None = None,
+        shortcut: str = "pad",
+        norm_layer: Callable[[int], nn.Module] | None = None,
+        act_layer: Callable[[], nn.Module] = nn.ReLU,
+        bias: bool = True,
+        stack: int = 1,
+    ) -> None:
+        super().__init__()
+        _check_block_args(type(self).__name__, in_channels, out_channels, stride, spatial_dims, kernel_size,
+                          gate_layer, shortcut, norm_layer, act_layer, bias, stack)  # fmt: skip
+        self.in_channels, self.stack = in_channels, stack
+        convs = self._convs(in_channels, out_channels, kernel_size, stride)
+        norm, conv = norm_layer or norm_nd(spatial_dims), conv_nd(spatial_dims)
+        # built in this order (branch, gate, shortcut): the order the initialisation draws in
+        self.branch = nn.Sequential(*[m for c in convs for m in _preact_conv(norm, act_layer, conv, *c, bias, stack)])
+        self.gate = _make_gate(gate_layer, out_channels, stack)
+        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, spatial_dims, stack)
+
+    def _convs(self, in_channels: int, out_channels: int, kernel_size: int, stride: int) -> list[tuple[int, int, int, int]]:
+        """The branch's pre-activation convolutions: (in, out, kernel, stride) each."""
+        raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
         _check_input(type(self).__name__, x, self.in_channels * self.stack)
@@ -194,33 +225,8 @@ class BasicBlock(_ResidualUnit):
 
     expansion = 1
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        stride: int = 1,
-        *,
-        spatial_dims: int = 1,
-        kernel_size: int = 3,
-        gate_layer: Callable[[int], nn.Module] | None = None,
-        shortcut: str = "pad",
-        norm_layer: Callable[[int], nn.Module] | None = None,
-        act_layer: Callable[[], nn.Module] = nn.ReLU,
-        bias: bool = True,
-        stack: int = 1,
-    ) -> None:
-        super().__init__()
-        _check_block_args("BasicBlock", in_channels, out_channels, stride, spatial_dims, kernel_size, gate_layer,
-                          shortcut, norm_layer, act_layer, bias, stack)  # fmt: skip
-        self.in_channels, self.stack = in_channels, stack
-        conv = conv_nd(spatial_dims)
-        norm = norm_layer or norm_nd(spatial_dims)
-        self.branch = nn.Sequential(
-            *_preact_conv(norm, act_layer, conv, in_channels, out_channels, kernel_size, stride, bias, stack),
-            *_preact_conv(norm, act_layer, conv, out_channels, out_channels, kernel_size, 1, bias, stack),
-        )
-        self.gate = _make_gate(gate_layer, out_channels, stack)
-        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, spatial_dims, stack)
+    def _convs(self, in_channels: int, out_channels: int, kernel_size: int, stride: int) -> list[tuple[int, int, int, int]]:
+        return [(in_channels, out_channels, kernel_size, stride), (out_channels, out_channels, kernel_size, 1)]
 
 
 class BottleneckBlock(_ResidualUnit):
@@ -231,32 +237,6 @@ class BottleneckBlock(_ResidualUnit):
 
     expansion = 4
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        stride: int = 1,
-        *,
-        spatial_dims: int = 1,
-        kernel_size: int = 3,
-        gate_layer: Callable[[int], nn.Module] | None = None,
-        shortcut: str = "pad",
-        norm_layer: Callable[[int], nn.Module] | None = None,
-        act_layer: Callable[[], nn.Module] = nn.ReLU,
-        bias: bool = True,
-        stack: int = 1,
-    ) -> None:
-        super().__init__()
-        _check_block_args("BottleneckBlock", in_channels, out_channels, stride, spatial_dims, kernel_size, gate_layer,
-                          shortcut, norm_layer, act_layer, bias, stack)  # fmt: skip
-        self.in_channels, self.stack = in_channels, stack
-        conv = conv_nd(spatial_dims)
-        norm = norm_layer or norm_nd(spatial_dims)
+    def _convs(self, in_channels: int, out_channels: int, kernel_size: int, stride: int) -> list[tuple[int, int, int, int]]:
         mid = max(1, out_channels // self.expansion)
-        self.branch = nn.Sequential(
-            *_preact_conv(norm, act_layer, conv, in_channels, mid, 1, 1, bias, stack),
-            *_preact_conv(norm, act_layer, conv, mid, mid, kernel_size, stride, bias, stack),
-            *_preact_conv(norm, act_layer, conv, mid, out_channels, 1, 1, bias, stack),
-        )
-        self.gate = _make_gate(gate_layer, out_channels, stack)
-        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, spatial_dims, stack)
+        return [(in_channels, mid, 1, 1), (mid, mid, kernel_size, stride), (mid, out_channels, 1, 1)]
