@@ -9,28 +9,28 @@ Public API::
     write_study_report("studies/quick")            # report.md, summary.csv, figures/*.png
     analysis = analyze_thresholds("studies/quick/runs/drsn_cw_paper-gaussian-m5dB-seed0")
 
-Modules: :mod:`.study` (spec, runs, results.csv, sharding), :mod:`.presets`, :mod:`.report`
-(tables), :mod:`.plots` (figures), :mod:`.thresholds` (learned thresholds vs SNR),
-:mod:`.parallel` (local worker processes).
+Modules, each importing only those before it: :mod:`.presets`, :mod:`.spec` (the study, its
+axes and runs), :mod:`.results` (``results.csv``), :mod:`.stats` (means, intervals, paired
+differences), :mod:`.plots` (figures), :mod:`.report` (tables), :mod:`.study` (running, cohorts,
+sharding), :mod:`.parallel` (local worker processes), :mod:`.thresholds` (learned thresholds vs SNR).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from deepshrink._lazy import lazy_exports
 
 _EXPORTS = {
-    "StudySpec": "deepshrink.experiments.study",
-    "RunSpec": "deepshrink.experiments.study",
-    "RESULT_COLUMNS": "deepshrink.experiments.study",
-    "load_study": "deepshrink.experiments.study",
-    "study_from_dict": "deepshrink.experiments.study",
-    "study_to_yaml": "deepshrink.experiments.study",
-    "expand_runs": "deepshrink.experiments.study",
-    "parse_shard": "deepshrink.experiments.study",
+    "StudySpec": "deepshrink.experiments.spec",
+    "RunSpec": "deepshrink.experiments.spec",
+    "RESULT_COLUMNS": "deepshrink.experiments.results",
+    "load_study": "deepshrink.experiments.spec",
+    "study_from_dict": "deepshrink.experiments.spec",
+    "study_to_yaml": "deepshrink.experiments.spec",
+    "expand_runs": "deepshrink.experiments.spec",
+    "parse_shard": "deepshrink.experiments.spec",
     "run_study": "deepshrink.experiments.study",
     "run_one": "deepshrink.experiments.study",
-    "read_results": "deepshrink.experiments.study",
+    "read_results": "deepshrink.experiments.results",
     "run_study_parallel": "deepshrink.experiments.parallel",
     "PRESETS": "deepshrink.experiments.presets",
     "list_presets": "deepshrink.experiments.presets",
@@ -45,11 +45,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

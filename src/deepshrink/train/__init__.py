@@ -18,8 +18,7 @@ synced BatchNorm on CPU), :mod:`.metrics`, :mod:`.run` (the run folder), :mod:`.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from deepshrink._lazy import lazy_exports
 
 _EXPORTS = {
     "TrainConfig": "deepshrink.train.config",
@@ -46,11 +45,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
