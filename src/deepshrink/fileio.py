@@ -22,7 +22,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-__all__ = ["atomic_path", "atomic_write", "locked", "named_os_error"]
+__all__ = ["atomic_path", "atomic_write", "csv_cell", "locked", "named_os_error"]
 
 
 def named_os_error(err: OSError, path: str | os.PathLike) -> OSError:
@@ -117,3 +117,12 @@ def locked(path: str | os.PathLike, timeout: float | None = None) -> Iterator[No
     path = Path(path)
     with FileLock(str(path.parent / f".{path.name}.lock"), timeout=-1 if timeout is None else timeout):
         yield
+
+
+def csv_cell(value: object) -> str:
+    """A value as a CSV cell: None and NaN empty, floats to 6 significant digits."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.6g}"
+    return str(value)

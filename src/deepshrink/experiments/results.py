@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from deepshrink.fileio import atomic_write, locked
+from deepshrink.fileio import atomic_write, csv_cell, locked
 
 __all__ = ["RESULT_COLUMNS", "append_result", "read_results"]
 
@@ -28,14 +27,6 @@ no test numbers, left out of the report). ``noise_protocol``, ``normalize`` and 
 run's study axes; a ``clean``-protocol cell tested at a noise level is an evaluation of its clean
 run (it repeats that run's train numbers, its ``seconds`` are 0)."""
 
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.6g}"
-    return str(value)
 
 
 def append_result(path: str | os.PathLike, row: dict[str, Any]) -> None:
@@ -60,7 +51,7 @@ def append_result(path: str | os.PathLike, row: dict[str, Any]) -> None:
         writer = csv.writer(buf, lineterminator="\n")
         if new:
             writer.writerow(columns)
-        writer.writerow([_fmt(row.get(c)) for c in columns])
+        writer.writerow([csv_cell(row.get(c)) for c in columns])
         with open(path, "a", encoding="utf-8", newline="") as f:
             f.write(buf.getvalue())
             f.flush()

@@ -40,7 +40,7 @@ import torch
 from deepshrink.data import load_npz, save_npz
 from deepshrink.errors import ConfigError
 from deepshrink.experiments.report import write_study_report
-from deepshrink.experiments.results import RESULT_COLUMNS, append_result, read_results
+from deepshrink.experiments.results import RESULT_COLUMNS, append_result, read_results  # noqa: F401 (re-exported)
 from deepshrink.experiments.spec import (
     AXES,
     SETUP_KEYS,
@@ -49,9 +49,9 @@ from deepshrink.experiments.spec import (
     expand_runs,
     fold_dataset,
     load_study,
-    parse_shard,
+    parse_shard,  # noqa: F401 (re-exported)
     run_config,
-    shard_runs,
+    shard_runs,  # noqa: F401 (re-exported)
     study_from_dict,
     study_to_yaml,
 )
@@ -60,27 +60,8 @@ from deepshrink.system import available_cpus
 from deepshrink.train.evaluation import evaluate_run
 from deepshrink.train.run import clean_parts, load_data_spec, train, train_cohort
 
-__all__ = [
-    "StudySpec",  # the spec and results names are re-exported: a study is driven from here
-    "RunSpec",
-    "RESULT_COLUMNS",
-    "study_from_dict",
-    "load_study",
-    "study_to_yaml",
-    "expand_runs",
-    "parse_shard",
-    "shard_runs",
-    "run_config",
-    "run_one",
-    "run_cohort",
-    "plan_cohorts",
-    "default_stack",
-    "run_study",
-    "read_results",
-    "append_result",
-    "evaluate_clean_cell",
-    "StudyProgress",
-]
+__all__ = ["run_one", "run_cohort", "plan_cohorts", "default_stack", "evaluate_clean_cell", "run_study", "StudyProgress"]
+# (the spec and results names imported above stay importable from here, for older callers)
 
 # ---------------------------------------------------------------------- running
 @contextlib.contextmanager
