@@ -5,15 +5,25 @@ and matplotlib. Start with :func:`create_model` and :func:`list_models`.
 """
 
 from deepshrink import functional
+from deepshrink._version import __version__  # noqa: F401 (the package attribute)
 from deepshrink.convert import add_shrinkage
-from deepshrink.errors import CheckpointError, ConfigError, DatasetError, DeepshrinkError
+from deepshrink.errors import (
+    CheckpointError,
+    ConfigError,
+    DatasetError,
+    DeepshrinkError,
+)
 from deepshrink.functional import soft_threshold
-from deepshrink.layers import BasicBlock, BottleneckBlock, Shrinkage, SqueezeExcite, record_thresholds
+from deepshrink.layers import (
+    BasicBlock,
+    BottleneckBlock,
+    Shrinkage,
+    SqueezeExcite,
+    record_thresholds,
+)
 from deepshrink.models import ResidualNet, create_model, list_models
 from deepshrink.serialization import from_pretrained, save_pretrained
 from deepshrink.train.loading import load
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BasicBlock", "BottleneckBlock", "CheckpointError", "ConfigError", "DatasetError", "DeepshrinkError",

@@ -40,6 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from deepshrink._version import __version__
 from deepshrink.errors import DeepshrinkError
 from deepshrink.fileio import atomic_path, atomic_write
 from deepshrink.serialization import check_path, unwrap_model
@@ -235,7 +236,6 @@ def _write_onnx(model: nn.Module, x: Tensor, path: Path, opset: int | None, meta
     written = program.model.opset_imports.get("") if program is not None else _written_opset(proto)
     if opset is not None and written != opset:
         raise ExportError(f"{path}: asked for ONNX opset {opset}, but the exporter could only write opset {written}")
-    from deepshrink import __version__
 
     if program is None:  # TorchScript-based exporter: an onnx ModelProto
         if meta is not None:

@@ -22,6 +22,7 @@ import sys
 import warnings
 from collections.abc import Iterator, Sequence
 
+from deepshrink._version import __version__
 from deepshrink.errors import DeepshrinkError
 
 # Modules that contribute subcommands, in the order `deepshrink --help` lists them.
@@ -51,7 +52,6 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every subcommand registered."""
-    from deepshrink import __version__
 
     parser = OneLineParser(
         prog="deepshrink",
