@@ -22,6 +22,11 @@ Usage::
 
     python benchmarks/calibrate_simulator.py --threads 1     # the recorded configuration
     python benchmarks/calibrate_simulator.py --snrs 0 --epochs 10 --json out.json
+    python benchmarks/calibrate_simulator.py --gear-impact-level 5 --no-cnn   # a changed machine
+
+The machine is ``deepshrink.data.simulate.DRIVETRAIN`` with the impact levels of the flags
+(``BearingFaults.impact_level``, ``GearFaults.impact_level``; docs/simulator.md), so a level is
+tried without editing the simulator.
 
 Note: on a machine shared with other torch jobs, use ``--threads 1``: two processes with two
 OpenMP threads each on 2 cores ran 10-15x slower than one thread each.
@@ -60,6 +65,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +76,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
-from deepshrink.data.simulate import HEALTH_STATES, simulate_drivetrain  # noqa: E402
+from deepshrink.data.simulate import DRIVETRAIN, HEALTH_STATES, Drivetrain, simulate_drivetrain  # noqa: E402
 
 
 def add_gaussian_noise(x: torch.Tensor, snr_db: float, seed: int) -> torch.Tensor:
@@ -90,10 +96,20 @@ def add_gaussian_noise(x: torch.Tensor, snr_db: float, seed: int) -> torch.Tenso
     return (x.double() + n).to(x.dtype)
 
 
+def machine(args) -> Drivetrain:
+    """The default machine with the impact levels of the command line."""
+    return replace(
+        DRIVETRAIN,
+        bearing_faults=replace(DRIVETRAIN.bearing_faults, impact_level=args.bearing_impact_level),
+        gear_faults=replace(DRIVETRAIN.gear_faults, impact_level=args.gear_impact_level),
+    )
+
+
 def make_split(args) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
     t0 = time.perf_counter()
     ds = simulate_drivetrain(
-        recordings_per_condition=args.recordings, windows_per_recording=args.windows, seed=args.seed
+        recordings_per_condition=args.recordings, windows_per_recording=args.windows, seed=args.seed,
+        machine=machine(args),
     )
     gen_s = time.perf_counter() - t0
     x = ds.x
@@ -191,6 +207,10 @@ def main(argv=None) -> int:
     ap.add_argument("--recordings", type=int, default=5, help="recordings per (state, speed, load)")
     ap.add_argument("--windows", type=int, default=16, help="windows per recording")
     ap.add_argument("--seed", type=int, default=0, help="simulator seed")
+    ap.add_argument("--bearing-impact-level", type=float, default=DRIVETRAIN.bearing_faults.impact_level,
+                    help="peak (g) of a bearing impact at severity 1, rated load, 30 Hz (default %(default)s)")
+    ap.add_argument("--gear-impact-level", type=float, default=DRIVETRAIN.gear_faults.impact_level,
+                    help="peak (g) of a tooth impact of strength 1, rated load, 30 Hz (default %(default)s)")
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--model", default="resnet_paper")
     ap.add_argument("--schedule", choices=["paper", "cosine"], default="cosine",

@@ -8,6 +8,7 @@ tools (Welch-free periodogram, Butterworth band-pass, Hilbert envelope).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,8 +16,15 @@ from scipy import signal
 
 from deepshrink.data.simulate import (
     BEARING,
+    DRIVETRAIN,
+    FAULT_RANGES,
     HEALTH_STATES,
     PINION_TEETH,
+    RESONANCE_BANDS_HZ,
+    Drivetrain,
+    Paths,
+    RecordingParams,
+    Structure,
     recording_rng,
     simulate_drivetrain,
     simulate_recording,
@@ -93,8 +101,8 @@ def _envelope_spectrum(x: np.ndarray, f_lo: float, f_hi: float) -> tuple[np.ndar
     return f, np.sqrt(psd)
 
 
-def _resonance_band(params: dict) -> tuple[float, float]:
-    f_res = params["resonances"][0]["freq_hz"]
+def _resonance_band(params: RecordingParams) -> tuple[float, float]:
+    f_res = params.structure.modes[0].freq_hz
     return max(f_res - 600.0, 300.0), min(f_res + 600.0, 6000.0)
 
 
@@ -120,7 +128,7 @@ def test_bearing_envelope_with_random_severity_and_sidebands():
         x, params = simulate_recording(
             "bearing_inner_race", speed, 0.5, n_samples=2**17, rng=seed, return_params=True
         )
-        assert params["severity"] > 0.4
+        assert params.severity > 0.4
         f_env, mag = _envelope_spectrum(x, *_resonance_band(params))
         search = (f_env > 1.5 * speed) & (f_env < 1.6 * f_d)
         f_peak = f_env[search][np.argmax(mag[search])]
@@ -172,10 +180,10 @@ def test_local_gear_faults_stand_out_once_per_revolution(speed, severity):
         x, params = simulate_recording(
             state, speed, 0.5, n_samples=2**17, rng=11, severity=severity, return_params=True
         )
-        res = _tsa_residual(x, params["shaft_revolutions"])
-        g = params.get("gear", {"theta_f": 0.0, "n_teeth": 1})
-        start = g["theta_f"] / (2 * np.pi) - tooth
-        span = (1 + g.get("n_teeth", 1)) * tooth  # the faulty tooth (pitting: the pitted teeth) +- 1
+        res = _tsa_residual(x, params.shaft_revolutions)
+        g = params.fault  # None when healthy: look at tooth 0
+        start = (0.0 if g is None else g.theta_f) / (2 * np.pi) - tooth
+        span = (1 + (1 if g is None else g.n_teeth)) * tooth  # the faulty tooth (pitting: the pitted teeth) +- 1
         shares[state] = (_energy_near(res, start, start + span), span)
     # healthy: the residual is spread over the whole revolution
     assert shares["healthy"][0] < 2 * shares["healthy"][1]
@@ -314,6 +322,7 @@ def test_recordings_differ_between_machines():
         {"speeds_hz": (1000.0,)},
         {"loads": (-1.0,)},
         {"speeds_hz": (20.0, 20.0)},
+        {"machine": {"gearbox": {"pinion_teeth": 30}}},
     ],
 )
 def test_bad_arguments_raise_config_error(kwargs):
@@ -329,3 +338,63 @@ def test_simulate_recording_arguments():
     x1 = simulate_recording(3, 30.0, 0.5, duration_s=0.1, rng=4)
     x2 = simulate_recording("bearing_ball", 30.0, 0.5, n_samples=1280, rng=np.random.default_rng(4))
     np.testing.assert_array_equal(x1, x2)
+
+
+# The output of a small configuration, pinned: a change of the physics, of a default or of the
+# order of the random draws shows up here (float32 cosines may differ by an ulp across CPUs,
+# hence the tolerance). Per-class RMS and four samples (window, sample) of ``small``.
+PINNED_RMS = [
+    0.24695286798088883, 0.5358547622832095, 0.6348339873803572, 0.43911077756819583,
+    0.34155685024249394, 0.3500780895040342, 0.575269713904102, 0.9745927546807265,
+]
+PINNED_SAMPLES = {
+    (0, 0): 0.14912845194339752,
+    (50, 17): -0.0032099722884595394,
+    (100, 128): 0.04200879484415054,
+    (191, 255): -0.8413159847259521,
+}
+
+
+def test_output_of_a_small_configuration_is_pinned(small):
+    x = small.x.numpy().astype(np.float64)
+    y = small.y.numpy()
+    rms = [float(np.sqrt(np.mean(x[y == c] ** 2))) for c in range(len(HEALTH_STATES))]
+    assert rms == pytest.approx(PINNED_RMS, rel=1e-6)
+    for (i, j), value in PINNED_SAMPLES.items():
+        assert x[i, 0, j] == pytest.approx(value, abs=1e-6), (i, j)
+
+
+def test_default_machine_is_the_calibrated_rig():
+    assert Drivetrain() == DRIVETRAIN
+    assert DRIVETRAIN.gearbox.pinion_teeth == PINION_TEETH == 32
+    assert DRIVETRAIN.bearing == BEARING
+    # the earlier names read the default machine
+    assert RESONANCE_BANDS_HZ == {
+        "housing_1": (2600.0, 3400.0), "housing_2": (3900.0, 5000.0), "gear_body": (1200.0, 2000.0)
+    }
+    assert FAULT_RANGES["bearing"] == {"impact": (0.5, 1.0)}
+    assert FAULT_RANGES["gear_missing_tooth"] == {"dip": (1.0, 1.0), "phase": (0.3, 0.7), "impact": (2.0, 3.0)}
+    a = simulate_recording("gear_pitting", 30.0, 0.5, n_samples=4096, rng=2)
+    b = simulate_recording("gear_pitting", 30.0, 0.5, n_samples=4096, rng=2, machine=Drivetrain())
+    np.testing.assert_array_equal(a, b)
+
+
+def test_a_machine_change_reaches_only_its_concern():
+    # twice the bearing impact level: the same draws, so bearing recordings differ by their
+    # (linear) impact ringing only, and every other state is unchanged to the bit
+    stronger = replace(DRIVETRAIN, bearing_faults=replace(DRIVETRAIN.bearing_faults, impact_level=8.0))
+    for state in HEALTH_STATES:
+        a = simulate_recording(state, 30.0, 1.0, n_samples=8192, rng=3, severity=1.0)
+        b = simulate_recording(state, 30.0, 1.0, n_samples=8192, rng=3, severity=1.0, machine=stronger)
+        if state.startswith("bearing_"):
+            assert np.abs(b - a).max() > 0.5, state
+            assert np.sqrt(np.mean(b**2)) > np.sqrt(np.mean(a**2)), state
+        else:
+            np.testing.assert_array_equal(a, b)
+    ds = simulate_drivetrain(seed=5, machine=stronger, **SMALL)
+    assert ds.x.shape == (8 * 8 * 3, 1, 256)
+
+
+def test_structure_needs_one_path_weight_per_mode():
+    with pytest.raises(ConfigError, match="paths.outer_race"):
+        Structure(paths=Paths(outer_race=(1.0, 0.5)))
