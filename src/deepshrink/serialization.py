@@ -11,27 +11,33 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 from torch import nn
 
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
 from deepshrink.fileio import atomic_write, named_os_error  # re-exported, see __all__
 from deepshrink.models.registry import check_model_args
+from deepshrink.models.saving import (  # re-exported: the public names of a saved model
+    CONFIG_NAME,
+    FORMAT,
+    FORMAT_VERSION,
+    WEIGHTS_NAME,
+    check_path,
+    save_pretrained,
+    unwrap_model,
+)
+from deepshrink.models.skeleton import ResidualNet
 
 __all__ = [
     "save_pretrained", "from_pretrained", "read_model_config", "check_device", "check_path", "CONFIG_NAME",
-    "WEIGHTS_NAME",
+    "WEIGHTS_NAME", "FORMAT", "FORMAT_VERSION", "unwrap_model",
     "atomic_write", "named_os_error",  # defined in deepshrink.fileio; import them from there
 ]  # fmt: skip
-
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-FORMAT = "deepshrink.model"
-FORMAT_VERSION = 1
 
 
 def existing_file(path: str | os.PathLike) -> Path:
@@ -42,92 +48,6 @@ def existing_file(path: str | os.PathLike) -> Path:
     if not p.is_file():
         raise DatasetError(f"{p}: not a file")
     return p
-
-
-def check_path(value: Any, argument: str, error: type[Exception] = ConfigError) -> Path:
-    """``value`` as a :class:`Path`, or ``error`` naming ``argument`` if it is no path at all.
-
-    Public functions that take a file or folder call this first, so that ``None`` or a number
-    is a one-line deepshrink error instead of a TypeError from ``os.fspath``.
-    """
-    if isinstance(value, (str, os.PathLike)):
-        text = os.fspath(value)
-        if isinstance(text, str) and text.strip() and "\0" not in text:
-            return Path(text).expanduser()
-    raise error(f"{argument}: expected a file or folder path, got {type(value).__name__} {value!r:.60}")
-
-
-def save_pretrained(
-    model: nn.Module,
-    directory: str | os.PathLike,
-    *,
-    label_names: Sequence[str] | None = None,
-    input_spec: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> Path:
-    """Save a deepshrink model as ``config.json`` + ``model.safetensors`` in ``directory``.
-
-    Args:
-        model: a model made by :func:`deepshrink.create_model` (it carries ``config`` and
-            ``model_name``); DDP or compiled wrappers are unwrapped.
-        directory: created if missing.
-        label_names: class names, in the order of the model's outputs.
-        input_spec: what the model expects, e.g. ``{"in_channels": 1, "length": 2048,
-            "sampling_rate": 12800}``.
-        extra: more JSON-serialisable facts to keep (e.g. training data, metrics).
-
-    Returns:
-        The directory.
-    """
-    from safetensors.torch import save
-
-    if not isinstance(model, nn.Module):
-        raise ConfigError(f"save_pretrained: model must be a torch module, got {type(model).__name__}")
-    model = unwrap_model(model)
-    if not isinstance(getattr(model, "config", None), dict):
-        raise ConfigError(f"save_pretrained needs a deepshrink model with a .config, got {type(model).__name__}")
-    directory = check_path(directory, "directory")
-    num_classes = model.config.get("num_classes")
-    if label_names is not None:
-        if isinstance(label_names, (str, bytes)) or not isinstance(label_names, Sequence):
-            raise ConfigError(f"label_names: expected a list of class names, got {type(label_names).__name__} {label_names!r:.60}")
-        label_names = [str(v) for v in label_names]
-        if num_classes is not None and len(label_names) != num_classes:
-            raise ConfigError(f"label_names has {len(label_names)} names but the model has {num_classes} outputs")
-        if len(set(label_names)) != len(label_names):
-            raise ConfigError(f"label_names has duplicate names: {label_names!r:.80}")
-    for name, value in (("input_spec", input_spec), ("extra", extra)):
-        if value is not None and not isinstance(value, dict):
-            raise ConfigError(f"{name}: expected a mapping or None, got {type(value).__name__}")
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"{name}: must hold JSON values only (numbers, strings, lists, mappings): {err}") from None
-    directory.mkdir(parents=True, exist_ok=True)
-    config = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "model_name": getattr(model, "model_name", None),
-        "model_args": model.config,
-        "label_names": list(label_names) if label_names is not None else None,
-        "input": dict(input_spec or {}, in_channels=model.config.get("in_channels"), spatial_dims=model.config.get("spatial_dims")),
-        "extra": extra or {},
-    }
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    atomic_write(directory / WEIGHTS_NAME, save(state, metadata={"format": "pt"}))
-    atomic_write(directory / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode())
-    return directory
-
-
-def unwrap_model(model: nn.Module) -> nn.Module:
-    """The plain model inside DistributedDataParallel and ``torch.compile`` wrappers."""
-    while True:
-        if hasattr(model, "module") and isinstance(model.module, nn.Module):
-            model = model.module
-        elif hasattr(model, "_orig_mod"):
-            model = model._orig_mod
-        else:
-            return model
 
 
 def read_model_config(directory: str | os.PathLike) -> dict[str, Any]:
@@ -202,10 +122,6 @@ def from_pretrained(directory: str | os.PathLike, map_location: str | torch.devi
     Raises:
         CheckpointError: a file is missing, malformed, or the weights don't fit the config.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from deepshrink.models.skeleton import ResidualNet
 
     device = check_device(map_location, "map_location")
     config = read_model_config(directory)

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from deepshrink.errors import ConfigError, ShapeError
 from deepshrink.layers.blocks import SHORTCUTS, BasicBlock, BottleneckBlock, conv_nd, norm_nd
 from deepshrink.layers.gates import Shrinkage, SqueezeExcite, linear
+from deepshrink.models.saving import save_pretrained
 
 __all__ = [
     "ResidualNet", "GATES", "BLOCKS", "ACTIVATIONS", "INITS", "MODEL_ARGUMENTS",
@@ -222,8 +223,6 @@ class ResidualNet(nn.Module):
 
     def save_pretrained(self, directory: str, **kwargs: Any) -> Any:
         """Write ``config.json`` + ``model.safetensors``; see :func:`deepshrink.serialization.save_pretrained`."""
-        from deepshrink.serialization import save_pretrained
-
         return save_pretrained(self, directory, **kwargs)
 
     @torch.no_grad()
