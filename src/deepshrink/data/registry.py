@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from deepshrink.data import simulate
 from deepshrink.data.dataset import SignalDataset
 from deepshrink.data.formats import (
     list_bundled_ucr,
@@ -46,9 +47,7 @@ Loader = Callable[..., SignalDataset]
 
 
 def _simulator(**kwargs: Any) -> SignalDataset:
-    from deepshrink.data.simulate import simulate_drivetrain  # lazy: optional, heavy
-
-    return simulate_drivetrain(**kwargs)
+    return simulate.simulate_drivetrain(**kwargs)  # looked up at call time: tests may swap it
 
 
 def _cwru(**kwargs: Any) -> SignalDataset:
@@ -156,9 +155,7 @@ def load_dataset(spec: str | os.PathLike, **kwargs: Any) -> SignalDataset:
     if isinstance(spec, str) and spec in _REGISTRY:
         loader = _REGISTRY[spec]
         if spec == "simulator":
-            from deepshrink.data.simulate import simulate_drivetrain
-
-            return _call(loader, "the simulator", signature_of=simulate_drivetrain, **kwargs)
+            return _call(loader, "the simulator", signature_of=simulate.simulate_drivetrain, **kwargs)
         return _call(loader, f"dataset {spec!r}", signature_of=load_cwru if spec == "cwru" else None, **kwargs)
     if isinstance(spec, str) and spec.startswith("ucr:"):
         name = spec[len("ucr:") :]
