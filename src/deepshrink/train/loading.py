@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from deepshrink.errors import CheckpointError
+from deepshrink.serialization import check_path, from_pretrained
 
 __all__ = ["load"]
 
@@ -28,8 +29,6 @@ def load(run_dir: str | os.PathLike, map_location: str | torch.device = "cpu") -
     Raises:
         CheckpointError: the folder, ``config.json`` or ``model.safetensors`` is missing or broken.
     """
-    from deepshrink.serialization import check_path, from_pretrained
-
     path = check_path(run_dir, "run_dir", CheckpointError)
     if not path.is_dir():
         raise CheckpointError(f"{path}: run folder does not exist")
