@@ -58,10 +58,19 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from deepshrink.models import create_model, model_config
+from deepshrink.seeds import Purpose, derive_seed
+from deepshrink.serialization import save_pretrained
+from deepshrink.train.checkpoint import capture_rng, restore_rng
+from deepshrink.train.config import config_from_dict, resolve
+from deepshrink.train.distributed import DistContext, resolve_device
+from deepshrink.train.engine import Trainer, autocast_dtype, predict_logits, seed_everything
 
 __all__ = ["DRSNClassifier"]
 
@@ -186,8 +195,6 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ checks
     def _check_params(self) -> tuple[dict[str, Any], int]:
         """Validate the parameters; return the model arguments and the spatial dims."""
-        from deepshrink.models.registry import model_config
-
         name = self.model
         if not isinstance(name, str):
             raise ValueError(f"model must be a registered model name (str), got {type(name).__name__} {name!r}")
@@ -282,12 +289,6 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
             ValueError: a bad parameter (the message names it), or bad ``X`` / ``y`` (shape,
                 NaN/Inf, fewer than two classes, continuous targets).
         """
-        from deepshrink.models import create_model
-        from deepshrink.train.checkpoint import capture_rng, restore_rng
-        from deepshrink.train.config import config_from_dict, resolve
-        from deepshrink.train.distributed import DistContext, resolve_device
-        from deepshrink.train.engine import Trainer, seed_everything
-
         _, spatial_dims = self._check_params()
         X, y = self._validate_X(X, reset=True, y=y)
         check_classification_targets(y)
@@ -306,8 +307,6 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
         train_idx, val_idx = np.arange(n), np.empty(0, dtype=np.int64)
         vf = float(_plain(self.validation_fraction))
         if vf > 0:
-            from sklearn.model_selection import train_test_split
-
             n_val = int(np.ceil(vf * n))
             if n_val < 1 or n - n_val < 2:
                 raise ValueError(
@@ -316,8 +315,8 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
                 )
             counts = np.bincount(codes)
             stratify = codes if counts.min() >= 2 and n_val >= len(classes) and n - n_val >= len(classes) else None
-            train_idx, val_idx = train_test_split(np.arange(n), test_size=n_val, random_state=seed % (2**32),
-                                                  stratify=stratify)  # fmt: skip
+            split_seed = derive_seed(seed, Purpose.ESTIMATOR_SPLIT)
+            train_idx, val_idx = train_test_split(np.arange(n), test_size=n_val, random_state=split_seed, stratify=stratify)
             train_idx, val_idx = np.sort(train_idx), np.sort(val_idx)
         n_train = train_idx.size
 
@@ -347,7 +346,7 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
         rng_state = capture_rng()
         try:
             with _torch_threads(_plain(self.num_threads)):
-                seed_everything(cfg.seed)
+                seed_everything(derive_seed(cfg.seed, Purpose.INIT))
                 net = create_model(cfg.model, in_channels=X.shape[1], num_classes=len(classes), **cfg.model_args)
                 log = print if self.verbose else None
                 trainer = Trainer(cfg, net, train_set, val_set, ctx=DistContext(device=device), log=log)
@@ -378,8 +377,6 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ predict
     def _logits(self, X: Any) -> torch.Tensor:
-        from deepshrink.train.engine import autocast_dtype, predict_logits
-
         check_is_fitted(self, "model_")
         X = self._validate_X(X, reset=False)
         X = self._as_model_input(X, len(self.input_shape_) - 1, "predict")
@@ -418,8 +415,6 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
         """Write the fitted network as ``config.json`` + ``model.safetensors`` (see
         :func:`deepshrink.serialization.save_pretrained`); the class labels are stored as text in
         ``label_names``, so ``deepshrink predict`` and :func:`deepshrink.from_pretrained` can use it."""
-        from deepshrink.serialization import save_pretrained
-
         check_is_fitted(self, "model_")
         return save_pretrained(
             self.model_, directory, label_names=[str(c) for c in self.classes_],

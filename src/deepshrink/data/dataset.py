@@ -33,6 +33,7 @@ import torch
 from torch.utils.data import Dataset
 
 from deepshrink.errors import ConfigError, DatasetError
+from deepshrink.seeds import Purpose, derive_seed
 
 __all__ = ["SignalDataset", "NoisyDataset", "encode_labels"]
 
@@ -555,12 +556,6 @@ class SignalDataset(Dataset):
         return NoisyDataset(self, snr_db, kind=kind, seed=seed, fresh_per_epoch=fresh_per_epoch)
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    """An independent 63-bit seed for ``(seed, epoch)`` (no overlap between nearby seeds)."""
-    state = np.random.SeedSequence([seed, epoch]).generate_state(2, dtype=np.uint32)
-    return int((int(state[0]) << 31) ^ int(state[1]))
-
-
 class NoisyDataset(SignalDataset):
     """A :class:`SignalDataset` whose ``x`` is the clean signal plus noise at a given SNR.
 
@@ -654,7 +649,7 @@ class NoisyDataset(SignalDataset):
         if isinstance(request, torch.Tensor):
             request = request.to(self.clean_x.device)
         noisy, snr = add_noise(
-            self.clean_x, request, self.noise_kind, _epoch_seed(self.seed, epoch), return_snr=True
+            self.clean_x, request, self.noise_kind, derive_seed(self.seed, Purpose.NOISE_EPOCH, epoch), return_snr=True
         )
         self.x = noisy
         self.snr_db = snr[:, 0].to(torch.float32).contiguous()

@@ -53,6 +53,7 @@ from deepshrink.errors import ConfigError
 from deepshrink.experiments.presets import PRESETS, get_preset
 from deepshrink.models import list_models
 from deepshrink.noise import NOISE_KINDS as _NOISE_KINDS
+from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.train.config import (
     RUNTIME_KEYS,
     TrainConfig,
@@ -417,7 +418,7 @@ def run_config(spec: StudySpec, run: RunSpec, **runtime: Any):
     trained = run.clean_run  # a clean-protocol cell: the config of the clean run that made its model
     values.update(
         model=run.model, data=spec.data, data_args=dict(spec.data_args), noise=trained.noise,
-        snr=None if trained.snr_db is None else float(trained.snr_db), seed=int(run.seed if run.fold is None else run.seed * 1000 + run.fold),
+        snr=None if trained.snr_db is None else float(trained.snr_db), seed=int(run.seed if run.fold is None else derive_seed(run.seed, Purpose.FOLD, run.fold)),
         noise_protocol="fixed" if run.protocol == "clean" else run.protocol, normalize=run.normalize, split=run.split,
     )  # fmt: skip
     if run.fold is not None:
@@ -428,7 +429,7 @@ def run_config(spec: StudySpec, run: RunSpec, **runtime: Any):
 
 def fold_dataset(ds: Any, folds: int, fold: int, seed: int) -> Any:
     """``ds`` with a ``split`` condition: ``test`` for the recordings of ``fold``, ``train`` otherwise."""
-    train_idx, test_idx = kfold_by_recording(ds, folds, seed=seed)[fold]
+    train_idx, test_idx = kfold_by_recording(ds, folds, seed=derive_seed(seed, Purpose.FOLD_SPLIT))[fold]
     marks = np.full(len(ds), "none", dtype=object)
     marks[train_idx] = "train"
     marks[test_idx] = "test"

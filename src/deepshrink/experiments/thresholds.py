@@ -37,6 +37,7 @@ from deepshrink.experiments.plots import _pyplot
 from deepshrink.fileio import atomic_write
 from deepshrink.layers import Shrinkage, record_thresholds
 from deepshrink.noise import add_noise
+from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.train.engine import normalize_batch
 from deepshrink.train.evaluation import run_config
 from deepshrink.train.loading import load
@@ -175,7 +176,7 @@ def analyze_thresholds(
     part = test_part if split == "test" else train_part
     part = part.clean() if hasattr(part, "clean") else part
     x_all, y_all = part.x, part.y.cpu().numpy()
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(derive_seed(seed, Purpose.THRESHOLD_SIGNALS))
     if max_signals is not None and len(y_all) > max_signals:
         # stratified: the same share of each class
         idx = np.concatenate([rng.permutation(np.flatnonzero(y_all == k))[: max(1, round(max_signals * np.mean(y_all == k)))]
@@ -189,7 +190,7 @@ def analyze_thresholds(
     levels: list[float | None] = ([None] if include_clean else []) + [float(s) for s in snrs]
     per_level = []
     for i, snr in enumerate(levels):
-        x = x_all if snr is None else add_noise(x_all, snr, kind, seed * 1000 + i + 1)
+        x = x_all if snr is None else add_noise(x_all, snr, kind, derive_seed(seed, Purpose.THRESHOLD_NOISE, i))
         stats, logits = collect_thresholds(model, x, batch_size=batch_size, normalize=normalize)
         per_level.append((snr, stats, logits.argmax(1)))
     layers = list(per_level[0][1])

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from deepshrink.errors import ConfigError
+from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.serialization import check_device
 
 __all__ = [
@@ -181,7 +182,7 @@ class DistContext:
 def epoch_permutation(n: int, seed: int, epoch: int) -> Tensor:
     """The shuffle of epoch ``epoch``: the same on every process, independent of world size."""
     g = torch.Generator()
-    g.manual_seed((int(seed) * 1_000_003 + int(epoch) * 7919 + 12345) % (2**63 - 1))
+    g.manual_seed(derive_seed(int(seed), Purpose.SHUFFLE, int(epoch)))
     return torch.randperm(n, generator=g)
 
 

@@ -6,9 +6,10 @@ in-memory :class:`~deepshrink.data.SignalDataset` tensors (no ``DataLoader``: a 
 index into tensors already on the device). It is reproducible: the model is initialised from
 ``seed``, the shuffle of epoch ``e`` is a permutation drawn from a ``torch.Generator`` seeded by
 ``(seed, e)``, and the global RNGs (used by dropout) are re-seeded at the start of each epoch
-from ``(seed, e, rank)``, so a CPU run gives bit-identical weights every time, and a resumed run
-equals an uninterrupted one. With a stacked model (:mod:`deepshrink.models.stacked`) it trains
-S runs at once, each slice with its own data, shuffle, loss, best epoch and early stopping.
+from ``(seed, e, rank)`` (both rules in :mod:`deepshrink.seeds`), so a CPU run gives
+bit-identical weights every time, and a resumed run equals an uninterrupted one. With a stacked
+model (:mod:`deepshrink.models.stacked`) it trains S runs at once, each slice with its own data,
+shuffle, loss, best epoch and early stopping.
 
 The loss (all-reduced across processes) and, with ``grad_clip``, the gradient norm are checked
 for NaN/Inf on the device at every step; the host reads the flags every
@@ -38,6 +39,7 @@ from deepshrink.layers.gates import StackedLinear
 from deepshrink.models.skeleton import ResidualNet
 from deepshrink.models.stacked import unstack_state_dict
 from deepshrink.errors import CheckpointError, ConfigError, DeepshrinkError
+from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.train.checkpoint import capture_rng, restore_rng
 from deepshrink.train.config import RECIPES, TrainConfig, config_hash
 from deepshrink.train.distributed import DistContext, convert_sync_batchnorm, epoch_permutation, shard_batch
@@ -75,10 +77,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
     random.seed(seed)
-
-
-def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
-    return int(np.random.SeedSequence([int(seed), int(epoch), int(rank), 0xD5]).generate_state(1)[0])
 
 
 _DECAY_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, StackedLinear)
@@ -677,7 +675,7 @@ class Trainer:
     def _reseed(self, epoch: int) -> None:
         """Epoch start: seed the global RNGs from (seed, epoch, rank), or, resuming mid-epoch,
         restore the states saved in the checkpoint (rank 0 also numpy's and python's)."""
-        seed_everything(_epoch_seed(self.seeds[0], epoch, self.ctx.rank))
+        seed_everything(derive_seed(self.seeds[0], Purpose.EPOCH_RNG, int(epoch), int(self.ctx.rank)))
         saved, self._resumed_rng = self._resumed_rng, None
         if saved is None:
             return

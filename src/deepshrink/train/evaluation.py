@@ -27,11 +27,14 @@ from torch import nn
 
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
 from deepshrink.fileio import atomic_write
+from deepshrink.seeds import PART_NOISE, derive_seed
 from deepshrink.serialization import existing_file
 from deepshrink.train.config import NOISE_CHOICES, TrainConfig, load_config, parse_snr
 from deepshrink.train.distributed import resolve_device
 from deepshrink.train.engine import autocast_dtype, predict_logits
 from deepshrink.train.loading import load
+from deepshrink.train.metrics import classification_report, write_report
+from deepshrink.train.run import add_noise_to, clean_parts, load_data_spec
 
 __all__ = ["evaluate_run", "predict_file", "predict_path", "predict_proba", "predict_recording", "read_signals", "run_config"]
 
@@ -95,9 +98,6 @@ def evaluate_run(
         The report (see :func:`~deepshrink.train.metrics.classification_report`), plus
         ``files`` (paths written) and ``description`` (what was evaluated).
     """
-    from deepshrink.train.metrics import classification_report, write_report
-    from deepshrink.train.run import _seed_for, add_noise_to, clean_parts, load_data_spec
-
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     if data_args and data is None:
@@ -141,8 +141,7 @@ def evaluate_run(
             raise ConfigError("--snr needs a noise kind: the run was trained without noise (give --noise gaussian, ...)")
     if kind != "none" and snr_spec is None:
         raise ConfigError("snr is required with noise (give --snr)")
-    purpose = {"train": 11, "val": 12, "test": 13, "all": 14}[split]
-    noise_seed = _seed_for(cfg.seed if seed is None else seed, purpose)
+    noise_seed = derive_seed(int(cfg.seed if seed is None else seed), PART_NOISE[split])
     parsed = parse_snr(snr_spec, "snr") if kind != "none" else None
     if snr is not None and isinstance(parsed, list) and len(parsed) > 1:
         # every observation at every SNR: accuracy per SNR on identical signals

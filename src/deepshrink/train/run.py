@@ -31,7 +31,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from deepshrink.data import load_dataset, split_by_condition, split_by_recording, split_by_window
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
+from deepshrink.seeds import PART_NOISE, Purpose, derive_seed
 from deepshrink.serialization import atomic_write, save_pretrained
 from deepshrink.train.checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
 from deepshrink.train.config import TrainConfig, config_diff, load_config, parse_snr, resolve, to_yaml
@@ -80,10 +82,6 @@ class RunData:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _seed_for(seed: int, purpose: int) -> int:
-    return int(np.random.SeedSequence([int(seed), int(purpose), 0x5EED]).generate_state(1)[0])
-
-
 def add_noise_to(ds: Any, noise: str, snr: Any, *, seed: int, fresh: bool = False) -> Any:
     """``ds`` with noise of ``kind`` at ``snr`` (see :func:`~deepshrink.train.config.parse_snr`).
 
@@ -104,8 +102,6 @@ def load_data_spec(spec: str, data_args: dict[str, Any], split: str = "recording
     """The raw dataset of a config (``dataset`` given: that one)."""
     if dataset is not None:
         return dataset
-    from deepshrink.data import load_dataset
-
     kwargs = dict(data_args)
     if split == "predefined" and spec.startswith("ucr:") and "split" not in kwargs:
         kwargs["split"] = "all"
@@ -118,12 +114,10 @@ def load_data_spec(spec: str, data_args: dict[str, Any], split: str = "recording
 def split_indices(cfg: TrainConfig, ds: Any) -> tuple[np.ndarray, np.ndarray]:
     """Train and test indices by the config's split rule (never a recording on both sides, except
     ``window``: the paper's leaky split, kept to measure the leak)."""
-    from deepshrink.data import split_by_condition, split_by_recording, split_by_window
-
     if cfg.split == "window":
-        return split_by_window(ds, cfg.test_fraction, seed=cfg.seed)
+        return split_by_window(ds, cfg.test_fraction, seed=derive_seed(cfg.seed, Purpose.TEST_SPLIT))
     if cfg.split == "recording":
-        return split_by_recording(ds, cfg.test_fraction, seed=cfg.seed)
+        return split_by_recording(ds, cfg.test_fraction, seed=derive_seed(cfg.seed, Purpose.TEST_SPLIT))
     if cfg.split == "condition":
         if len(cfg.test_conditions) != 1:
             raise ConfigError(
@@ -158,8 +152,6 @@ def clean_parts(cfg: TrainConfig, ds: Any) -> tuple[Any, Any | None, Any]:
     The test set follows ``cfg.split``; validation takes ``val_fraction`` of the training
     *recordings*, so no recording is on two sides.
     """
-    from deepshrink.data import split_by_recording
-
     train_idx, test_idx = split_indices(cfg, ds)
     train_part, test_part = ds.subset(train_idx), ds.subset(test_idx)
     val_part = None
@@ -169,7 +161,7 @@ def clean_parts(cfg: TrainConfig, ds: Any) -> tuple[Any, Any | None, Any]:
                 f"dataset {ds.name!r}: the training part has {train_part.num_recordings} recording(s); "
                 "a validation split by recording needs at least 2 (set val_fraction: 0)"
             )
-        fit_idx, val_idx = split_by_recording(train_part, cfg.val_fraction, seed=_seed_for(cfg.seed, 1))
+        fit_idx, val_idx = split_by_recording(train_part, cfg.val_fraction, seed=derive_seed(cfg.seed, Purpose.VAL_SPLIT))
         train_part, val_part = train_part.subset(fit_idx), train_part.subset(val_idx)
     return train_part, val_part, test_part
 
@@ -177,7 +169,8 @@ def clean_parts(cfg: TrainConfig, ds: Any) -> tuple[Any, Any | None, Any]:
 def prepare_data(cfg: TrainConfig, dataset: Any | None = None) -> RunData:
     """Load, split (train / validation / test, by recording) and add noise, as the config says.
 
-    Noise seeds derive from ``cfg.seed`` (one per part), so ``evaluate`` rebuilds the same test set.
+    Split and noise seeds derive from ``cfg.seed`` (:mod:`deepshrink.seeds`, one per part), so
+    ``evaluate`` rebuilds the same test set.
 
     Args:
         cfg: the run's configuration.
@@ -185,10 +178,12 @@ def prepare_data(cfg: TrainConfig, dataset: Any | None = None) -> RunData:
     """
     ds = load_data_spec(cfg.data, cfg.data_args, cfg.split, dataset)
     train_part, val_part, test_part = clean_parts(cfg, ds)
-    fresh = cfg.noise_protocol == "fresh"
-    train = add_noise_to(train_part, cfg.noise, cfg.snr, seed=_seed_for(cfg.seed, 11), fresh=fresh)
-    val = None if val_part is None else add_noise_to(val_part, cfg.noise, cfg.snr, seed=_seed_for(cfg.seed, 12))
-    test = add_noise_to(test_part, cfg.noise, cfg.snr, seed=_seed_for(cfg.seed, 13))
+    def noisy(part: Any, name: str, fresh: bool = False) -> Any:
+        return add_noise_to(part, cfg.noise, cfg.snr, seed=derive_seed(cfg.seed, PART_NOISE[name]), fresh=fresh)
+
+    train = noisy(train_part, "train", fresh=cfg.noise_protocol == "fresh")
+    val = None if val_part is None else noisy(val_part, "val")
+    test = noisy(test_part, "test")
     info = {
         "dataset": ds.name,
         "observations": {"train": len(train), "val": 0 if val is None else len(val), "test": len(test)},
@@ -415,7 +410,7 @@ def train(
 
         data = prepare_data(cfg, dataset)
         check_batch_size(cfg.batch_size, len(data.train), ctx.world_size)
-        seed_everything(cfg.seed)
+        seed_everything(derive_seed(cfg.seed, Purpose.INIT))
         model = create_model(cfg.model, in_channels=data.in_channels, num_classes=len(data.label_names), **cfg.model_args)
 
         # the run folder: created by rank 0, its path broadcast to the others
@@ -596,7 +591,7 @@ def train_cohort(
     datas = [prepare_data(c, ds) for c, ds in zip(cfgs, datasets)]
     models = []
     for c, d in zip(cfgs, datas):
-        seed_everything(c.seed)
+        seed_everything(derive_seed(c.seed, Purpose.INIT))
         models.append(create_model(c.model, in_channels=d.in_channels, num_classes=len(d.label_names), **c.model_args))
     stacked = stack_models(models)
     del models
