@@ -5,33 +5,32 @@ draws from a seed derived from it for that purpose, so one draw never moves anot
 ``evaluate``, ``thresholds`` and a study rebuild exactly the data a run saw. This table is the
 only place those rules live; import :func:`derive_seed` and a :class:`Purpose`, never re-derive.
 
-================  ===========  ==============================================  ==========================================
-purpose           keys         derived seed                                    what it draws
-================  ===========  ==============================================  ==========================================
-INIT              -            ``seed``                                        model initialisation (``seed_everything``)
-TEST_SPLIT        -            ``seed``                                        the test recordings (``split: recording``
-                                                                               or ``window``)
-VAL_SPLIT         -            ``mix(seed, 1)``                                the validation recordings among the
-                                                                               training ones
-TRAIN_NOISE       -            ``mix(seed, 11)``                               training noise (and which observation gets
-                                                                               which SNR of a discrete set)
-VAL_NOISE         -            ``mix(seed, 12)``                               validation noise
-TEST_NOISE        -            ``mix(seed, 13)``                               test noise
-ALL_NOISE         -            ``mix(seed, 14)``                               noise of ``evaluate --split all``
-NOISE_EPOCH       epoch        ``SeedSequence([seed, epoch])``, 63 bits         a noisy set's noise in that epoch (epoch 0:
-                                                                               the fixed noise); ``seed`` is the set's
-SHUFFLE           epoch        ``(seed·1000003 + epoch·7919 + 12345)``          the order of the training set in that
-                               ``mod (2^63 - 1)``                              epoch (the same on every process)
-EPOCH_RNG         epoch, rank  ``SeedSequence([seed, epoch, rank, 0xD5])``     the global RNGs (dropout) of that epoch
-                                                                               on that process
-FOLD_SPLIT        -            ``seed``                                        a study's assignment of recordings to folds
-FOLD              fold         ``seed·1000 + fold``                            the run seed of fold ``fold`` of a study
-                                                                               seed (then derived from as above)
-THRESHOLD_SIGNALS -            ``seed``                                        a threshold analysis's choice of signals
-THRESHOLD_NOISE   level        ``seed·1000 + level + 1``                       its noise at the ``level``-th input (the
-                                                                               clean input, if recorded, is level 0)
-ESTIMATOR_SPLIT   -            ``seed mod 2^32``                               ``DRSNClassifier``'s validation split
-================  ===========  ==============================================  ==========================================
+=================  ============================================  ==================================================
+purpose            derived seed                                  what it draws
+=================  ============================================  ==================================================
+INIT               ``seed``                                      the model's initial weights (``seed_everything``)
+TEST_SPLIT         ``seed``                                      the test recordings (``split: recording``), or
+                                                                 windows (``split: window``)
+VAL_SPLIT          ``mix(seed, 1)``                              the validation recordings among the training ones
+TRAIN_NOISE        ``mix(seed, 11)``                             training noise, and which observation gets which
+                                                                 SNR of a discrete set
+VAL_NOISE          ``mix(seed, 12)``                             validation noise (the same way)
+TEST_NOISE         ``mix(seed, 13)``                             test noise (the same way)
+ALL_NOISE          ``mix(seed, 14)``                             the noise of ``evaluate --split all``
+NOISE_EPOCH        ``SeedSequence([seed, epoch])``, 63 bits      a noisy set's noise in ``epoch`` (0: the fixed
+                                                                 noise); ``seed`` is the set's, one of the above
+SHUFFLE            ``(seed·1000003 + epoch·7919 + 12345)``       the order of the training set in ``epoch``, the
+                   ``mod (2^63 - 1)``                            same on every process
+EPOCH_RNG          ``SeedSequence([seed, epoch, rank, 0xD5])``   the global RNGs (dropout) in ``epoch`` on process
+                                                                 ``rank``
+FOLD_SPLIT         ``seed``                                      a study's assignment of recordings to folds
+FOLD               ``seed·1000 + fold``                          the run seed of fold ``fold`` (a study's seed in,
+                                                                 a run's seed out: the rows above apply to it)
+THRESHOLD_SIGNALS  ``seed``                                      a threshold analysis's choice of signals
+THRESHOLD_NOISE    ``seed·1000 + level + 1``                     its noise at input ``level`` (level 0 is the
+                                                                 clean input when it is recorded)
+ESTIMATOR_SPLIT    ``seed mod 2^32``                             ``DRSNClassifier``'s validation split
+=================  ============================================  ==================================================
 
 ``mix(seed, n)`` is ``SeedSequence([seed, n, 0x5EED]).generate_state(1)[0]``: 32 well-mixed
 bits, so nearby seeds and purposes do not overlap. The formulas are those every existing run
@@ -127,7 +126,8 @@ def derive_seed(seed: int, purpose: Purpose | str, *keys: int) -> int:
     Args:
         seed: the run's (or set's, or analysis's) seed, an integer.
         purpose: a :class:`Purpose` or its value (``"train_noise"``).
-        keys: the integers the purpose's row of the module's table names, in that order.
+        keys: the other integers of the purpose's formula in the module's table (``epoch``,
+            ``rank``, ``fold``, ``level``), in that order.
 
     Raises:
         ValueError: an unknown purpose; TypeError: a seed or key that is not an integer, or
