@@ -274,3 +274,82 @@ def test_noisy_dataset_rejects_bad_options():
         ds.with_noise(0.0, "purple", seed=0)
     with pytest.raises(ConfigError, match="seed"):
         ds.with_noise(0.0, "gaussian", seed=-1)
+
+
+# ------------------------------------------------------------------ views and the protocols
+def test_with_conditions_adds_and_replaces_without_changing_the_source():
+    ds = make(conditions={"speed": np.arange(12)})
+    marks = np.array(["train", "test"] * 6)
+    out = ds.with_conditions(split=marks, speed=np.zeros(12), load=3)
+    assert type(out) is SignalDataset and out is not ds
+    assert out.conditions["split"].tolist() == marks.tolist()
+    assert out.conditions["speed"].tolist() == [0] * 12 and out.conditions["load"].tolist() == [3] * 12
+    assert list(ds.conditions) == ["speed"] and ds.conditions["speed"].tolist() == list(range(12))
+    assert out.x is ds.x and out.y is ds.y and out.recording_ids is ds.recording_ids  # a view: tensors shared
+    assert out.label_names == ds.label_names and out.recording_names == ds.recording_names
+    with pytest.raises(DatasetError, match=r"with_conditions: condition 'split' must have shape \(12,\)"):
+        ds.with_conditions(split=marks[:5])
+
+
+def test_with_labels_recodes_keeps_dtype_and_device_and_may_hold_one_class():
+    ds = make(k=3)
+    order = ["c2", "c0", "c1"]
+    mapping = torch.tensor([order.index(name) for name in ds.label_names])
+    out = ds.with_labels(mapping[ds.y], order)
+    assert out.label_names == order and out.y.dtype == torch.int64 and out.y.device == ds.y.device
+    assert [out.label_names[c] for c in out.y.tolist()] == [ds.label_names[c] for c in ds.y.tolist()]
+    assert ds.label_names == ["c0", "c1", "c2"] and ds.y.tolist() == (np.arange(12) % 3).tolist()  # unchanged
+    one = ds.subset([0, 3]).with_labels([1, 1], ["x", "y"])  # a single class, as in a subset
+    assert one.y.tolist() == [1, 1]
+    with pytest.raises(DatasetError, match=r"with_labels: y\[0\] = 3 is out of range 0..2"):
+        ds.with_labels(np.full(12, 3), order)
+    with pytest.raises(DatasetError, match="duplicates"):
+        ds.with_labels(ds.y, ["a", "a", "b"])
+    with pytest.raises(DatasetError, match=r"shape \(12,\)"):
+        ds.with_labels(ds.y[:4], order)
+
+
+def test_views_of_a_noisy_dataset_keep_its_noise():
+    noisy = make(n=12).with_noise(-3.0, "pink", seed=4)
+    relabelled = noisy.with_labels(noisy.y, ["p", "q", "r"])
+    marked = noisy.with_conditions(split=np.array(["a"] * 12))
+    for view in (relabelled, marked):
+        assert isinstance(view, NoisyDataset)
+        assert torch.equal(view.x, noisy.x) and torch.equal(view.snr_db, noisy.snr_db)
+        assert (view.noise_kind, view.seed) == ("pink", 4)
+    assert "split" not in noisy.conditions and noisy.label_names == ["c0", "c1", "c2"]
+
+
+def test_noisy_dataset_holds_its_fields_and_noise_only_and_clean_drops_the_noise():
+    ds = make(recording_ids=np.arange(12) // 3, conditions={"load": np.arange(12)})
+    noise_state = {"clean_x", "snr_db", "_snr_request", "noise_kind", "seed", "fresh_per_epoch", "epoch"}
+    once = ds.with_noise(0.0, "gaussian", seed=1, fresh_per_epoch=True)
+    once.set_epoch(2)
+    twice = once.with_noise(5.0, "laplacian", seed=2)  # noise on noise: on the clean signal, its own state
+    for noisy in (once, twice):
+        assert set(vars(noisy)) == set(SignalDataset._fields) | noise_state
+    assert (twice.epoch, twice.fresh_per_epoch, twice.noise_kind) == (0, False, "laplacian")
+    assert torch.equal(twice.clean_x, ds.x)
+    plain = twice.subset([1, 4, 7]).clean()
+    assert type(plain) is SignalDataset and set(vars(plain)) == set(SignalDataset._fields)
+    assert torch.equal(plain.x, ds.x[[1, 4, 7]]) and plain.recording_ids.tolist() == [0, 1, 2]
+    assert plain.conditions["load"].tolist() == [1, 4, 7] and plain.recording_names == ds.recording_names
+    with pytest.raises(TypeError, match="_of"):
+        SignalDataset._of(x=ds.x)
+
+
+def test_datasets_satisfy_the_protocols_the_trainer_and_the_runs_use():
+    from deepshrink.data.dataset import SignalData, TrainingData
+
+    ds = make()
+
+    class Pair:  # what the training loop needs, and no more (the estimator's arrays)
+        def __init__(self) -> None:
+            self.x, self.y = torch.zeros(4, 1, 2, 2), torch.zeros(4, dtype=torch.int64)
+
+        def __len__(self) -> int:
+            return 4
+
+    for data in (ds, ds.with_noise(0.0, seed=0), ds.subset([0, 1])):
+        assert isinstance(data, SignalData) and isinstance(data, TrainingData)
+    assert isinstance(Pair(), TrainingData) and not isinstance(Pair(), SignalData)

@@ -64,6 +64,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from deepshrink.data.dataset import TrainingData
 from deepshrink.models import create_model, model_config
 from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.serialization import save_pretrained
@@ -79,7 +80,8 @@ _NORMALIZE = ("none", "per_sample")
 
 
 class _Tensors:
-    """The minimal dataset the engine's Trainer needs: ``x``, ``y`` tensors and ``len``.
+    """The minimal dataset the engine's Trainer needs (:class:`~deepshrink.data.dataset.TrainingData`):
+    ``x``, ``y`` tensors and ``len``.
 
     Unlike :class:`~deepshrink.data.SignalDataset` it takes any number of spatial dims
     (images as well as signals); the arrays are validated by :meth:`DRSNClassifier.fit`.
@@ -340,8 +342,8 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
 
         x_t = torch.from_numpy(np.array(X, dtype=np.float32, copy=True))
         y_t = torch.from_numpy(codes)
-        train_set = _Tensors(x_t[train_idx], y_t[train_idx])
-        val_set = _Tensors(x_t[val_idx], y_t[val_idx]) if val_idx.size else None
+        train_set: TrainingData = _Tensors(x_t[train_idx], y_t[train_idx])
+        val_set: TrainingData | None = _Tensors(x_t[val_idx], y_t[val_idx]) if val_idx.size else None
 
         rng_state = capture_rng()
         try:

@@ -18,6 +18,13 @@ Two things it keeps besides ``x`` and ``y`` matter for honest results:
 :class:`NoisyDataset` adds noise at a given SNR with :func:`deepshrink.noise.add_noise`,
 either once and fixed (the paper's protocol) or freshly each epoch, and keeps the SNR of every
 observation (``snr_db``) so accuracy can be reported per SNR.
+
+What the rest of deepshrink needs from a dataset is written down as two protocols:
+:class:`TrainingData` (what the training loop reads: ``x``, ``y``, ``len``) and
+:class:`SignalData` (what a run, ``evaluate``, the splits and the study use besides). Views
+(:meth:`~SignalDataset.subset`, :meth:`~SignalDataset.with_conditions`,
+:meth:`~SignalDataset.with_labels`, :meth:`~SignalDataset.with_noise`) return new datasets
+and never change the one they come from; only :meth:`~SignalDataset.to` works in place.
 """
 
 from __future__ import annotations
@@ -26,16 +33,17 @@ import copy
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from deepshrink.errors import ConfigError, DatasetError
+from deepshrink.noise import add_noise
 from deepshrink.seeds import Purpose, derive_seed
 
-__all__ = ["SignalDataset", "NoisyDataset", "encode_labels"]
+__all__ = ["SignalDataset", "NoisyDataset", "SignalData", "TrainingData", "encode_labels"]
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence[Any]
 SNRSpec = float | tuple[float, float] | Sequence[float] | np.ndarray | torch.Tensor
@@ -169,6 +177,20 @@ def _as_signals(x: ArrayLike, where: str) -> torch.Tensor:
     return t
 
 
+def _as_label_names(label_names: Sequence[str], where: str) -> list[str]:
+    """The class names as a list of distinct strings, at least two."""
+    if isinstance(label_names, np.ndarray):
+        label_names = label_names.tolist()
+    if isinstance(label_names, str) or not isinstance(label_names, Sequence):
+        raise DatasetError(f"{where}: label_names must be a list of class names, got {label_names!r}")
+    names = [str(v) for v in label_names]
+    if len(set(names)) != len(names):
+        raise DatasetError(f"{where}: label_names has duplicates: {names}")
+    if len(names) < 2:
+        raise DatasetError(f"{where}: only one class {names}; classification needs at least 2")
+    return names
+
+
 def _as_labels(y: ArrayLike, n: int, k: int, where: str) -> torch.Tensor:
     """``y`` as int64 codes in ``0..k-1``; floats are accepted if they are whole numbers."""
     arr = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y)
@@ -264,6 +286,65 @@ def _summarise(values: np.ndarray, max_values: int = 20) -> Any:
     }
 
 
+@runtime_checkable
+class TrainingData(Protocol):
+    """What the training loop (:class:`~deepshrink.train.engine.Trainer`) reads from a dataset.
+
+    The whole set as two tensors with one row per observation; the loop indexes batches of rows
+    itself (no ``DataLoader``). It also calls two methods when a set has them: ``set_epoch(epoch)``
+    at the start of every epoch (a :class:`NoisyDataset` redraws fresh noise there) and
+    ``to(device)`` once, to keep the set on an accelerator (in place). A :class:`SignalDataset` is
+    one; so are the scikit-learn estimator's arrays, which may be images (any number of dims).
+    """
+
+    x: torch.Tensor
+    """Inputs, float, ``(N, C, *spatial)``."""
+    y: torch.Tensor
+    """Class codes, int64, ``(N,)``."""
+
+    def __len__(self) -> int: ...
+
+
+@runtime_checkable
+class SignalData(TrainingData, Protocol):
+    """What a run (:mod:`deepshrink.train.run`), ``evaluate``, the splits and the study use.
+
+    :class:`SignalDataset` (and :class:`NoisyDataset`) is the implementation; the protocol is the
+    contract those callers rely on. A noisy set also has ``snr_db`` (float32 ``(N,)``, the SNR of
+    each observation's noise) and ``clean()``; callers look for them with ``getattr`` /
+    ``hasattr``, as a clean set has neither.
+    """
+
+    name: str
+    label_names: list[str]
+    sampling_rate: float | None
+    recording_ids: torch.Tensor
+    recording_names: list[Any]
+    conditions: dict[str, np.ndarray]
+
+    @property
+    def num_classes(self) -> int: ...
+
+    @property
+    def num_channels(self) -> int: ...
+
+    @property
+    def length(self) -> int: ...
+
+    @property
+    def num_recordings(self) -> int: ...
+
+    def subset(self, indices: ArrayLike) -> SignalData: ...
+
+    def with_conditions(self, **marks: ArrayLike) -> SignalData: ...
+
+    def with_labels(self, y: ArrayLike, label_names: Sequence[str]) -> SignalData: ...
+
+    def with_noise(
+        self, snr_db: SNRSpec, kind: str = "gaussian", seed: int = 0, fresh_per_epoch: bool = False
+    ) -> SignalData: ...
+
+
 class SignalDataset(Dataset):
     """Signals of shape ``(N, C, L)`` with class labels, recording ids and conditions.
 
@@ -300,6 +381,11 @@ class SignalDataset(Dataset):
         >>> train = ds.subset(train_idx).with_noise(0.0, "gaussian", seed=1)
     """
 
+    _fields: ClassVar[tuple[str, ...]] = (
+        "x", "y", "label_names", "sampling_rate", "recording_ids", "recording_names", "conditions", "name",
+    )  # fmt: skip
+    """What a dataset is: the attributes :meth:`__init__` sets (a subclass adds its own)."""
+
     _row_tensors: tuple[str, ...] = ("x", "y", "recording_ids")
     """Tensor attributes with one row per observation (indexed by subset, moved by to)."""
 
@@ -318,19 +404,7 @@ class SignalDataset(Dataset):
         where = f"dataset {self.name!r}"
         self.x = _as_signals(x, where)
         n = self.x.shape[0]
-        if isinstance(label_names, np.ndarray):
-            label_names = label_names.tolist()
-        if isinstance(label_names, str) or not isinstance(label_names, Sequence):
-            raise DatasetError(
-                f"{where}: label_names must be a list of class names, got {label_names!r}"
-            )
-        self.label_names = [str(v) for v in label_names]
-        if len(set(self.label_names)) != len(self.label_names):
-            raise DatasetError(f"{where}: label_names has duplicates: {self.label_names}")
-        if len(self.label_names) < 2:
-            raise DatasetError(
-                f"{where}: only one class {self.label_names}; classification needs at least 2"
-            )
+        self.label_names = _as_label_names(label_names, where)
         self.y = _as_labels(y, n, len(self.label_names), where)
         present = torch.unique(self.y)
         if present.numel() < 2:
@@ -490,6 +564,34 @@ class SignalDataset(Dataset):
         )
 
     # ----------------------------------------------------------------- derived views
+    @classmethod
+    def _of(cls, **fields: Any) -> SignalDataset:
+        """A dataset of fields taken from a dataset already checked: the checks are not repeated.
+
+        The one way a view of another type is made (:meth:`NoisyDataset.clean`); every name of
+        ``cls._fields`` must be given, and nothing else.
+        """
+        if set(fields) != set(cls._fields):
+            raise TypeError(f"{cls.__name__}._of: needs exactly the fields {cls._fields}, got {sorted(fields)}")
+        new = cls.__new__(cls)
+        for key in cls._fields:
+            setattr(new, key, fields[key])
+        return new
+
+    def _replace(self, **changes: Any) -> SignalDataset:
+        """A copy of this dataset (same type) with some attributes replaced, the others shared.
+
+        Views of a checked dataset go through here, so they never change the dataset they come
+        from; checking the replaced values is the caller's job.
+        """
+        unknown = sorted(key for key in changes if not hasattr(self, key))
+        if unknown:
+            raise AttributeError(f"{type(self).__name__} has no attribute(s) {unknown} to replace")
+        new = copy.copy(self)
+        for key, value in changes.items():
+            setattr(new, key, value)
+        return new
+
     def subset(self, indices: ArrayLike) -> SignalDataset:
         """A new dataset of the given observations (same type, classes and recording names).
 
@@ -500,13 +602,45 @@ class SignalDataset(Dataset):
             indices: Integer indices or a boolean mask of shape ``(N,)``.
         """
         idx = _as_index(indices, len(self), f"dataset {self.name!r}: subset")
-        new = copy.copy(self)
         rows = torch.from_numpy(idx)
+        changes: dict[str, Any] = {}
         for attr in self._row_tensors:
             value = getattr(self, attr)
-            setattr(new, attr, value.index_select(0, rows.to(value.device)))
-        new.conditions = {key: values[idx] for key, values in self.conditions.items()}
-        return new
+            changes[attr] = value.index_select(0, rows.to(value.device))
+        changes["conditions"] = {key: values[idx] for key, values in self.conditions.items()}
+        return self._replace(**changes)
+
+    def with_conditions(self, **marks: ArrayLike) -> SignalDataset:
+        """This dataset with conditions added or replaced, e.g. ``with_conditions(split=marks)``.
+
+        Args:
+            marks: condition name → one value per observation (shape ``(N,)``), or one value
+                for all of them.
+
+        Raises:
+            DatasetError: a condition of the wrong length.
+        """
+        new = _as_conditions(marks, len(self), f"dataset {self.name!r}: with_conditions")
+        return self._replace(conditions={**self.conditions, **new})
+
+    def with_labels(self, y: ArrayLike, label_names: Sequence[str]) -> SignalDataset:
+        """This dataset with other class codes and names, e.g. coded in a model's class order.
+
+        The codes stay on the device of the current ones. As with a subset, one class may be
+        present.
+
+        Args:
+            y: class codes ``0..K-1``, shape ``(N,)``.
+            label_names: the K class names, in code order.
+
+        Raises:
+            DatasetError: ``y`` of the wrong length or out of range; ``label_names`` not a
+                list of distinct names, or fewer than two.
+        """
+        where = f"dataset {self.name!r}: with_labels"
+        names = _as_label_names(label_names, where)
+        codes = _as_labels(y, len(self), len(names), where).to(self.y.device)
+        return self._replace(y=codes, label_names=names)
 
     def to(self, device: torch.device | str) -> SignalDataset:
         """Move the tensors to ``device`` in place (like ``nn.Module.to``) and return self.
@@ -606,7 +740,8 @@ class NoisyDataset(SignalDataset):
             raise ConfigError(f"clean: expected a SignalDataset, got {type(clean).__name__}")
         if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
             raise ConfigError(f"seed: must be a non-negative int, got {seed!r}")
-        self.__dict__.update(copy.copy(clean.__dict__))
+        for key in SignalDataset._fields:  # shared with ``clean`` (x is replaced by the noisy signal below)
+            setattr(self, key, getattr(clean, key))
         self.conditions = dict(clean.conditions)
         self.clean_x = clean.clean_x if isinstance(clean, NoisyDataset) else clean.x
         self.noise_kind = kind
@@ -643,8 +778,6 @@ class NoisyDataset(SignalDataset):
         return names + (("_snr_request",) if isinstance(self._snr_request, torch.Tensor) else ())
 
     def _draw(self, epoch: int) -> None:
-        from deepshrink.noise import add_noise
-
         request = self._snr_request
         if isinstance(request, torch.Tensor):
             request = request.to(self.clean_x.device)
@@ -664,22 +797,9 @@ class NoisyDataset(SignalDataset):
         self.epoch = epoch
 
     def clean(self) -> SignalDataset:
-        """The dataset without noise (shares tensors with this one)."""
-        plain = SignalDataset.__new__(SignalDataset)
-        for key, value in self.__dict__.items():
-            if key in (
-                "clean_x",
-                "snr_db",
-                "_snr_request",
-                "noise_kind",
-                "seed",
-                "fresh_per_epoch",
-                "epoch",
-            ):
-                continue
-            plain.__dict__[key] = value
-        plain.x = self.clean_x
-        return plain
+        """The dataset without noise, a plain :class:`SignalDataset` (shares tensors with this one)."""
+        fields = {key: getattr(self, key) for key in SignalDataset._fields}
+        return SignalDataset._of(**{**fields, "x": self.clean_x})
 
     def describe(self) -> dict[str, Any]:
         """As :meth:`SignalDataset.describe`, plus a ``noise`` entry."""

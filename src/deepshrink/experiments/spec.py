@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from deepshrink.data import kfold_by_recording
+from deepshrink.data.dataset import SignalData
 from deepshrink.errors import ConfigError
 from deepshrink.experiments.presets import PRESETS, get_preset
 from deepshrink.models import list_models
@@ -427,14 +428,12 @@ def run_config(spec: StudySpec, run: RunSpec, **runtime: Any):
     return config_from_dict(values, source=f"run {run.run_id}")
 
 
-def fold_dataset(ds: Any, folds: int, fold: int, seed: int) -> Any:
+def fold_dataset(ds: SignalData, folds: int, fold: int, seed: int) -> SignalData:
     """``ds`` with a ``split`` condition: ``test`` for the recordings of ``fold``, ``train`` otherwise."""
     train_idx, test_idx = kfold_by_recording(ds, folds, seed=derive_seed(seed, Purpose.FOLD_SPLIT))[fold]
     marks = np.full(len(ds), "none", dtype=object)
     marks[train_idx] = "train"
     marks[test_idx] = "test"
-    out = ds.subset(np.arange(len(ds)))
-    out.conditions = {**out.conditions, "split": marks.astype(str)}
-    return out
+    return ds.with_conditions(split=marks.astype(str))
 
 

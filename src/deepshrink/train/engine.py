@@ -27,7 +27,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,10 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from deepshrink.data.dataset import TrainingData
+from deepshrink.errors import CheckpointError, ConfigError, DeepshrinkError
 from deepshrink.layers.gates import StackedLinear
 from deepshrink.models.skeleton import ResidualNet
 from deepshrink.models.stacked import unstack_state_dict
-from deepshrink.errors import CheckpointError, ConfigError, DeepshrinkError
 from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.train.checkpoint import capture_rng, restore_rng
 from deepshrink.train.config import RECIPES, TrainConfig, config_hash
@@ -256,8 +257,9 @@ class Trainer:
         cfg: the run's configuration (recipe, epochs, batch, seed, ...); for a cohort the
             training settings shared by its runs.
         model: a deepshrink model (it keeps ``config`` / ``model_name`` for saving).
-        train_set: a :class:`~deepshrink.data.SignalDataset` (or noisy one with ``set_epoch``);
-            S of them for a stacked model.
+        train_set: a :class:`~deepshrink.data.dataset.TrainingData` (``x``, ``y``, ``len``; e.g. a
+            :class:`~deepshrink.data.SignalDataset`, or a noisy one with ``set_epoch``); S of them
+            for a stacked model.
         val_set: validation set (S of them for a stacked model), or None (then the last epoch
             is kept and there is no early stopping).
         seeds: the runs' seeds (stacked model only; one run uses ``cfg.seed``).
@@ -277,8 +279,8 @@ class Trainer:
         self,
         cfg: TrainConfig,
         model: nn.Module,
-        train_set: Any,
-        val_set: Any | None = None,
+        train_set: TrainingData | Sequence[TrainingData],
+        val_set: TrainingData | Sequence[TrainingData | None] | None = None,
         *,
         seeds: list[int] | None = None,
         ctx: DistContext | None = None,
@@ -371,11 +373,11 @@ class Trainer:
 
     # ------------------------------------------------------------------ one run's view
     @property
-    def train_set(self) -> Any:
+    def train_set(self) -> TrainingData:
         return self.train_sets[0]
 
     @property
-    def val_set(self) -> Any | None:
+    def val_set(self) -> TrainingData | None:
         return self.val_sets[0]
 
     @property
@@ -873,7 +875,7 @@ class Trainer:
         return self.evaluate_cohort(self.val_sets, cache=True)
 
     @torch.no_grad()
-    def evaluate_cohort(self, datasets: list[Any], *, cache: bool = False) -> list[dict[str, float]]:
+    def evaluate_cohort(self, datasets: Sequence[TrainingData], *, cache: bool = False) -> list[dict[str, float]]:
         """Mean loss and accuracy of each slice on its own dataset (a stacked model)."""
         S = self.stack
         if cache and self._val is not None:
@@ -906,7 +908,7 @@ class Trainer:
         return [{"loss": float(sums[i, 0] / n[i]), "accuracy": float(sums[i, 1] / n[i]), "count": float(n[i])} for i in range(S)]
 
     @torch.no_grad()
-    def evaluate(self, dataset: Any) -> dict[str, float]:
+    def evaluate(self, dataset: TrainingData) -> dict[str, float]:
         """Mean loss and accuracy on ``dataset`` (sharded across processes, then all-reduced)."""
         ctx = self.ctx
         model = self.model

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepshrink.data.dataset import SignalData
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
 from deepshrink.fileio import atomic_write
 from deepshrink.seeds import PART_NOISE, derive_seed
@@ -49,7 +50,7 @@ def run_config(run_dir: str | os.PathLike) -> TrainConfig:
     return load_config(path / "config.yaml")
 
 
-def _match_labels(ds: Any, label_names: list[str] | None, where: str) -> Any:
+def _match_labels(ds: SignalData, label_names: list[str] | None, where: str) -> SignalData:
     """``ds`` with labels coded in the model's class order (same class names required)."""
     if not label_names or list(ds.label_names) == list(label_names):
         return ds
@@ -57,10 +58,7 @@ def _match_labels(ds: Any, label_names: list[str] | None, where: str) -> Any:
     if missing:
         raise DatasetError(f"{where}: classes {missing} are not classes of the model ({label_names})")
     mapping = torch.tensor([label_names.index(name) for name in ds.label_names])
-    ds = ds.subset(np.arange(len(ds)))
-    ds.y = mapping[ds.y.cpu()].to(ds.y.device)
-    ds.label_names = list(label_names)
-    return ds
+    return ds.with_labels(mapping[ds.y.cpu()], label_names)  # the codes stay on the device of ds.y
 
 
 def evaluate_run(
@@ -76,7 +74,7 @@ def evaluate_run(
     device: str = "auto",
     batch_size: int | None = None,
     seed: int | None = None,
-    dataset: Any | None = None,
+    dataset: SignalData | None = None,
 ) -> dict[str, Any]:
     """Evaluate the model of a run folder; writes ``{prefix}_*`` report files.
 
