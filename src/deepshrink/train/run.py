@@ -17,6 +17,7 @@ Only rank 0 writes. An existing folder is never overwritten without ``force=True
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import re
@@ -33,6 +34,8 @@ from torch import Tensor, nn
 
 from deepshrink.data import load_dataset, split_by_condition, split_by_recording, split_by_window
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
+from deepshrink.models import ResidualNet, create_model, model_config
+from deepshrink.models.stacked import stack_models
 from deepshrink.seeds import PART_NOISE, Purpose, derive_seed
 from deepshrink.serialization import atomic_write, save_pretrained
 from deepshrink.train.checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
@@ -47,6 +50,7 @@ from deepshrink.train.engine import (
     predict_logits,
     seed_everything,
 )
+from deepshrink.train.metrics import classification_report, write_report
 
 __all__ = [
     "train",
@@ -273,8 +277,6 @@ class RunWriter:
     def model(self, model: nn.Module, state: dict[str, Tensor] | None = None) -> None:
         if state is not None:
             # the best weights: a plain copy of the model carrying them
-            from deepshrink.models import ResidualNet
-
             copy = ResidualNet(**model.config)
             copy.load_state_dict(state)
             copy.model_name = getattr(model, "model_name", None)
@@ -284,8 +286,6 @@ class RunWriter:
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, float]]:
     """``metrics.csv`` of a run as a list of dicts of floats."""
-    import csv
-
     path = Path(run_dir) / METRICS_CSV
     with open(path, newline="") as f:
         return [{k: float(v) if v != "" else float("nan") for k, v in row.items()} for row in csv.DictReader(f)]
@@ -321,8 +321,6 @@ def report_test_set(
     note: str = "",
 ) -> dict[str, Any]:
     """Test ``model`` on ``data.test``, log one line and (with a run folder) write the test files."""
-    from deepshrink.train.metrics import classification_report, write_report
-
     logits = predict_logits(model, data.test.x, batch_size=cfg.eval_batch_size, device=device,
                             normalize=cfg.normalize, amp_dtype=autocast_dtype(cfg.amp, device))  # fmt: skip
     y = data.test.y.cpu()
@@ -381,8 +379,6 @@ def train(
         CheckpointError: ``resume`` folder or checkpoint missing, unsafe or incompatible.
         TrainingDiverged: the loss became NaN/Inf (``last.ckpt`` keeps the last good state).
     """
-    from deepshrink.models import create_model, model_config
-
     cfg = resolve(cfg)
     model_config(cfg.model, **cfg.model_args)  # unknown model or argument: fail before anything else
     ctx = DistContext.setup(cfg.device)
@@ -574,9 +570,6 @@ def train_cohort(
         ConfigError, DatasetError: the runs cannot form a cohort, or bad data.
         CheckpointError: the cohort's checkpoint belongs to other runs or settings.
     """
-    from deepshrink.models import ResidualNet, create_model, model_config
-    from deepshrink.models.stacked import stack_models
-
     cfgs = [resolve(c) for c in cfgs]
     check_cohort(cfgs)
     cfg = cfgs[0]
