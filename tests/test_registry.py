@@ -6,7 +6,17 @@ import pytest
 
 from deepshrink.cli import main
 from deepshrink.errors import ConfigError
-from deepshrink.models import FAMILIES, PRESETS, describe_model, list_models, model_config, registry
+from deepshrink.models import (
+    FAMILIES,
+    PRESETS,
+    describe_model,
+    is_model,
+    list_models,
+    model_config,
+    model_family,
+    model_label,
+    registry,
+)
 
 
 def _parts(name):
@@ -62,3 +72,21 @@ def test_models_command_shows_each_description(capsys):
         assert line.split(None, 1)[1] == describe_model(name)
     assert main(["models", "drsn_cw*_paper"]) == 0
     assert capsys.readouterr().out.splitlines() == [f"drsn_cw_paper  {describe_model('drsn_cw_paper')}"]
+
+
+def test_family_and_label_of_every_name():
+    for name in list_models():
+        family, preset = _parts(name)
+        assert is_model(name) and model_family(name) == family, name
+        assert model_label(name) == FAMILIES[family].label + ("" if preset == "paper" else f" ({preset})"), name
+    assert [FAMILIES[f].label for f in FAMILIES] == ["ConvNet", "ResNet", "SE-ResNet", "DRSN-CS", "DRSN-CW"]
+    assert model_label("drsn_cw_paper") == "DRSN-CW" and model_label("resnet_paper6") == "ResNet (paper6)"
+    assert model_label("drsn_cs18_1d") == "DRSN-CS (18_1d)"
+
+
+def test_family_and_label_refuse_an_unregistered_name():
+    assert not is_model("drsn_cw") and not is_model("resnet_custom") and not is_model(3)
+    with pytest.raises(ConfigError, match=r"unknown model 'drsn_cw_papr'; did you mean drsn_cw_paper"):
+        model_family("drsn_cw_papr")
+    with pytest.raises(ConfigError, match="unknown model 'resnet_custom'"):
+        model_label("resnet_custom")

@@ -14,20 +14,18 @@ from typing import Any
 import numpy as np
 
 from deepshrink.experiments.stats import aggregate, chance_level, display_name
+from deepshrink.models import is_model, model_family
 
 __all__ = ["plot_accuracy_vs_snr", "MODEL_COLORS"]
 
-MODEL_COLORS = {
-    "convnet": "#7f7f7f", "resnet": "#1f77b4", "se_resnet": "#9467bd", "drsn_cs": "#ff7f0e", "drsn_cw": "#d62728",
+# Colour and marker of each family of deepshrink.models.FAMILIES (a test holds the keys to it);
+# a model the registry does not know gets matplotlib's colour cycle and a circle.
+_STYLE = {
+    "convnet": ("#7f7f7f", "v"), "resnet": ("#1f77b4", "o"), "se_resnet": ("#9467bd", "D"),
+    "drsn_cs": ("#ff7f0e", "s"), "drsn_cw": ("#d62728", "^"),
 }  # fmt: skip
-_MARKERS = {"convnet": "v", "resnet": "o", "se_resnet": "D", "drsn_cs": "s", "drsn_cw": "^"}
-
-
-def _family(model: str) -> str | None:
-    for family in sorted(MODEL_COLORS, key=len, reverse=True):
-        if model.startswith(family + "_") or model == family:
-            return family
-    return None
+MODEL_COLORS = {family: color for family, (color, _) in _STYLE.items()}
+_MARKERS = {family: marker for family, (_, marker) in _STYLE.items()}
 
 
 def _pyplot():
@@ -50,9 +48,9 @@ def _draw(ax: Any, rows: Sequence[dict[str, Any]], noise: str, models: Sequence[
         x = np.array([p[0] for p in pts])
         mean = np.array([100 * p[1]["test_acc"][0] for p in pts])
         std = np.array([100 * p[1]["test_acc"][1] for p in pts])
-        fam = _family(model)
-        color = MODEL_COLORS.get(fam or "", f"C{i}")
-        ax.plot(x, mean, marker=_MARKERS.get(fam or "", "o"), color=color, label=display_name(model), lw=1.6, ms=5)
+        family = model_family(model) if is_model(model) else None
+        color = MODEL_COLORS.get(family, f"C{i}")
+        ax.plot(x, mean, marker=_MARKERS.get(family, "o"), color=color, label=display_name(model), lw=1.6, ms=5)
         ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.15, lw=0)
 
     chance = chance_level(rows)

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from deepshrink.models import is_model, model_family, model_label
+
 __all__ = [
     "aggregate", "axis_differences", "chance_level", "ci95", "display_name", "finished_rows", "mean_std",
     "overall_table", "paired_differences", "pick_baseline", "setting_label", "setting_of", "summary_rows",
@@ -21,18 +23,9 @@ __all__ = [
 ]  # fmt: skip
 
 
-_DISPLAY = {
-    "convnet": "ConvNet", "resnet": "ResNet", "se_resnet": "SE-ResNet", "drsn_cs": "DRSN-CS", "drsn_cw": "DRSN-CW",
-}  # fmt: skip
-
-
 def display_name(model: str) -> str:
-    """``drsn_cw_paper`` -> ``DRSN-CW``, ``resnet_paper6`` -> ``ResNet (paper6)``; others as is."""
-    for family in sorted(_DISPLAY, key=len, reverse=True):
-        if model.startswith(family + "_") or model == family:
-            rest = model[len(family) + 1 :]
-            return _DISPLAY[family] + ("" if rest in ("", "paper") else f" ({rest})")
-    return model
+    """The registry's label (``resnet_paper6`` -> ``ResNet (paper6)``); a name it does not know, as is."""
+    return model_label(model) if is_model(model) else model
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -117,11 +110,15 @@ def _ordered(values: Sequence[Any], order: Sequence[Any] | None = None) -> list[
     return seen
 
 
+_BASELINE_FAMILIES = ("resnet", "convnet")
+"""Families a study's models are compared with, in order of preference: the paper's baselines."""
+
+
 def pick_baseline(models: Sequence[str]) -> str | None:
-    """The comparison baseline: the first ``resnet_*`` model, else the first ``convnet_*``, else None."""
-    for family in ("resnet_", "convnet_"):
+    """The comparison baseline: the first ResNet of ``models`` (by the registry), else the first ConvNet, else None."""
+    for family in _BASELINE_FAMILIES:
         for m in models:
-            if m.startswith(family):
+            if is_model(m) and model_family(m) == family:
                 return m
     return None
 

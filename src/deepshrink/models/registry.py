@@ -13,7 +13,9 @@ for the ResNet-depth families, where
   ``18_2d`` ResNet-18 widths with a CIFAR stem, for small images.
 
 Each name is written out in the table ``_MODELS`` below, next to its family and preset, and
-:func:`describe_model` gives its one-line description (what ``deepshrink models`` prints).
+:func:`describe_model` gives its one-line description (what ``deepshrink models`` prints);
+:func:`model_family` and :func:`model_label` are what reports and figures go by (never a
+name's prefix).
 Every preset is :class:`~deepshrink.models.skeleton.ResidualNet` with fixed arguments; any of
 them can be overridden, e.g. ``create_model("drsn_cw_paper", spatial_dims=2)`` for a 2-D
 version of the paper's network.
@@ -35,24 +37,33 @@ from deepshrink.models.skeleton import (
 )
 
 __all__ = [
-    "create_model", "list_models", "describe_model", "model_config", "check_model_args", "check_model_config",
-    "FAMILIES", "PRESETS", "Part", "RESERVED_ARGS",
+    "create_model", "list_models", "is_model", "describe_model", "model_family", "model_label",
+    "model_config", "check_model_args", "check_model_config", "FAMILIES", "PRESETS", "Family", "Part",
+    "RESERVED_ARGS",
 ]  # fmt: skip
 
 
 class Part(NamedTuple):
-    """One half of a model's recipe: a family (gate and shortcut) or a preset (layout)."""
+    """A preset: one half of a model's recipe, the layout (dims, stem, stages)."""
 
     description: str
     args: dict[str, Any]
 
 
-FAMILIES: dict[str, Part] = {
-    "convnet": Part("plain CNN, no shortcut", dict(gate=None, shortcut="none")),
-    "resnet": Part("pre-activation ResNet", dict(gate=None, shortcut="pad")),
-    "se_resnet": Part("ResNet with Squeeze-and-Excitation gates", dict(gate="se", shortcut="pad")),
-    "drsn_cs": Part("DRSN-CS: one threshold per sample", dict(gate="cs", shortcut="pad")),
-    "drsn_cw": Part("DRSN-CW: one threshold per sample and channel", dict(gate="cw", shortcut="pad")),
+class Family(NamedTuple):
+    """The other half: gate and shortcut, and the label reports and figures show for the family."""
+
+    label: str
+    description: str
+    args: dict[str, Any]
+
+
+FAMILIES: dict[str, Family] = {
+    "convnet": Family("ConvNet", "plain CNN, no shortcut", dict(gate=None, shortcut="none")),
+    "resnet": Family("ResNet", "pre-activation ResNet", dict(gate=None, shortcut="pad")),
+    "se_resnet": Family("SE-ResNet", "ResNet with Squeeze-and-Excitation gates", dict(gate="se", shortcut="pad")),
+    "drsn_cs": Family("DRSN-CS", "DRSN-CS: one threshold per sample", dict(gate="cs", shortcut="pad")),
+    "drsn_cw": Family("DRSN-CW", "DRSN-CW: one threshold per sample and channel", dict(gate="cw", shortcut="pad")),
 }
 
 _PAPER = dict(
@@ -154,10 +165,30 @@ def _check_name(name: Any) -> str:
     return name
 
 
+def is_model(name: Any) -> bool:
+    """Whether ``name`` is a registered model (callers that also see other names ask this first)."""
+    return isinstance(name, str) and name in _REGISTRY
+
+
 def describe_model(name: str) -> str:
     """One line saying what a registered model is: its family, then its preset's layout."""
     family, preset = _MODELS[_check_name(name)]
     return f"{FAMILIES[family].description}; {PRESETS[preset].description}"
+
+
+def model_family(name: str) -> str:
+    """The family of a registered model (a key of :data:`FAMILIES`): ``drsn_cw18_1d`` -> ``drsn_cw``."""
+    return _MODELS[_check_name(name)][0]
+
+
+def model_label(name: str) -> str:
+    """How reports name a registered model: its family's label, and the preset unless it is the paper's.
+
+    ``drsn_cw_paper`` -> ``DRSN-CW``, ``resnet_paper6`` -> ``ResNet (paper6)``,
+    ``drsn_cs18_1d`` -> ``DRSN-CS (18_1d)``.
+    """
+    family, preset = _MODELS[_check_name(name)]
+    return FAMILIES[family].label + ("" if preset == "paper" else f" ({preset})")
 
 
 def model_config(name: str, **overrides: Any) -> dict[str, Any]:

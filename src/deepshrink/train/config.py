@@ -23,7 +23,7 @@ from typing import Any, Literal, Union
 
 from deepshrink.errors import CheckpointError, ConfigError
 from deepshrink.models.registry import RESERVED_ARGS, check_model_args, model_config
-from deepshrink.noise import SNR_LIMIT_DB
+from deepshrink.noise import NOISE_KINDS, SNR_LIMIT_DB
 from deepshrink.serialization import check_path
 from deepshrink.train import settings
 from deepshrink.train.settings import MAX_YAML_NODES, dump_yaml, load_yaml, parse_key_values, setting
@@ -132,7 +132,7 @@ class TrainConfig:
     data_args: dict[str, Any] = setting(
         {}, "loader arguments, e.g. window=1024", group="data", flag="--data-arg", merge=True,
     )  # fmt: skip
-    noise: Literal["none", "gaussian", "laplacian", "uniform", "pink", "brown"] = setting(
+    noise: Literal[("none", *NOISE_KINDS)] = setting(  # the kinds of deepshrink.noise, their one list
         "gaussian", "noise added to train, validation and test signals", group="data",
     )  # fmt: skip
     snr: Union[float, list[float], str, None] = setting(
@@ -160,7 +160,7 @@ class TrainConfig:
     normalize: Literal["none", "per_sample"] = setting(
         "none", "per_sample: zero mean, unit variance per observation and channel, after the noise", group="data",
     )  # fmt: skip
-    recipe: Literal["paper", "adamw"] = setting(
+    recipe: Literal[tuple(RECIPES)] = setting(  # the names of RECIPES above
         "paper", "paper (SGD, step lr) or adamw (AdamW, warm-up + cosine)", group="optimisation",
     )  # fmt: skip
     epochs: int = setting(100, "number of epochs", group="optimisation", interval="[1, 1000000]", metavar="N")
