@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +19,9 @@ import torch
 from test_train_support import cli_command, fast_train_args, subprocess_env, synthetic_dataset, write_npz
 
 from deepshrink.cli import main
+from deepshrink.errors import ConfigError
+from deepshrink.experiments.commands import open_study, plan_shard, resolve_study, with_overrides
+from deepshrink.experiments.spec import load_study, study_to_yaml
 from deepshrink.train.run import read_metrics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -291,3 +296,57 @@ def test_more_bad_input_gives_one_line_and_exit_2(workspace, capsys):
             failures.append(f"{name}: exit {code}, stderr {captured.err.strip()[-400:]!r}")
     assert not failures, "\n".join(failures)
     assert not (root / "r2").exists()
+
+
+# ---------------------------------------------------------------------- benchmark / demo: the library they call
+def test_with_overrides_replaces_keys_and_adds_training_settings():
+    quick = load_study("quick")
+    spec = with_overrides(quick, models=["drsn_cw_paper6"], seeds=[4], data_args={"window": 512},
+                          train={"epochs": 3, "lr": 0.01})  # fmt: skip
+    assert spec.models == ["drsn_cw_paper6"] and spec.seeds == [4]
+    assert spec.data_args == {**quick.data_args, "window": 512}  # data_args add to the study's
+    assert spec.train == {**quick.train, "epochs": 3, "lr": 0.01}
+    assert quick.models == ["resnet_paper6", "drsn_cs_paper6", "drsn_cw_paper6"]  # the original is unchanged
+    other = with_overrides(quick, data="simulator", data_args={"window": 256})
+    assert other.data_args == {"window": 256}  # a new data spec starts from no loader arguments
+    folds = with_overrides(quick, folds=4, run_folds=[0, 2])
+    assert (folds.folds, folds.run_folds) == (4, [0, 2])
+    no_folds = with_overrides(folds, folds=0)
+    assert (no_folds.folds, no_folds.run_folds) == (0, None)  # run_folds go with the folds
+    with pytest.raises(ConfigError, match=r"^overrides: key 'models': unknown model 'nope'"):
+        with_overrides(quick, models=["nope"])
+    with pytest.raises(ConfigError, match="unknown key 'model'"):
+        with_overrides(quick, model="resnet_paper")
+
+
+def test_resolve_study_finds_the_folder_and_names_it_in_errors(tmp_path):
+    spec, out = resolve_study("quick")
+    assert out == Path("studies") / "quick" and spec.name == "quick"
+    assert resolve_study("quick", output=tmp_path / "o")[1] == tmp_path / "o"
+    folder = tmp_path / "quick"  # a folder named like a preset, with its study.yaml: the folder
+    folder.mkdir()
+    (folder / "study.yaml").write_text(study_to_yaml(with_overrides(spec, seeds=[7])))
+    spec, out = resolve_study(folder, train={"epochs": 2})
+    assert (out, spec.seeds, spec.train["epochs"]) == (folder, [7], 2)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(folder / 'study.yaml'))}: key 'models'"):
+        resolve_study(folder, models=["nope"])
+    with pytest.raises(ConfigError, match="^command line: key 'models'"):
+        resolve_study("quick", models=["nope"], overrides_source="command line")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="not a study folder"):
+        open_study(tmp_path / "empty")
+
+
+def test_dry_run_prints_the_library_plan(capsys):
+    plan = plan_shard(load_study("quick"), (1, 6), stack=16)
+    assert main(["benchmark", "quick", "--dry-run", "--shard", "1/6", "--stack", "16"]) == 0
+    printed = capsys.readouterr().out
+    assert printed == plan.describe() + "\n"
+    lines = printed.splitlines()
+    assert lines[0] == (f"study quick: 54 runs; shard 1/6 takes {len(plan.runs)} in {len(plan.cohorts)} cohort(s) "
+                        "of up to 16 stacked runs:")
+    assert len(lines) == 1 + len(plan.runs) and all(line.endswith(")") and "(cohort " in line for line in lines[1:])
+    one_by_one = plan_shard(load_study("quick"), (0, 27), stack=1)
+    assert one_by_one.describe().splitlines() == ["study quick: 54 runs; shard 0/27 takes 2:"] + [
+        f"  {r.run_id}" for r in one_by_one.runs
+    ]

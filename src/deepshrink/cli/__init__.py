@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import errno
 import importlib
+import logging
 import os
 import sys
 import warnings
@@ -109,8 +110,6 @@ def _silence_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deepshrink`` console script."""
-    import logging
-
     # A log line that cannot be written (a full disk under train.log) is dropped instead of
     # printing logging's own traceback; the write that matters (a checkpoint) reports the error.
     logging.raiseExceptions = False

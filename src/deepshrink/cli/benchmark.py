@@ -3,7 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from deepshrink.cli import UsageError
+from deepshrink.experiments import commands
+from deepshrink.experiments.presets import PRESETS
+from deepshrink.experiments.report import format_console_table
+from deepshrink.experiments.results import read_results
+from deepshrink.experiments.spec import AXES, StudySpec, parse_shard, study_to_yaml
+from deepshrink.train.config import TrainConfig, parse_key_values
+from deepshrink.train.settings import declared
+
+_TRAIN = declared(TrainConfig)
+# the training settings with a flag of their own here (any other: --set KEY=VALUE)
+_TRAIN_FLAGS = ("epochs", "batch_size", "recipe")
 
 EPILOG = """\
 examples:
@@ -29,155 +45,95 @@ def _list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _int_in(low: int, high: int):
-    """An argparse type: an integer in [low, high] (argparse turns the error into one line, exit 2)."""
+def _checked_int(problem: Callable[[int], str | None]) -> Callable[[str], int]:
+    """An argparse type: an integer ``problem`` finds nothing wrong with (argparse makes the error one line, exit 2)."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be in [{low}, {high}], got {value}")
+        wrong = problem(value)
+        if wrong is not None:
+            raise argparse.ArgumentTypeError(f"{wrong}, got {value}")
         return value
 
     return parse
 
 
-def _ints(text: str) -> list[int]:
-    from deepshrink.cli import UsageError
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high]."""
+    return _checked_int(lambda value: None if low <= value <= high else f"must be in [{low}, {high}]")
 
+
+def _setting_int(name: str) -> Callable[[str], int]:
+    """An argparse type: an integer the training setting ``name`` allows (its declared interval)."""
+    return _checked_int(_TRAIN[name].problem)
+
+
+def _ints(text: str) -> list[int]:
     try:
         return [int(t) for t in _list(text)]
     except ValueError:
         raise UsageError(f"expected comma-separated integers, got {text!r}") from None
 
 
-def resolve_study(args: argparse.Namespace):
+def resolve_study(args: argparse.Namespace) -> tuple[StudySpec, Path]:
     """The study (preset, file or folder) with the command-line overrides applied, and its output folder."""
-    from deepshrink.experiments.presets import PRESETS
-    from deepshrink.experiments.study import load_study, study_from_dict
-    from deepshrink.train.config import parse_key_values
-
-    source = args.study
-    folder = None
-    if Path(source).is_dir() and ((Path(source) / "study.yaml").is_file() or source not in PRESETS):
-        folder = Path(source)
-        if not (folder / "study.yaml").is_file():
-            from deepshrink.errors import ConfigError
-
-            raise ConfigError(f"{folder}: not a study folder (no study.yaml); give a preset ({', '.join(sorted(PRESETS))}) or a YAML file")
-        spec = load_study(folder / "study.yaml")
-    else:
-        spec = load_study(source)
-    values = spec.to_dict()
+    changes: dict[str, Any] = {}
     if args.models:
-        values["models"] = _list(args.models)
+        changes["models"] = _list(args.models)
     if args.noises:
-        values["noises"] = _list(args.noises)
+        changes["noises"] = _list(args.noises)
     if args.snrs:
-        values["snrs"] = args.snrs
+        changes["snrs"] = args.snrs
     if args.seeds:
-        values["seeds"] = _ints(args.seeds)
+        changes["seeds"] = _ints(args.seeds)
     if args.folds is not None:
-        values["folds"] = args.folds
-        if not args.folds:
-            values["run_folds"] = None
+        changes["folds"] = args.folds
     if args.run_folds:
-        values["run_folds"] = _ints(args.run_folds)
+        changes["run_folds"] = _ints(args.run_folds)
     if args.data:
-        values["data"] = args.data
-        values["data_args"] = {}
+        changes["data"] = args.data
     if args.data_arg:
-        values["data_args"] = {**values["data_args"], **parse_key_values(args.data_arg, "--data-arg")}
-    for axis in ("noise_protocol", "normalize", "split"):
+        changes["data_args"] = parse_key_values(args.data_arg, "--data-arg")
+    for axis in AXES:
         if getattr(args, axis):
-            values[axis] = _list(getattr(args, axis))
-    train = dict(values.get("train") or {})
-    if args.epochs is not None:
-        train["epochs"] = args.epochs
-    if args.batch_size is not None:
-        train["batch_size"] = args.batch_size
-    if args.recipe:
-        train["recipe"] = args.recipe
+            changes[axis] = _list(getattr(args, axis))
+    if args.name:
+        changes["name"] = args.name
+    train = {key: getattr(args, key) for key in _TRAIN_FLAGS if getattr(args, key) is not None}
     if args.set:
         train.update(parse_key_values(args.set, "--set"))
-    values["train"] = train
-    if args.name:
-        values["name"] = args.name
-    if values.get("run_folds") is None:
-        values.pop("run_folds", None)
-    spec = study_from_dict(values, source="command line" if folder is None else str(folder / "study.yaml"))
-    output = Path(args.output) if args.output else (folder if folder is not None else Path("studies") / spec.name)
-    return spec, output
+    return commands.resolve_study(
+        args.study, output=args.output, train=train, overrides_source="command line", **changes
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from deepshrink.experiments.presets import PRESETS
-
     if args.list_presets:
         for name in sorted(PRESETS):
             print(f"{name:<8} {PRESETS[name].get('description', '')}")
         return 0
     spec, output = resolve_study(args)
     if args.print_study:
-        from deepshrink.experiments.study import study_to_yaml
-
         sys.stdout.write(study_to_yaml(spec))
         return 0
     if args.report:
-        from deepshrink.experiments.report import format_console_table, write_study_report
-        from deepshrink.experiments.study import expand_runs, read_results
-
-        rows = read_results(output / "results.csv")
-        path = write_study_report(output, spec=spec if not (output / "study.yaml").is_file() else None)
-        left = len({r.run_id for r in expand_runs(spec)} - {r["run_id"] for r in rows})
-        print(format_console_table(rows, spec))
-        print(f"wrote {path}" + (f" ({left} run(s) of the study not finished yet)" if left else ""))
+        print(commands.report_study(spec, output).describe())
         return 0
-
-    from deepshrink.experiments.study import expand_runs, parse_shard
-
     shard = parse_shard(args.shard)
-    total = len(expand_runs(spec))
     if args.dry_run:
-        from deepshrink.experiments.study import default_stack, plan_cohorts, shard_device
-
-        stack = args.stack if args.stack is not None else default_stack(shard_device(args.device), None, total)
-        cohorts = plan_cohorts(spec, expand_runs(spec), max(1, stack))[shard[0] :: shard[1]]
-        mine = [r for c in cohorts for r in c]
-        print(f"study {spec.name}: {total} runs; shard {shard[0]}/{shard[1]} takes {len(mine)}"
-              + (f" in {len(cohorts)} cohort(s) of up to {stack} stacked runs" if stack > 1 else "") + ":")  # fmt: skip
-        for k, c in enumerate(cohorts):
-            for r in c:
-                print(f"  {r.run_id}" + (f"   (cohort {k})" if stack > 1 else ""))
+        print(commands.plan_shard(spec, shard, stack=args.stack, device=args.device).describe())
         return 0
-    if args.stack is not None and args.stack < 1:
-        from deepshrink.cli import UsageError
-
-        raise UsageError(f"--stack must be >= 1 (1 trains the runs one by one), got {args.stack}")
     if args.jobs > 1 and shard[1] > 1:
-        from deepshrink.cli import UsageError
-
         raise UsageError("--jobs and --shard/torchrun do not combine: use one or the other")
-    if args.jobs > 1:
-        from deepshrink.experiments.parallel import run_study_parallel
-
-        progress = run_study_parallel(spec, output, jobs=args.jobs, threads_per_job=args.threads or 1, device=args.device,
-                                      save_runs=not args.no_save_runs, force=args.force, max_runs=args.max_runs,
-                                      stack=args.stack, oversubscribe=args.oversubscribe)  # fmt: skip
-    else:
-        from deepshrink.experiments.study import run_study
-
-        progress = run_study(spec, output, shard=shard, device=args.device, num_threads=args.threads,
-                             save_runs=not args.no_save_runs, force=args.force, max_runs=args.max_runs,
-                             stack=args.stack)  # fmt: skip
+    progress = commands.launch_study(
+        spec, output, jobs=args.jobs, threads=args.threads, shard=shard, device=args.device,
+        save_runs=not args.no_save_runs, force=args.force, max_runs=args.max_runs, stack=args.stack,
+        oversubscribe=args.oversubscribe,
+    )  # fmt: skip
     if progress.report is not None:
-        from deepshrink.experiments.report import format_console_table
-        from deepshrink.experiments.study import read_results
-
         print(format_console_table(read_results(output / "results.csv"), spec))
         print(f"report: {progress.report}")
     elif progress.remaining:
@@ -219,9 +175,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--normalize", metavar="A,B", help="study axis: none, per_sample (per-window standardisation)")
     g.add_argument("--split", metavar="A,B", help="study axis: recording (leak-free), window (the paper's, leaky), "
                    "condition, predefined")
-    g.add_argument("--epochs", type=_int_in(1, 1_000_000), metavar="N", help="epochs per run")
-    g.add_argument("--batch-size", type=_int_in(1, 1 << 24), metavar="N", help="batch size")
-    g.add_argument("--recipe", choices=["paper", "adamw"], help="training recipe")
+    # the training settings' own types, ranges and choices (TrainConfig declares them)
+    g.add_argument("--epochs", type=_setting_int("epochs"), metavar=_TRAIN["epochs"].metavar, help="epochs per run")
+    g.add_argument("--batch-size", type=_setting_int("batch_size"), metavar=_TRAIN["batch_size"].metavar,
+                   help="batch size")  # fmt: skip
+    g.add_argument("--recipe", choices=_TRAIN["recipe"].choices, help="training recipe")
     g.add_argument("--set", action="append", metavar="KEY=VALUE", help="any training config key (YAML value); repeatable")
 
     g = p.add_argument_group("execution")

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+from pathlib import Path
+
+import numpy as np
+
+from deepshrink.errors import ConfigError
+from deepshrink.fileio import atomic_write
+from deepshrink.train.config import parse_key_values
+from deepshrink.train.run import load_data_spec
 
 EPILOG = """\
 examples:
@@ -39,15 +48,11 @@ def describe_text(info: dict) -> str:
 
 def plot_examples(ds, path: str, per_class: int = 3, seed: int = 0) -> None:
     """A PNG grid: one row per class, ``per_class`` example observations (first channel)."""
-    import io
-
+    # matplotlib only when a plot is asked for: heavy to import, and most calls plot nothing
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    import numpy as np
     from matplotlib.figure import Figure
-
-    from deepshrink.serialization import atomic_write
 
     rng = np.random.default_rng(seed)
     y = ds.y.cpu().numpy()
@@ -74,12 +79,6 @@ def plot_examples(ds, path: str, per_class: int = 3, seed: int = 0) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from deepshrink.errors import ConfigError
-    from deepshrink.train.config import parse_key_values
-    from deepshrink.train.run import load_data_spec
-
     if not 1 <= args.per_class <= 50:
         raise ConfigError(f"--per-class must be in [1, 50], got {args.per_class}")
     if args.plot and not Path(args.plot).resolve().parent.is_dir():

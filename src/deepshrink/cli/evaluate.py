@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
+
+from deepshrink.cli import UsageError
+from deepshrink.serialization import check_device
+from deepshrink.train.config import NOISE_CHOICES, parse_key_values
+from deepshrink.train.evaluation import evaluate_run
 
 NEGATIVE_SPEC = re.compile(r"^-\d*\.?\d+([:,]-?\d*\.?\d+)*$")
 
@@ -46,13 +52,7 @@ def format_report(report: dict) -> str:
 
 def check_args(args: argparse.Namespace) -> None:
     """Refuse nonsense before any work: a batch size below 1, an --output that is a file."""
-    from pathlib import Path
-
-    from deepshrink.cli import UsageError
-
     if args.device != "auto":
-        from deepshrink.serialization import check_device
-
         check_device(args.device, "--device")
     if args.data_arg and args.data is None:
         raise UsageError("deepshrink evaluate: --data-arg applies to --data; give --data SPEC too (the run's own data takes its config's arguments)")
@@ -69,9 +69,6 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepshrink.train.config import parse_key_values
-    from deepshrink.train.evaluation import evaluate_run
-
     check_args(args)
     report = evaluate_run(
         args.run_dir, data=args.data, data_args=parse_key_values(args.data_arg, "--data-arg"), noise=args.noise,
@@ -97,7 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", metavar="SPEC", help="another dataset (simulator, ucr:NAME, a path); default the run's")
     p.add_argument("--data-arg", action="append", metavar="KEY=VALUE", help="loader argument for --data; repeatable")
     p.add_argument("--split", choices=["test", "val", "train", "all"], help="part to evaluate (default test; all with --data)")
-    p.add_argument("--noise", choices=["none", "gaussian", "laplacian", "uniform", "pink", "brown"], help="noise kind (default the run's)")
+    p.add_argument("--noise", choices=NOISE_CHOICES, help="noise kind (default the run's)")
     p.add_argument("--snr", type=_snr, metavar="SPEC", help="SNR: 0, -5:5 (range), or -5:5:1 / -5,0,5 (every signal at every SNR)")
     p.add_argument("--seed", type=int, help="noise seed (default the run's)")
     p.add_argument("--output", metavar="DIR", help="folder for the report files (default the run folder)")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from deepshrink.errors import CheckpointError
+from deepshrink.export import DEFAULT_SUFFIX, export_model
+from deepshrink.serialization import from_pretrained
+
 
 def run(args: argparse.Namespace) -> int:
-    from deepshrink.errors import CheckpointError
-    from deepshrink.export import DEFAULT_SUFFIX, export_model
-    from deepshrink.serialization import from_pretrained
-
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"{run_dir}: no such folder (expected a folder with config.json + model.safetensors)")

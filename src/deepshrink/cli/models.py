@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+import torch
+
+from deepshrink.errors import ConfigError
 from deepshrink.models import create_model, describe_model, list_models
 
 
 def model_summary(name: str, in_channels: int = 1, num_classes: int = 8, length: int | None = None) -> str:
     """A readable summary of a model: its arguments, parameter count and per-stage output shapes."""
-    import torch
-
-    from deepshrink.errors import ConfigError
-
     model = create_model(name, in_channels=in_channels, num_classes=num_classes).eval()
     dims = model.spatial_dims
     length = (2048 if dims == 1 else 32) if length is None else length
@@ -34,8 +33,6 @@ def model_summary(name: str, in_channels: int = 1, num_classes: int = 8, length:
 
 
 def _stage_shapes(model, x) -> list[tuple[int, ...]]:
-    import torch
-
     with torch.no_grad():
         h = model.stem(x)
         shapes = [tuple(h.shape[1:])]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from deepshrink.errors import ConfigError
+from deepshrink.train.evaluation import predict_path
+
 EPILOG = """\
 examples:
   deepshrink predict runs/RUN signals.npy                  # windows (N, L): CSV to stdout
@@ -32,9 +35,6 @@ def _columns(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepshrink.errors import ConfigError
-    from deepshrink.train.evaluation import predict_path
-
     if args.batch_size is not None and args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.hop is not None and args.hop < 1:

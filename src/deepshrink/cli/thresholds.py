@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from deepshrink.cli import UsageError
+from deepshrink.errors import ConfigError
+from deepshrink.experiments.commands import format_threshold_summary
+from deepshrink.experiments.thresholds import analyze_thresholds, write_threshold_analysis
+from deepshrink.noise import NOISE_KINDS
+from deepshrink.train.config import parse_snr
+
 EPILOG = """\
 examples:
   deepshrink thresholds studies/quick/runs/drsn_cw_paper-gaussian-m5dB-seed0
@@ -20,9 +27,6 @@ RUN_DIR/thresholds/ (or --output).
 
 
 def _snrs(text: str) -> list[float]:
-    from deepshrink.errors import ConfigError
-    from deepshrink.train.config import parse_snr
-
     try:
         spec = parse_snr(text, "--snrs")
     except ConfigError as err:  # argparse would replace a ValueError's message by "invalid value"
@@ -32,33 +36,7 @@ def _snrs(text: str) -> list[float]:
     return [spec] if isinstance(spec, float) else list(spec)
 
 
-def format_summary(analysis) -> str:
-    """A short text table: per layer, tau and zero fraction at the lowest and highest SNR, and rho."""
-    rows = [r for r in analysis.rows if r["class"] == "all"]
-    snrs = sorted({r["snr_db"] for r in rows if r["snr_db"] is not None})
-    lo, hi = snrs[0], snrs[-1]
-    by = {(r["layer"], r["snr_db"]): r for r in rows}
-    corr = {c["layer"]: c for c in analysis.correlations}
-    lines = [f"{analysis.mode.upper()} thresholds, {analysis.noise} noise; accuracy {100 * by[(analysis.layers[0], lo)]['accuracy']:.1f} % "
-             f"at {lo:g} dB, {100 * by[(analysis.layers[0], hi)]['accuracy']:.1f} % at {hi:g} dB",
-             f"{'layer':<18} {'tau ' + format(lo, 'g') + ' dB':>12} {'tau ' + format(hi, 'g') + ' dB':>12} "
-             f"{'alpha lo/hi':>13} {'zero lo/hi':>13} {'rho(SNR,tau)':>13} {'rho(SNR,alpha)':>15}"]  # fmt: skip
-    for layer in analysis.layers:
-        a, b = by[(layer, lo)], by[(layer, hi)]
-        c = corr.get(layer, {})
-        lines.append(
-            f"{a['block']:<18} {a['tau_mean']:>12.4g} {b['tau_mean']:>12.4g} "
-            f"{a['alpha_mean']:>6.3f}/{b['alpha_mean']:<6.3f} {a['zero_fraction']:>6.3f}/{b['zero_fraction']:<6.3f} "
-            f"{c.get('rho_tau', float('nan')):>13.3f} {c.get('rho_alpha', float('nan')):>15.3f}"
-        )
-    return "\n".join(lines)
-
-
 def run(args: argparse.Namespace) -> int:
-    from deepshrink.experiments.thresholds import analyze_thresholds, write_threshold_analysis
-
-    from deepshrink.cli import UsageError
-
     if args.max_signals < 0:
         raise UsageError(f"deepshrink thresholds: --max-signals must be >= 0 (0: all), got {args.max_signals}")
     if args.seed < 0:
@@ -70,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     out = Path(args.output) if args.output else run_dir / "thresholds"
     paths = write_threshold_analysis(analysis, out, prefix=args.prefix, title=args.title or run_dir.name)
-    print(format_summary(analysis))
+    print(format_threshold_summary(analysis))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -88,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="run folder of a trained DRSN (deepshrink train / benchmark)")
     p.add_argument("--snrs", type=_snrs, default=[-10.0, -8.0, -6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0],
                    metavar="SPEC", help="input SNRs: --snrs=-10:10:2 (default) or --snrs=-5,0,5")  # fmt: skip
-    p.add_argument("--noise", choices=["gaussian", "laplacian", "uniform", "pink", "brown"], help="noise kind (default the run's)")
+    p.add_argument("--noise", choices=NOISE_KINDS, help="noise kind (default the run's)")
     p.add_argument("--max-signals", type=int, default=1024, metavar="N", help="test signals used (class-stratified; 0: all)")
     p.add_argument("--split", choices=["test", "train"], default="test", help="signals of the run's test (default) or training part")
     p.add_argument("--seed", type=int, default=0, help="noise seed")
