@@ -53,9 +53,9 @@ from deepshrink.data.dataset import SignalData
 from deepshrink.errors import ConfigError
 from deepshrink.experiments.presets import PRESETS, get_preset
 from deepshrink.models import list_models
-from deepshrink.noise import NOISE_KINDS as _NOISE_KINDS
 from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.train.config import (
+    NOISE_CHOICES,
     RUNTIME_KEYS,
     TrainConfig,
     config_from_dict,
@@ -83,8 +83,8 @@ __all__ = [
     "fold_dataset",
 ]
 
-NOISE_KINDS = ("none", *_NOISE_KINDS)
-"""The noise kinds a study takes: those of :mod:`deepshrink.noise`, and ``none``."""
+NOISE_KINDS = NOISE_CHOICES
+"""The noise kinds a study takes: those of :mod:`deepshrink.noise`, and ``none`` (the training setting's)."""
 # TrainConfig keys the study sets per run; a study's ``train:`` mapping may not set them.
 _STUDY_KEYS = frozenset({"model", "data", "data_args", "noise", "snr", "seed", "noise_protocol", "normalize", "split"})
 
