@@ -32,7 +32,7 @@ _EXPORTS = {
     "prepare_data": "deepshrink.train.run",
     "evaluate_run": "deepshrink.train.evaluation",
     "predict_file": "deepshrink.train.evaluation",
-    "predict_proba": "deepshrink.train.evaluation",
+    "predict_proba": "deepshrink.train.engine",
     "read_signals": "deepshrink.train.evaluation",
     "predict_recording": "deepshrink.train.recording",
     "read_recording": "deepshrink.train.recording",

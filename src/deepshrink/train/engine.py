@@ -56,6 +56,7 @@ __all__ = [
     "normalize_batch",
     "autocast_dtype",
     "predict_logits",
+    "predict_proba",
 ]
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
@@ -935,3 +936,16 @@ class Trainer:
         count = float(sums[2])
         return {"loss": float(sums[0]) / count if count else float("nan"),
                 "accuracy": float(sums[1]) / count if count else float("nan"), "count": count}  # fmt: skip
+
+
+def predict_proba(
+    model: nn.Module, x: np.ndarray | torch.Tensor, *, batch_size: int = 512, device: str | torch.device = "cpu",
+    normalize: str | None = None,
+) -> np.ndarray:
+    """Class probabilities ``(N, K)`` of a loaded model (normalisation from its ``input_spec``)."""
+    if normalize is None:
+        normalize = (getattr(model, "input_spec", None) or {}).get("normalize", "none")
+    dev = torch.device(device)
+    xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    logits = predict_logits(model.to(dev), xt, batch_size=batch_size, device=dev, normalize=normalize)
+    return torch.softmax(logits, dim=1).numpy()

@@ -32,9 +32,10 @@ from deepshrink.seeds import PART_NOISE, derive_seed
 from deepshrink.serialization import existing_file
 from deepshrink.train.config import NOISE_CHOICES, TrainConfig, load_config, parse_snr
 from deepshrink.train.distributed import resolve_device
-from deepshrink.train.engine import autocast_dtype, predict_logits
+from deepshrink.train.engine import autocast_dtype, predict_logits, predict_proba
 from deepshrink.train.loading import load
 from deepshrink.train.metrics import classification_report, write_report
+from deepshrink.train.recording import predict_recording, read_recording
 from deepshrink.train.run import add_noise_to, clean_parts, load_data_spec
 
 __all__ = ["evaluate_run", "predict_file", "predict_path", "predict_proba", "predict_recording", "read_signals", "run_config"]
@@ -126,7 +127,7 @@ def evaluate_run(
         parts = dict(zip(("train", "val", "test"), clean_parts(cfg, ds)))
         part = parts[split]
         if part is None:
-            raise ConfigError(f"split 'val': the run has no validation set (val_fraction is 0)")
+            raise ConfigError("split 'val': the run has no validation set (val_fraction is 0)")
     part = _match_labels(part, label_names, where)
     if part.num_channels != model.in_channels:
         raise DatasetError(f"{where}: {part.num_channels} channel(s), the model expects {model.in_channels}")
@@ -244,19 +245,6 @@ def _read_csv_matrix(p: Path) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
-def predict_proba(
-    model: nn.Module, x: np.ndarray | torch.Tensor, *, batch_size: int = 512, device: str | torch.device = "cpu",
-    normalize: str | None = None,
-) -> np.ndarray:
-    """Class probabilities ``(N, K)`` of a loaded model (normalisation from its ``input_spec``)."""
-    if normalize is None:
-        normalize = (getattr(model, "input_spec", None) or {}).get("normalize", "none")
-    dev = torch.device(device)
-    xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    logits = predict_logits(model.to(dev), xt, batch_size=batch_size, device=dev, normalize=normalize)
-    return torch.softmax(logits, dim=1).numpy()
-
-
 def _check_window_length(file: Any, length: int, spec: dict[str, Any]) -> None:
     """Windows of another length than the model's are an error, never a silent prediction."""
     expected = spec.get("length")
@@ -312,13 +300,6 @@ def predict_file(
 
 
 # ---------------------------------------------------------------------- predict: whole recordings
-def predict_recording(*args: Any, **kwargs: Any) -> Any:
-    """:func:`deepshrink.train.recording.predict_recording` (re-exported here, beside :func:`predict_file`)."""
-    from deepshrink.train.recording import predict_recording as _predict_recording
-
-    return _predict_recording(*args, **kwargs)
-
-
 def _holds_windows(file: Path, model: nn.Module) -> bool:
     """Whether a .npy / .npz / .csv file (no recording option given) holds windows, not one recording.
 
@@ -391,9 +372,6 @@ def predict_path(
         ConfigError: bad options; an output folder that does not exist.
         CheckpointError: the run folder has no readable model.
     """
-    from deepshrink.train.recording import predict_recording as _predict_recording
-    from deepshrink.train.recording import read_recording
-
     path = Path(file)
     for name, target in (("--output", output), ("--plot", plot), ("--summary", summary)):
         if target is not None and not Path(target).parent.is_dir():
@@ -432,7 +410,7 @@ def predict_path(
         also = f"; a file of windows needs rows of {window} samples" if window and path.suffix.lower() in (".csv", ".npy", ".npz") else ""
         raise DatasetError(f"{path}: read as one recording with {signal.shape[0]} channel(s) ({how}), "
                            f"the model expects {in_channels}{also}")  # fmt: skip
-    prediction = _predict_recording(model, signal, hop=hop, sampling_rate=rate, resample=resample, batch_size=batch_size,
+    prediction = predict_recording(model, signal, hop=hop, sampling_rate=rate, resample=resample, batch_size=batch_size,
                                     device=dev, name=str(path))  # fmt: skip
     text = prediction.to_csv()
     files = []

@@ -31,9 +31,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepshrink.data.formats.paderborn import parse_paderborn_name, read_paderborn_file
+from deepshrink.data.resample import resample as resample_signal
 from deepshrink.errors import ConfigError, DatasetError
 from deepshrink.fileio import atomic_write
 from deepshrink.serialization import existing_file
+from deepshrink.train.engine import predict_proba
+from deepshrink.train.loading import load
 
 __all__ = ["RecordingPrediction", "predict_recording", "read_recording", "window_starts"]
 
@@ -127,9 +131,7 @@ def _read_csv_columns(p: Path, columns: list[str] | None) -> tuple[np.ndarray, f
 
 
 def _read_mat(p: Path, key: str | None) -> tuple[np.ndarray, float | None]:
-    import scipy.io
-
-    from deepshrink.data.formats.paderborn import parse_paderborn_name, read_paderborn_file
+    import scipy.io  # lazy: scipy is slow to import and only .mat files need it
 
     if parse_paderborn_name(p.stem) is not None:
         signal = key or "vibration_1"
@@ -164,7 +166,7 @@ def _read_mat(p: Path, key: str | None) -> tuple[np.ndarray, float | None]:
 
 
 def _read_wav(p: Path) -> tuple[np.ndarray, float]:
-    import scipy.io.wavfile
+    import scipy.io.wavfile  # lazy: only .wav files need it
 
     rate, data = scipy.io.wavfile.read(str(p))
     if data.dtype.kind == "i":
@@ -423,8 +425,6 @@ class RecordingPrediction:
 def _model_of(model_or_run: nn.Module | str | os.PathLike, device: torch.device) -> nn.Module:
     if isinstance(model_or_run, nn.Module):
         return model_or_run
-    from deepshrink.train.loading import load
-
     return load(model_or_run, map_location=device)
 
 
@@ -497,8 +497,6 @@ def predict_recording(
                 f"{name}: sampled at {float(sampling_rate):g} Hz, but the model expects {float(model_rate):g} Hz "
                 f"({where_spec}); resample the recording (--resample) or give its true rate"
             )
-        from deepshrink.data.resample import resample as resample_signal
-
         x = resample_signal(x, float(sampling_rate), float(model_rate), axis=1).astype(np.float32)
         resampled = True
     rate = float(model_rate) if model_rate else (float(sampling_rate) if sampling_rate else None)
@@ -508,8 +506,6 @@ def predict_recording(
             f"{name}: {x.shape[1]} samples{at}, fewer than the model's window of {window} samples ({where_spec})"
         )
     starts = window_starts(x.shape[1], window, int(hop))
-    from deepshrink.train.evaluation import predict_proba
-
     view = np.lib.stride_tricks.sliding_window_view(x, window, axis=1)  # (C, T - window + 1, window), no copy
     chunk = max(1, min(8192, (64 << 20) // (4 * window * x.shape[0])))  # at most ~64 MB of windows at a time
     probs = [predict_proba(model, np.ascontiguousarray(view[:, starts[i : i + chunk]].transpose(1, 0, 2)),

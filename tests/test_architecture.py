@@ -1,0 +1,140 @@
+"""The layers of the package only look down, and no import inside a function hides a cycle.
+
+Layers, lowest first (a module may import its own layer and those below it):
+
+    base         errors, fileio, system, seeds, _lazy, _version   (standard library, numpy, filelock)
+    functional   the soft threshold
+    layers       Shrinkage, SqueezeExcite, residual units
+    models       ResidualNet, the registry, stacked nets, serialization (save/load a model)
+    noise        noise at an exact SNR
+    data         datasets, formats, the simulator, splits
+    train        the Trainer, run folders, evaluation, prediction
+    apps         sklearn estimator, timm/torchvision conversion, export
+    experiments  studies, their report, figures, threshold analysis
+    cli          the command line (and the ``python -m`` entry points)
+    package      deepshrink/__init__.py (the public names)
+
+The check reads every module with :mod:`ast`, imports inside functions included, so a lazy
+import cannot hide an upward one.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("base", ("deepshrink.errors", "deepshrink.fileio", "deepshrink.system", "deepshrink.seeds", "deepshrink._lazy",
+              "deepshrink._version")),
+    ("functional", ("deepshrink.functional",)),
+    ("layers", ("deepshrink.layers",)),
+    ("models", ("deepshrink.models", "deepshrink.serialization")),
+    ("noise", ("deepshrink.noise",)),
+    ("data", ("deepshrink.data",)),
+    ("train", ("deepshrink.train",)),
+    ("apps", ("deepshrink.sklearn", "deepshrink.convert", "deepshrink.export")),
+    ("experiments", ("deepshrink.experiments",)),
+    ("cli", ("deepshrink.cli", "deepshrink.__main__", "deepshrink.train.__main__")),  # the -m entry points
+    ("package", ("deepshrink",)),
+]  # fmt: skip
+
+
+def layer_of(module: str) -> int:
+    """Index in :data:`LAYERS` of the longest matching prefix."""
+    best, best_len = None, -1
+    for i, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best_len:
+                best, best_len = i, len(prefix)
+    if best is None:
+        raise AssertionError(f"{module}: in no layer; add it to LAYERS in {__file__}")
+    return best
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path, root: Path) -> list[tuple[str, int, bool]]:
+    """``(imported module, line, at module level)`` for each ``deepshrink`` import of a file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    here = module_name(path, root)
+    package = here if path.name == "__init__.py" else here.rpartition(".")[0]
+    module_level = set()
+    for node in tree.body:  # module level, also inside top-level if/try blocks
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, (ast.Import, ast.ImportFrom)):
+                module_level.add(id(n))
+            elif isinstance(n, (ast.If, ast.Try)):
+                stack += n.body + n.orelse + getattr(n, "finalbody", []) + [s for h in getattr(n, "handlers", []) for s in h.body]
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative import
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            names = [base]
+        else:
+            continue
+        out += [(n, node.lineno, id(node) in module_level) for n in names if n.split(".")[0] == "deepshrink"]
+    return out
+
+
+def violations(root: Path) -> tuple[list[str], list[str]]:
+    """Upward imports, and imports of the package's own modules inside functions."""
+    upward, inner = [], []
+    for path in sorted(root.rglob("*.py")):
+        here = module_name(path, root)
+        for target, line, top in imports(path, root):
+            where = f"{path.relative_to(root)}:{line}"
+            if layer_of(target) > layer_of(here):
+                upward.append(f"{where}: {here} ({LAYERS[layer_of(here)][0]}) imports {target} "
+                              f"({LAYERS[layer_of(target)][0]})")  # fmt: skip
+            if not top:
+                inner.append(f"{where}: {here} imports {target} inside a function")
+    return upward, inner
+
+
+def test_layers_only_look_down():
+    upward, _ = violations(SRC)
+    assert not upward, "upward imports:\n" + "\n".join(upward)
+
+
+def test_no_import_of_the_package_inside_a_function():
+    _, inner = violations(SRC)
+    assert not inner, "function-level imports of deepshrink modules (import at the top):\n" + "\n".join(inner)
+
+
+def test_the_check_catches_a_deliberate_upward_import(tmp_path):
+    """The check can fail: a model importing the study runner, even lazily, is reported."""
+    pkg = tmp_path / "deepshrink"
+    (pkg / "models").mkdir(parents=True)
+    (pkg / "experiments").mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "experiments" / "__init__.py").write_text("")
+    (pkg / "experiments" / "study.py").write_text("from deepshrink.models import create_model\n")
+    (pkg / "models" / "__init__.py").write_text("from .skeleton import ResidualNet\n")
+    (pkg / "models" / "skeleton.py").write_text(
+        "import torch\n\ndef build():\n    from deepshrink.experiments.study import run_study\n    return run_study\n"
+    )
+    upward, inner = violations(tmp_path)
+    assert upward == ["deepshrink/models/skeleton.py:4: deepshrink.models.skeleton (models) imports "
+                      "deepshrink.experiments.study (experiments)"]  # fmt: skip
+    assert inner == ["deepshrink/models/skeleton.py:4: deepshrink.models.skeleton imports deepshrink.experiments.study "
+                     "inside a function"]  # fmt: skip
+
+
+@pytest.mark.parametrize("module, layer", [("deepshrink.models.stacked", "models"), ("deepshrink.serialization", "models"),
+                                           ("deepshrink.experiments.spec", "experiments"), ("deepshrink", "package"),
+                                           ("deepshrink.data.simulate", "data")])  # fmt: skip
+def test_layer_of(module, layer):
+    assert LAYERS[layer_of(module)][0] == layer
