@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from deepshrink.data import NoisyDataset, SignalDataset, encode_labels
+from deepshrink.data.dataset import SignalData, TrainingData
 from deepshrink.errors import ConfigError, DatasetError
 
 
@@ -339,8 +340,6 @@ def test_noisy_dataset_holds_its_fields_and_noise_only_and_clean_drops_the_noise
 
 
 def test_datasets_satisfy_the_protocols_the_trainer_and_the_runs_use():
-    from deepshrink.data.dataset import SignalData, TrainingData
-
     ds = make()
 
     class Pair:  # what the training loop needs, and no more (the estimator's arrays)
