@@ -69,14 +69,15 @@ from deepshrink.models import create_model, model_config
 from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.serialization import save_pretrained
 from deepshrink.train.checkpoint import capture_rng, restore_rng
-from deepshrink.train.config import config_from_dict, resolve
+from deepshrink.train.config import RECIPES, TrainConfig, config_from_dict, resolve
 from deepshrink.train.distributed import DistContext, resolve_device
 from deepshrink.train.engine import Trainer, autocast_dtype, predict_logits, seed_everything
+from deepshrink.train.settings import declared
 
 __all__ = ["DRSNClassifier"]
 
-_RECIPES = ("paper", "adamw")
-_NORMALIZE = ("none", "per_sample")
+_RECIPES = tuple(RECIPES)  # the training settings' recipes and normalisations, not a second list
+_NORMALIZE = declared(TrainConfig)["normalize"].choices
 
 
 class _Tensors:

@@ -12,7 +12,7 @@ ids, conditions). Typical use::
 """
 
 
-from deepshrink.data.dataset import NoisyDataset, SignalDataset, encode_labels
+from deepshrink.data.dataset import NoisyDataset, SignalData, SignalDataset, TrainingData, encode_labels
 from deepshrink.data.formats import (
     CWRU_12K_DRIVE_END,
     CWRU_NOMINAL_RPM,
@@ -41,7 +41,9 @@ __all__ = [
     "CWRU_NOMINAL_RPM",
     "FORMATS",
     "NoisyDataset",
+    "SignalData",
     "SignalDataset",
+    "TrainingData",
     "check_no_leak",
     "encode_labels",
     "kfold_by_recording",

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ import torch
 
 from deepshrink.errors import CheckpointError, ConfigError
 from deepshrink.experiments.plots import _pyplot
-from deepshrink.fileio import atomic_write
+from deepshrink.fileio import atomic_write, csv_cell
 from deepshrink.layers import Shrinkage, record_thresholds
 from deepshrink.noise import add_noise
 from deepshrink.seeds import Purpose, derive_seed
@@ -228,14 +227,6 @@ def analyze_thresholds(
     return ThresholdAnalysis(rows, correlations, layers, label_names, kind, mode)
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return "" if math.isnan(v) else f"{v:.6g}"
-    return str(v)
-
-
 def plot_thresholds(analysis: ThresholdAnalysis, out_dir: str | os.PathLike, *, prefix: str = "thresholds",
                     title: str | None = None, dpi: int = 120) -> list[Path]:  # fmt: skip
     """``{prefix}.png`` (per layer: τ, α and zero fraction vs SNR, with accuracy) and
@@ -322,7 +313,7 @@ def write_threshold_analysis(analysis: ThresholdAnalysis, out_dir: str | os.Path
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(THRESHOLD_COLUMNS)
     for r in analysis.rows:
-        w.writerow([_fmt(r[c]) for c in THRESHOLD_COLUMNS])
+        w.writerow([csv_cell(r[c]) for c in THRESHOLD_COLUMNS])
     main = out / f"{prefix}.csv"
     atomic_write(main, buf.getvalue().encode())
     paths = [main]
@@ -332,7 +323,7 @@ def write_threshold_analysis(analysis: ThresholdAnalysis, out_dir: str | os.Path
         cols = ("layer", "block", "rho_tau", "rho_alpha", "rho_zero")
         w.writerow(cols)
         for r in analysis.correlations:
-            w.writerow([_fmt(r[c]) for c in cols])
+            w.writerow([csv_cell(r[c]) for c in cols])
         corr = out / f"{prefix}_correlation.csv"
         atomic_write(corr, buf.getvalue().encode())
         paths.append(corr)
