@@ -64,6 +64,16 @@ def _draw(ax: Any, rows: Sequence[dict[str, Any]], noise: str, models: Sequence[
     ax.grid(True, alpha=0.3)
 
 
+def _save(plt: Any, fig: Any, path: Path, title: str | None, fontsize: int, dpi: int) -> Path:
+    """Title (red when it says LEAKY), lay out, write and close a figure."""
+    if title:
+        fig.suptitle(title, fontsize=fontsize, color="darkred" if "LEAKY" in title else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def plot_accuracy_vs_snr(
     rows: Sequence[dict[str, Any]],
     out_dir: str | os.PathLike,
@@ -102,23 +112,11 @@ def plot_accuracy_vs_snr(
     for ax in axes[0][1:]:
         ax.set_ylabel("")
     axes[0][0].legend(loc="lower right", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=9, color="darkred" if "LEAKY" in title else "black")
-    fig.tight_layout()
-    path = out / f"{prefix}accuracy_vs_snr.png"
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    paths.append(path)
+    paths.append(_save(plt, fig, out / f"{prefix}accuracy_vs_snr.png", title, 9, dpi))
     if len(noises) > 1:
         for noise in noises:
             fig, ax = plt.subplots(figsize=(5, 3.8))
             _draw(ax, rows, noise, models)
             ax.legend(loc="lower right", fontsize=8)
-            if title:
-                fig.suptitle(title, fontsize=7, color="darkred" if "LEAKY" in title else "black")
-            fig.tight_layout()
-            p = out / f"{prefix}accuracy_vs_snr_{noise}.png"
-            fig.savefig(p, dpi=dpi)
-            plt.close(fig)
-            paths.append(p)
+            paths.append(_save(plt, fig, out / f"{prefix}accuracy_vs_snr_{noise}.png", title, 7, dpi))
     return paths
