@@ -257,6 +257,21 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _plain_model(config: dict[str, Any], state: dict[str, Tensor], model_name: str | None) -> ResidualNet:
+    """A fresh :class:`ResidualNet` of ``config`` carrying ``state`` (kept weights, or a cohort's slice)."""
+    model = ResidualNet(**config)
+    model.load_state_dict(state)
+    model.model_name = model_name
+    return model
+
+
+def _run_writer(cfg: TrainConfig, data: RunData, run_dir: Path) -> RunWriter:
+    """The writer of one run's folder: its ``config.json`` records the input spec, config and data."""
+    input_spec = {"length": data.length, "sampling_rate": data.sampling_rate, "normalize": cfg.normalize}
+    extra = {"train_config": cfg.to_dict(), "data": data.info}
+    return RunWriter(run_dir, data.label_names, input_spec, extra)
+
+
 class RunWriter:
     """Writes a run's files (call on rank 0 only)."""
 
@@ -275,12 +290,8 @@ class RunWriter:
         atomic_write(self.run_dir / METRICS_CSV, ("\n".join(lines) + "\n").encode())
 
     def model(self, model: nn.Module, state: dict[str, Tensor] | None = None) -> None:
-        if state is not None:
-            # the best weights: a plain copy of the model carrying them
-            copy = ResidualNet(**model.config)
-            copy.load_state_dict(state)
-            copy.model_name = getattr(model, "model_name", None)
-            model = copy
+        if state is not None:  # the best weights: a plain copy of the model carrying them
+            model = _plain_model(model.config, state, getattr(model, "model_name", None))
         save_pretrained(model, self.run_dir, label_names=self.label_names, input_spec=self.input_spec, extra=self.extra)
 
 
@@ -292,8 +303,13 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, float]]:
 
 
 # ---------------------------------------------------------------------- logging
-def _make_logger(run_dir: Path | None, console: bool) -> tuple[logging.Logger, list[logging.Handler]]:
-    logger = logging.getLogger("deepshrink.train.run")
+RUN_LOGGER = "deepshrink.train.run"
+COHORT_LOGGER = "deepshrink.train.cohort"
+
+
+def _make_logger(run_dir: Path | None, console: bool, name: str = RUN_LOGGER) -> tuple[logging.Logger, list[logging.Handler]]:
+    """Logger ``name`` writing to stdout (``console``) and ``run_dir/train.log`` (a folder given)."""
+    logger = logging.getLogger(name)
     logger.setLevel(logging.INFO)
     logger.propagate = False
     handlers: list[logging.Handler] = []
@@ -308,6 +324,13 @@ def _make_logger(run_dir: Path | None, console: bool) -> tuple[logging.Logger, l
     for h in handlers:
         logger.addHandler(h)
     return logger, handlers
+
+
+def _close_logger(name: str, handlers: list[logging.Handler]) -> None:
+    """Close and detach the handlers :func:`_make_logger` added (the logger outlives the run)."""
+    for h in handlers:
+        h.close()
+        logging.getLogger(name).removeHandler(h)
 
 
 # ---------------------------------------------------------------------- test report
@@ -335,7 +358,120 @@ def report_test_set(
     return report
 
 
+def _best_note(cfg: TrainConfig, epoch: int) -> str:
+    """The test line's note when the kept weights are the best epoch's, not the last."""
+    return f" (weights of epoch {epoch}, best {cfg.monitor})"
+
+
 # ---------------------------------------------------------------------- train
+def _build_model(cfg: TrainConfig, data: RunData) -> ResidualNet:
+    """The run's model for ``data``, initialised from the run's own seed (alone or in a cohort)."""
+    seed_everything(derive_seed(cfg.seed, Purpose.INIT))
+    return create_model(cfg.model, in_channels=data.in_channels, num_classes=len(data.label_names), **cfg.model_args)
+
+
+def _set_threads(cfg: TrainConfig, ctx: DistContext) -> None:
+    """torch's CPU threads: the config's, or under torchrun on a CPU the cores shared by the processes."""
+    if cfg.num_threads is not None:
+        torch.set_num_threads(cfg.num_threads)
+    elif ctx.distributed and ctx.device.type == "cpu":
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, ctx.local_world_size)))
+
+
+def _resume_state(cfg: TrainConfig, resume_dir: Path) -> dict[str, Any]:
+    """The checkpoint of ``resume_dir``, refused when its saved config differs beyond runtime keys."""
+    if not resume_dir.is_dir():
+        raise CheckpointError(f"{resume_dir}: run folder to resume does not exist")
+    state = load_checkpoint(resume_dir / CKPT_NAME)
+    saved_cfg_path = resume_dir / CONFIG_YAML
+    if saved_cfg_path.is_file():
+        diff = config_diff(load_config(saved_cfg_path), cfg)
+        if diff:
+            raise CheckpointError(
+                f"{resume_dir}: cannot resume with a different configuration ({'; '.join(diff[:4])}); "
+                "only runtime keys (device, progress, num_threads, compile, eval_batch_size, "
+                "checkpoint_every) may change"
+            )
+    return state
+
+
+def _open_run_folder(
+    cfg: TrainConfig,
+    ctx: DistContext,
+    resume_dir: Path | None,
+    output: str | os.PathLike | None,
+    runs_root: str | os.PathLike,
+    force: bool,
+) -> Path:
+    """The run folder on every process: rank 0 creates it (or reuses ``resume_dir``) and broadcasts
+    its path, or its :class:`ConfigError`, so all ranks fail or go on together."""
+    message = ""
+    if ctx.is_main:
+        try:
+            run_dir = resume_dir if resume_dir is not None else create_run_folder(cfg, output, runs_root, force)
+            message = "ok:" + str(run_dir)
+        except ConfigError as err:
+            message = "error:" + str(err)
+    message = ctx.broadcast_text(message)
+    if message.startswith("error:"):
+        raise ConfigError(message[len("error:") :])
+    return Path(message[len("ok:") :])
+
+
+def _resume_trainer(trainer: Trainer, state: dict[str, Any], resume_dir: Path, ctx: DistContext,
+                    writer: RunWriter | None, log: Any) -> None:  # fmt: skip
+    """Load ``state`` into ``trainer``, drop the temp files of writes the crash cut short, rewrite metrics."""
+    trainer.load_state_dict(state, source=str(resume_dir / CKPT_NAME))
+    if ctx.is_main:
+        for stale in resume_dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+    log(f"resumed {resume_dir} at epoch {trainer.epoch}, step {trainer.step_in_epoch} (global step {trainer.global_step})")
+    if writer is not None:
+        writer.metrics(trainer.history)
+
+
+def _log_start(cfg: TrainConfig, ctx: DistContext, data: RunData, model: nn.Module, trainer: Trainer,
+               run_dir: Path | None, log: Any) -> None:  # fmt: skip
+    """The opening lines of a fresh run: folder, model and data sizes, device and batch."""
+    log(f"run folder: {run_dir}" if run_dir is not None else "training in memory (no run folder)")
+    log(
+        f"model {cfg.model}: {sum(p.numel() for p in model.parameters()):,} parameters; data {cfg.data}: "
+        f"{data.info['observations']} observations, {data.info['recordings']} recordings, "
+        f"{len(data.label_names)} classes, length {data.length}"
+    )
+    log(
+        f"device {ctx.device}, {ctx.world_size} process(es), global batch {cfg.batch_size} "
+        f"({cfg.batch_size // ctx.world_size} per process), {trainer.steps_per_epoch} steps per epoch, "
+        f"recipe {cfg.recipe} (lr {cfg.lr}, weight decay {cfg.weight_decay})"
+        + (f", amp {trainer.amp_dtype}" if trainer.amp_dtype is not None else "")
+    )
+
+
+def _fit(trainer: Trainer, logger: logging.Logger, handlers: list[logging.Handler]) -> list[dict[str, Any]]:
+    """``trainer.fit()``; a divergence goes into train.log only (the caller, the CLI, reports it itself)."""
+    try:
+        return trainer.fit()
+    except TrainingDiverged as err:
+        record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, f"error: {err}", None, None)
+        for h in handlers:
+            if isinstance(h, logging.FileHandler):
+                h.handle(record)
+        raise
+
+
+def _test_kept(cfg: TrainConfig, trainer: Trainer, data: RunData, ctx: DistContext, run_dir: Path | None,
+               log: Any) -> tuple[nn.Module, dict[str, Any] | None]:  # fmt: skip
+    """The model with its kept weights (best epoch or last) and, on rank 0, its test report."""
+    report = None
+    final = trainer.model
+    if trainer._keep_best:
+        final.load_state_dict(trainer.best_state)
+    if ctx.is_main:
+        best = _best_note(cfg, trainer.best["epoch"]) if trainer._keep_best else ""
+        report = report_test_set(cfg, final, data, ctx.device, run_dir, log, note=best)
+    return final, report
+
+
 @dataclass
 class TrainResult:
     """What :func:`train` returns (on every process; only rank 0 has ``test_report``)."""
@@ -384,100 +520,30 @@ def train(
     ctx = DistContext.setup(cfg.device)
     handlers: list[logging.Handler] = []
     try:
-        if cfg.num_threads is not None:
-            torch.set_num_threads(cfg.num_threads)
-        elif ctx.distributed and ctx.device.type == "cpu":
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, ctx.local_world_size)))
+        _set_threads(cfg, ctx)
         resume_dir = Path(resume) if resume is not None else None
-        state = None
-        if resume_dir is not None:
-            if not resume_dir.is_dir():
-                raise CheckpointError(f"{resume_dir}: run folder to resume does not exist")
-            state = load_checkpoint(resume_dir / CKPT_NAME)
-            saved_cfg_path = resume_dir / CONFIG_YAML
-            if saved_cfg_path.is_file():
-                diff = config_diff(load_config(saved_cfg_path), cfg)
-                if diff:
-                    raise CheckpointError(
-                        f"{resume_dir}: cannot resume with a different configuration ({'; '.join(diff[:4])}); "
-                        "only runtime keys (device, progress, num_threads, compile, eval_batch_size, "
-                        "checkpoint_every) may change"
-                    )
-
+        state = _resume_state(cfg, resume_dir) if resume_dir is not None else None
         data = prepare_data(cfg, dataset)
         check_batch_size(cfg.batch_size, len(data.train), ctx.world_size)
-        seed_everything(derive_seed(cfg.seed, Purpose.INIT))
-        model = create_model(cfg.model, in_channels=data.in_channels, num_classes=len(data.label_names), **cfg.model_args)
-
-        # the run folder: created by rank 0, its path broadcast to the others
-        run_dir: Path | None = None
-        if write:
-            message = ""
-            if ctx.is_main:
-                try:
-                    run_dir = resume_dir if resume_dir is not None else create_run_folder(cfg, output, runs_root, force)
-                    message = "ok:" + str(run_dir)
-                except ConfigError as err:
-                    message = "error:" + str(err)
-            message = ctx.broadcast_text(message)
-            if message.startswith("error:"):
-                raise ConfigError(message[len("error:") :])
-            run_dir = Path(message[len("ok:") :])
+        model = _build_model(cfg, data)
+        run_dir = _open_run_folder(cfg, ctx, resume_dir, output, runs_root, force) if write else None
 
         logger, handlers = _make_logger(run_dir if ctx.is_main else None, console and ctx.is_main)
         log = logger.info
-        input_spec = {"length": data.length, "sampling_rate": data.sampling_rate, "normalize": cfg.normalize}
-        extra = {"train_config": cfg.to_dict(), "data": data.info}
-        writer = RunWriter(run_dir, data.label_names, input_spec, extra) if (run_dir is not None and ctx.is_main) else None
-
+        writer = _run_writer(cfg, data, run_dir) if (run_dir is not None and ctx.is_main) else None
         trainer = Trainer(cfg, model, data.train, data.val, ctx=ctx, writer=writer, log=log)
         if state is not None:
-            trainer.load_state_dict(state, source=str(resume_dir / CKPT_NAME))
-            if ctx.is_main:  # temp files of writes cut short by the crash
-                for stale in resume_dir.glob(".*.tmp"):
-                    stale.unlink(missing_ok=True)
-            log(f"resumed {resume_dir} at epoch {trainer.epoch}, step {trainer.step_in_epoch} (global step {trainer.global_step})")
+            _resume_trainer(trainer, state, resume_dir, ctx, writer, log)
+        else:
             if writer is not None:
-                writer.metrics(trainer.history)
-        elif writer is not None:
-            atomic_write(run_dir / CONFIG_YAML, to_yaml(cfg).encode())
-        if state is None:
-            log(f"run folder: {run_dir}" if run_dir is not None else "training in memory (no run folder)")
-            log(
-                f"model {cfg.model}: {sum(p.numel() for p in model.parameters()):,} parameters; data {cfg.data}: "
-                f"{data.info['observations']} observations, {data.info['recordings']} recordings, "
-                f"{len(data.label_names)} classes, length {data.length}"
-            )
-            log(
-                f"device {ctx.device}, {ctx.world_size} process(es), global batch {cfg.batch_size} "
-                f"({cfg.batch_size // ctx.world_size} per process), {trainer.steps_per_epoch} steps per epoch, "
-                f"recipe {cfg.recipe} (lr {cfg.lr}, weight decay {cfg.weight_decay})"
-                + (f", amp {trainer.amp_dtype}" if trainer.amp_dtype is not None else "")
-            )
-        try:
-            history = trainer.fit()
-        except TrainingDiverged as err:
-            # into train.log only: the caller (the CLI) reports the error itself
-            record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, f"error: {err}", None, None)
-            for h in handlers:
-                if isinstance(h, logging.FileHandler):
-                    h.handle(record)
-            raise
-
-        # test report on the kept weights (rank 0)
-        report = None
-        final = trainer.model
-        if trainer._keep_best:
-            final.load_state_dict(trainer.best_state)
-        if ctx.is_main:
-            best = f" (weights of epoch {trainer.best['epoch']}, best {cfg.monitor})" if trainer._keep_best else ""
-            report = report_test_set(cfg, final, data, ctx.device, run_dir, log, note=best)
+                atomic_write(run_dir / CONFIG_YAML, to_yaml(cfg).encode())
+            _log_start(cfg, ctx, data, model, trainer, run_dir, log)
+        history = _fit(trainer, logger, handlers)
+        final, report = _test_kept(cfg, trainer, data, ctx, run_dir, log)
         ctx.barrier()
         return TrainResult(run_dir, history, report, final, cfg)
     finally:
-        for h in handlers:
-            h.close()
-            logging.getLogger("deepshrink.train.run").removeHandler(h)
+        _close_logger(RUN_LOGGER, handlers)
         ctx.close()
 
 
