@@ -598,6 +598,82 @@ def check_cohort(cfgs: list[TrainConfig]) -> None:
             raise ConfigError(f"run {i} of the cohort differs from run 0 in {', '.join(diff)}: train them apart")
 
 
+def _cohort_logger(cohort_dir: Path | None, say: Any) -> tuple[Any, list[logging.Handler]]:
+    """The cohort's log: every line to ``cohort_dir/train.log``; resumes, early stops and
+    divergences to ``say`` too."""
+    if cohort_dir is not None:
+        cohort_dir.mkdir(parents=True, exist_ok=True)
+    logger, handlers = _make_logger(cohort_dir, False, COHORT_LOGGER)
+
+    def cohort_log(message: str) -> None:
+        logger.info(message)
+        if "diverged" in message or "early stopping" in message or message.startswith("resumed"):
+            say(message)
+
+    return cohort_log, handlers
+
+
+def _write_configs(cfgs: list[TrainConfig], run_dirs: list[Path]) -> None:
+    """Each run's folder with its ``config.yaml`` (kept when there: a resumed cohort)."""
+    for c, run_dir in zip(cfgs, run_dirs):
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        if not (Path(run_dir) / CONFIG_YAML).is_file():
+            atomic_write(Path(run_dir) / CONFIG_YAML, to_yaml(c).encode())
+
+
+def _resume_or_start(trainer: Trainer, cohort_dir: Path | None, names: list[str], cfg: TrainConfig, log: Any) -> None:
+    """Resume ``trainer`` from the cohort's ``last.ckpt`` when there is one (of the same runs), else
+    log the cohort's start."""
+    ckpt = cohort_dir / CKPT_NAME if cohort_dir is not None else None
+    if ckpt is not None and ckpt.is_file():
+        state = load_checkpoint(ckpt)
+        if list(state.get("members", [])) != list(names):
+            raise CheckpointError(f"{ckpt}: the checkpoint of other runs ({', '.join(state.get('members', [])[:3])}, ...)")
+        trainer.load_state_dict(state, source=str(ckpt))
+        for stale in cohort_dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        log(f"resumed the cohort at epoch {trainer.epoch}, step {trainer.step_in_epoch} (global step {trainer.global_step})")
+    else:
+        log(f"cohort of {len(names)} runs of {cfg.model} (stack {len(names)}): {', '.join(names)}")
+
+
+def _member_result(
+    i: int,
+    cfg: TrainConfig,
+    data: RunData,
+    trainer: Trainer,
+    template: dict[str, Any],
+    model_name: str | None,
+    run_dir: Path | None,
+    ctx: DistContext,
+    header: str,
+) -> CohortRunResult:
+    """Slice ``i`` of a trained cohort as a run alone: its train.log, metrics.csv, model and test report."""
+    res = trainer.slice_result(i)
+    run_logger, run_handlers = _make_logger(run_dir, False) if run_dir is not None else (None, [])
+    run_log = run_logger.info if run_logger is not None else (lambda message: None)
+    try:
+        run_log(header)
+        for row in res["history"]:
+            run_log(trainer.epoch_line(row))
+        if run_dir is not None:
+            RunWriter(run_dir, data.label_names, {}, {}).metrics(res["history"])
+        model, report = None, None
+        if res["state"] is not None:
+            model = _plain_model(template, res["state"], model_name)
+            if run_dir is not None:
+                _run_writer(cfg, data, run_dir).model(model)
+            model = model.to(ctx.device)  # tested where it trained (as a run alone is)
+            best = cfg.keep == "best" and trainer.validating and trainer.best_states[i] is not None
+            note = _best_note(cfg, res["best"]["epoch"]) if best else ""
+            report = report_test_set(cfg, model, data, ctx.device, run_dir, run_log, note=note)
+        else:
+            run_log(f"error: {res['message']}")
+        return CohortRunResult(run_dir, res["history"], report, model, cfg, res["status"], res["message"], len(data.train))
+    finally:
+        _close_logger(RUN_LOGGER, run_handlers)
+
+
 def train_cohort(
     cfgs: list[TrainConfig],
     datasets: list[Any],
@@ -648,98 +724,33 @@ def train_cohort(
         torch.set_num_threads(cfg.num_threads)
     started = time.perf_counter()
     datas = [prepare_data(c, ds) for c, ds in zip(cfgs, datasets)]
-    models = []
-    for c, d in zip(cfgs, datas):
-        seed_everything(derive_seed(c.seed, Purpose.INIT))
-        models.append(create_model(c.model, in_channels=d.in_channels, num_classes=len(d.label_names), **c.model_args))
-    stacked = stack_models(models)
-    del models
-
-    handlers: list[logging.Handler] = []
-    if cohort_dir is not None:
-        cohort_dir = Path(cohort_dir)
-        cohort_dir.mkdir(parents=True, exist_ok=True)
-        h = logging.FileHandler(cohort_dir / LOG_NAME, encoding="utf-8")
-        h.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
-        handlers.append(h)
-    logger = logging.getLogger("deepshrink.train.cohort")
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    for h in handlers:
-        logger.addHandler(h)
-
-    def cohort_log(message: str) -> None:
-        logger.info(message)
-        if "diverged" in message or "early stopping" in message or message.startswith("resumed"):
-            say(message)
-
+    stacked = stack_models([_build_model(c, d) for c, d in zip(cfgs, datas)])
+    cohort_dir = Path(cohort_dir) if cohort_dir is not None else None
+    cohort_log, handlers = _cohort_logger(cohort_dir, say)
     try:
         if run_dirs is not None:
-            for c, run_dir in zip(cfgs, run_dirs):
-                Path(run_dir).mkdir(parents=True, exist_ok=True)
-                if not (Path(run_dir) / CONFIG_YAML).is_file():
-                    atomic_write(Path(run_dir) / CONFIG_YAML, to_yaml(c).encode())
+            _write_configs(cfgs, run_dirs)
         writer = CohortWriter(cohort_dir, names, run_dirs) if cohort_dir is not None else None
         trainer = Trainer(cfg, stacked, [d.train for d in datas], [d.val for d in datas],
                           seeds=[c.seed for c in cfgs], ctx=ctx, writer=writer, log=cohort_log)  # fmt: skip
-        ckpt = cohort_dir / CKPT_NAME if cohort_dir is not None else None
-        if ckpt is not None and ckpt.is_file():
-            state = load_checkpoint(ckpt)
-            if list(state.get("members", [])) != list(names):
-                raise CheckpointError(f"{ckpt}: the checkpoint of other runs ({', '.join(state.get('members', [])[:3])}, ...)")
-            trainer.load_state_dict(state, source=str(ckpt))
-            for stale in cohort_dir.glob(".*.tmp"):
-                stale.unlink(missing_ok=True)
-            cohort_log(f"resumed the cohort at epoch {trainer.epoch}, step {trainer.step_in_epoch} (global step {trainer.global_step})")
-        else:
-            cohort_log(f"cohort of {len(cfgs)} runs of {cfg.model} (stack {len(cfgs)}): {', '.join(names)}")
+        _resume_or_start(trainer, cohort_dir, names, cfg, cohort_log)
         trainer.fit()
         wall = time.perf_counter() - started
 
         results: list[CohortRunResult | None] = []
-        template = ResidualNet(**{k: v for k, v in stacked.config.items() if k != "stack"})
+        template = ResidualNet(**{k: v for k, v in stacked.config.items() if k != "stack"}).config
         for i, (c, data) in enumerate(zip(cfgs, datas)):
             if i in skip:
                 results.append(None)
                 continue
-            res = trainer.slice_result(i)
             run_dir = Path(run_dirs[i]) if run_dirs is not None else None
-            run_logger, run_handlers = _make_logger(run_dir, False) if run_dir is not None else (None, [])
-            run_log = run_logger.info if run_logger is not None else (lambda message: None)
-            try:
-                run_log(f"trained as slice {i} of a cohort of {len(cfgs)} runs (one stacked network); "
-                        f"{trainer.global_step} steps, {wall:.1f} s for the cohort")  # fmt: skip
-                for row in res["history"]:
-                    run_log(trainer.epoch_line(row))
-                if run_dir is not None:
-                    RunWriter(run_dir, data.label_names, {}, {}).metrics(res["history"])
-                model, report = None, None
-                if res["state"] is not None:
-                    model = ResidualNet(**template.config)
-                    model.load_state_dict(res["state"])
-                    model.model_name = getattr(stacked, "model_name", None)
-                    if run_dir is not None:
-                        input_spec = {"length": data.length, "sampling_rate": data.sampling_rate, "normalize": c.normalize}
-                        extra = {"train_config": c.to_dict(), "data": data.info}
-                        RunWriter(run_dir, data.label_names, input_spec, extra).model(model)
-                    model = model.to(ctx.device)  # tested where it trained (as a run alone is)
-                    best = c.keep == "best" and trainer.validating and trainer.best_states[i] is not None
-                    note = f" (weights of epoch {res['best']['epoch']}, best {c.monitor})" if best else ""
-                    report = report_test_set(c, model, data, ctx.device, run_dir, run_log, note=note)
-                else:
-                    run_log(f"error: {res['message']}")
-                result = CohortRunResult(run_dir, res["history"], report, model, c, res["status"], res["message"],
-                                         len(data.train))  # fmt: skip
-            finally:
-                for h in run_handlers:
-                    h.close()
-                    logging.getLogger("deepshrink.train.run").removeHandler(h)
+            header = (f"trained as slice {i} of a cohort of {len(cfgs)} runs (one stacked network); "
+                      f"{trainer.global_step} steps, {wall:.1f} s for the cohort")  # fmt: skip
+            result = _member_result(i, c, data, trainer, template, getattr(stacked, "model_name", None), run_dir, ctx,
+                                    header)  # fmt: skip
             results.append(result)
             if on_done is not None:
                 on_done(i, result)
         return results
     finally:
-        for h in handlers:
-            h.close()
-            logger.removeHandler(h)
-
+        _close_logger(COHORT_LOGGER, handlers)
