@@ -430,6 +430,58 @@ def _prepare_folder(spec: StudySpec, out: Path, force: bool) -> None:
         atomic_write(saved, study_to_yaml(spec).encode())
 
 
+def _set_threads(num_threads: int | None, device: str, say: Callable[[str], None]) -> int | None:
+    """This process's torch CPU threads (returned: the runs get the same); torchrun shards on a CPU
+    share the cores unless told otherwise, and an oversubscribed machine gets a warning."""
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    if num_threads is None and local > 1 and shard_device(device) == "cpu":  # torchrun shards share the cores
+        num_threads = max(1, available_cpus() // local)
+    if num_threads is not None:
+        if num_threads * local > available_cpus():
+            say(f"warning: {local} process(es) x {num_threads} thread(s) on {available_cpus()} core(s) "
+                "oversubscribe the machine; each step can get many times slower")  # fmt: skip
+        torch.set_num_threads(num_threads)
+    return num_threads
+
+
+def _shard_plan(runs: list[RunSpec], cohorts: list[list[RunSpec]], shard: tuple[int, int]
+                ) -> tuple[list[list[RunSpec]], list[RunSpec], list[RunSpec]]:  # fmt: skip
+    """This shard's cohorts, its runs (trained, then tested), and the clean-protocol cells it tests
+    (those whose clean run it trains)."""
+    i, n = shard
+    mine_cohorts = cohorts[i::n]
+    trained_here = {r.run_id for c in mine_cohorts for r in c}
+    cells = [r for r in runs if not r.trains and r.clean_run.run_id in trained_here]  # tested by this shard
+    mine = [r for c in mine_cohorts for r in c] + cells
+    return mine_cohorts, mine, cells
+
+
+def _note_orphans(out: Path, cohorts: list[list[RunSpec]], done: set[str], say: Callable[[str], None]) -> None:
+    """Say so when unfinished cohort checkpoints belong to none of this plan's cohorts (another --stack)."""
+    planned = {_cohort_dir(out, c).name for c in cohorts}
+    planned |= {_cohort_dir(out, left).name for c in cohorts if (left := [r for r in c if r.run_id not in done])}
+    root = out / "cohorts"
+    orphans = sorted(p.parent.name for p in root.glob("*/last.ckpt") if p.parent.name not in planned) if root.is_dir() else []
+    if orphans:
+        say(f"note: {len(orphans)} unfinished cohort checkpoint(s) in {root} do not match this --stack "
+            f"(e.g. {orphans[0]}); rerun with the --stack they were started with to resume them")  # fmt: skip
+
+
+def _test_clean_cells(spec: StudySpec, cells: list[RunSpec], out: Path, done: set[str], device: str,
+                      record: Callable[[dict[str, Any]], None]) -> None:  # fmt: skip
+    """Record each clean-protocol cell not yet done: its clean run's saved model tested at the cell's
+    noise (a diverged clean run: its row, without test numbers)."""
+    clean_rows = {r["run_id"]: r for r in read_results(out / "results.csv")}
+    for cell in cells:
+        base = clean_rows.get(cell.clean_run.run_id)
+        if cell.run_id in done or base is None:
+            continue
+        if base.get("status") == "diverged":
+            record({**base, "run_id": cell.run_id, "noise": cell.noise, "snr_db": cell.snr_db, "seconds": 0.0})
+        else:
+            record(evaluate_clean_cell(spec, cell, out, base, device=device))
+
+
 def run_study(
     spec: StudySpec,
     out_dir: str | os.PathLike,
@@ -480,26 +532,14 @@ def run_study(
     _prepare_folder(spec, out, force)
     results_path = out / "results.csv"
 
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
-    if num_threads is None and local > 1 and shard_device(device) == "cpu":  # torchrun shards share the cores
-        num_threads = max(1, available_cpus() // local)
-    if num_threads is not None:
-
-        if num_threads * local > available_cpus():
-            say(f"warning: {local} process(es) x {num_threads} thread(s) on {available_cpus()} core(s) "
-                "oversubscribe the machine; each step can get many times slower")  # fmt: skip
-        torch.set_num_threads(num_threads)
+    num_threads = _set_threads(num_threads, device, say)
     device = shard_device(device)
     cache = _DataCache(out / "data" if cache_data else None)
     if stack is None:  # shards must agree on the cohorts: there, the device's cap only (not its free memory)
         data = cache.get(spec, run_config(spec, runs[0])) if shard[1] == 1 else None
         stack = default_stack(device, data, len(runs))
     cohorts = plan_cohorts(spec, runs, stack)
-    i, n = shard
-    mine_cohorts = cohorts[i::n]
-    trained_here = {r.run_id for c in mine_cohorts for r in c}
-    cells = [r for r in runs if not r.trains and r.clean_run.run_id in trained_here]  # tested by this shard
-    mine = [r for c in mine_cohorts for r in c] + cells
+    mine_cohorts, mine, cells = _shard_plan(runs, cohorts, shard)
     done = {r["run_id"] for r in read_results(results_path)}
     todo = [r for r in mine if r.run_id not in done]
     todo_cohorts = [c for c in mine_cohorts if any(r.run_id not in done for r in c)]
@@ -507,13 +547,8 @@ def run_study(
     grouping = f" in {len(todo_cohorts)} cohort(s) of up to {stack} stacked runs" if stack > 1 and todo else ""
     say(f"{tag}study {spec.name}: {len(runs)} runs in all, {len(mine)} in this shard, "
         f"{len(mine) - len(todo)} already done, {len(todo)} to run{grouping} -> {out}")  # fmt: skip
-    planned = {_cohort_dir(out, c).name for c in cohorts}
-    planned |= {_cohort_dir(out, left).name for c in cohorts if (left := [r for r in c if r.run_id not in done])}
-    root = out / "cohorts"
-    orphans = sorted(p.parent.name for p in root.glob("*/last.ckpt") if p.parent.name not in planned) if root.is_dir() else []
-    if orphans and shard[1] == 1:
-        say(f"note: {len(orphans)} unfinished cohort checkpoint(s) in {root} do not match this --stack "
-            f"(e.g. {orphans[0]}); rerun with the --stack they were started with to resume them")  # fmt: skip
+    if shard[1] == 1:  # shards each plan a part only
+        _note_orphans(out, cohorts, done, say)
     ran: list[str] = []
 
     def record(row: dict[str, Any]) -> None:
@@ -541,15 +576,7 @@ def run_study(
             run_cohort(spec, cohort, out, dataset=ds, data_file=cache.path, device=device, num_threads=num_threads,
                        save_runs=save_runs, done=done, on_row=record, log=lambda m: say(tag + m))  # fmt: skip
     if cells and (max_runs is None or len(ran) < max_runs):
-        clean_rows = {r["run_id"]: r for r in read_results(results_path)}
-        for cell in cells:
-            base = clean_rows.get(cell.clean_run.run_id)
-            if cell.run_id in done or base is None:
-                continue
-            if base.get("status") == "diverged":
-                record({**base, "run_id": cell.run_id, "noise": cell.noise, "snr_db": cell.snr_db, "seconds": 0.0})
-            else:
-                record(evaluate_clean_cell(spec, cell, out, base, device=device))
+        _test_clean_cells(spec, cells, out, done, device, record)
     all_ids = {r.run_id for r in runs}
     finished = {r["run_id"] for r in read_results(results_path)} & all_ids
     report_path = None
