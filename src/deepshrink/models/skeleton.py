@@ -51,7 +51,7 @@ INITS = ("torch", "he_normal")
 """Weight initialisations: ``torch`` (the default) keeps PyTorch's own layer initialisation
 (convolution weights and biases uniform in +-1/sqrt(fan_in)); ``he_normal`` is the authors' code
 (Kaiming-normal weights, std sqrt(2/fan_in), zero biases). Chosen by measurement
-(``benchmarks/training_quality.py``, ``docs/results.md`` section 0): every convolution feeds a
+(``benchmarks/training_quality.py``, ``docs/results.md`` section A): every convolution feeds a
 BatchNorm, so the weights' scale does not change what the network computes, only how far a step
 moves them; ``he_normal`` weights are sqrt(6) times larger, their steps 2.5x (AdamW) to 6x (SGD)
 smaller, and under AdamW the paper's networks scored 4.7-15.5 points lower on noisy FordA."""
