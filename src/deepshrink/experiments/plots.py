@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,9 @@ def _draw(ax: Any, rows: Sequence[dict[str, Any]], noise: str, models: Sequence[
 
 def _save(plt: Any, fig: Any, path: Path, title: str | None, fontsize: int, dpi: int) -> Path:
     """Title (red when it says LEAKY), lay out, write and close a figure."""
-    if title:
-        fig.suptitle(title, fontsize=fontsize, color="darkred" if "LEAKY" in title else "black")
+    if title:  # wrapped to the figure's width (about 120 / fontsize characters per inch)
+        text = textwrap.fill(title, width=max(20, int(fig.get_figwidth() * 120 / fontsize)))
+        fig.suptitle(text, fontsize=fontsize, color="darkred" if "LEAKY" in title else "black")
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
