@@ -51,6 +51,11 @@ def _round(value: float) -> int:
     return int(np.floor(value + 0.5))
 
 
+def _n_test(fraction: float, n: int) -> int:
+    """How many of ``n`` go to test: ``round(fraction * n)``, at least 1 and at most ``n - 1``."""
+    return min(max(_round(fraction * n), 1), n - 1)
+
+
 def _split_from_test_recordings(
     ds: SignalDataset, rec: np.ndarray, test_codes: np.ndarray
 ) -> Split:
@@ -133,11 +138,11 @@ def split_by_recording(
         for k in range(ds.num_classes):
             members = rng.permutation(codes[labels == k])
             if members.size >= 2:
-                n_test = min(max(_round(test_fraction * members.size), 1), members.size - 1)
+                n_test = _n_test(test_fraction, members.size)
                 test_codes.append(members[:n_test])
     if not test_codes:
         members = rng.permutation(codes)
-        n_test = min(max(_round(test_fraction * members.size), 1), members.size - 1)
+        n_test = _n_test(test_fraction, members.size)
         test_codes.append(members[:n_test])
     return _split_from_test_recordings(ds, rec, np.concatenate(test_codes))
 
@@ -165,10 +170,10 @@ def split_by_window(ds: SignalDataset, test_fraction: float = 0.2, seed: int = 0
     for k in range(ds.num_classes):
         members = rng.permutation(np.flatnonzero(y == k))
         if members.size >= 2:
-            test.append(members[: min(max(_round(test_fraction * members.size), 1), members.size - 1)])
+            test.append(members[: _n_test(test_fraction, members.size)])
     test_idx = np.sort(np.concatenate(test)).astype(np.int64)
     if test_idx.size == 0:  # every class has one observation
-        test_idx = np.sort(rng.permutation(len(ds))[: min(max(_round(test_fraction * len(ds)), 1), len(ds) - 1)])
+        test_idx = np.sort(rng.permutation(len(ds))[: _n_test(test_fraction, len(ds))])
     train_idx = np.setdiff1d(np.arange(len(ds), dtype=np.int64), test_idx)
     return train_idx, test_idx.astype(np.int64)
 

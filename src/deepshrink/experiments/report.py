@@ -43,7 +43,7 @@ from typing import Any
 from deepshrink.errors import ConfigError
 from deepshrink.experiments.plots import plot_accuracy_vs_snr
 from deepshrink.experiments.results import read_results
-from deepshrink.experiments.spec import load_study
+from deepshrink.experiments.spec import DEFAULT_SETTING, load_study
 from deepshrink.experiments.stats import (
     Setting,
     _ordered,
@@ -146,7 +146,7 @@ def format_console_table(rows: Sequence[dict[str, Any]], spec: Any | None = None
     lines: list[str] = []
     for st in settings:
         mine = [r for r in rows if setting_of(r) == st]
-        if len(settings) > 1 or st != ("fixed", "none", "recording"):
+        if len(settings) > 1 or st != DEFAULT_SETTING:
             lines += ([""] if lines else []) + [f"== {setting_label(st)}"]
         lines += _console_setting(mine, [m for m in models if any(r["model"] == m for r in mine)], noises, snrs)
     chance = chance_level(rows)
@@ -434,7 +434,7 @@ def write_study_report(
     settings = _settings(rows, spec)
     figures = []
     for st in settings:
-        tag = "".join(f"{t}_" for t, default in zip(st, ("fixed", "none", "recording")) if t != default)
+        tag = "".join(f"{t}_" for t, default in zip(st, DEFAULT_SETTING) if t != default)
         plain = len(settings) == 1 and not tag
         figures += plot_accuracy_vs_snr([r for r in rows if setting_of(r) == st], fig_dir, models=models, noises=noises,
                                         prefix=(getattr(spec, "name", None) or "study") + "_" + tag,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from deepshrink.experiments.spec import AXIS_DEFAULTS
 from deepshrink.fileio import atomic_write, csv_cell, locked
 
 __all__ = ["RESULT_COLUMNS", "append_result", "read_results"]
@@ -73,7 +74,7 @@ def _rewrite_with_header(path: Path, columns: list[str]) -> None:
 
 
 # what a row of an older results.csv without these columns was
-_IMPLIED = {"normalize": "none", "split": "recording", "noise_protocol": "fixed"}
+_IMPLIED = dict(AXIS_DEFAULTS)
 _INT_COLUMNS = {"seed", "fold", "epochs", "parameters", "n_train", "n_test", "num_classes", "stack"}
 _FLOAT_COLUMNS = {"snr_db", "train_acc", "test_acc", "test_macro_f1", "test_loss", "seconds", "total_seconds"}
 

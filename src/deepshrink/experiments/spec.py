@@ -70,6 +70,7 @@ __all__ = [
     "RunSpec",
     "AXES",
     "AXIS_DEFAULTS",
+    "DEFAULT_SETTING",
     "LEAKY_SPLITS",
     "SETUP_KEYS",
     "axis_choices",
@@ -86,7 +87,6 @@ __all__ = [
 NOISE_KINDS = NOISE_CHOICES
 """The noise kinds a study takes: those of :mod:`deepshrink.noise`, and ``none`` (the training setting's)."""
 # TrainConfig keys the study sets per run; a study's ``train:`` mapping may not set them.
-_STUDY_KEYS = frozenset({"model", "data", "data_args", "noise", "snr", "seed", "noise_protocol", "normalize", "split"})
 
 
 def _choices(key: str) -> tuple[str, ...]:
@@ -97,6 +97,10 @@ def _choices(key: str) -> tuple[str, ...]:
 AXES = ("noise_protocol", "normalize", "split")
 """The study axes: study keys that take a value or a list, crossed with the grid."""
 AXIS_DEFAULTS = {"noise_protocol": "fixed", "normalize": "none", "split": "recording"}
+DEFAULT_SETTING = tuple(AXIS_DEFAULTS[a] for a in AXES)
+"""The axis values of a run that names none (and of every row of an older ``results.csv``)."""
+# TrainConfig keys the study sets per run; a study's ``train:`` mapping may not set them.
+_STUDY_KEYS = frozenset({"model", "data", "data_args", "noise", "snr", "seed", *AXES})
 # the run-id tag of each non-default axis value
 _TAGS = {"per_sample": "std", "fresh": "fresh", "clean": "trainclean"}
 LEAKY_SPLITS = frozenset({"window"})
@@ -322,16 +326,18 @@ class RunSpec:
     def run_id(self) -> str:
         """``<model>-<noise>-<snr>dB[-<axes>]-seed<s>[-fold<f>]``, e.g. ``drsn_cw_paper-pink-m5dB-seed0``;
         non-default axis values are tagged: ``-std`` (per_sample), ``-window``, ``-fresh``, ``-trainclean``."""
-        if self.snr_db is None:
-            level = "clean"
-        else:
-            v = float(self.snr_db)
-            text = f"{abs(v):g}".replace(".", "p")
-            level = f"{'m' if v < 0 else ''}{text}dB"
-        tags = "".join(f"-{_TAGS.get(getattr(self, a), getattr(self, a))}" for a in ("normalize", "split", "protocol")
-                       if getattr(self, a) != AXIS_DEFAULTS["noise_protocol" if a == "protocol" else a])  # fmt: skip
+        axes = {"normalize": self.normalize, "split": self.split, "noise_protocol": self.protocol}  # the ids' tag order
+        tags = "".join(f"-{_TAGS.get(v, v)}" for axis, v in axes.items() if v != AXIS_DEFAULTS[axis])
         tail = f"-seed{self.seed}" + ("" if self.fold is None else f"-fold{self.fold}")
-        return f"{self.model}-{self.noise}-{level}{tags}{tail}"
+        return f"{self.model}-{self.noise}-{self.level}{tags}{tail}"
+
+    @property
+    def level(self) -> str:
+        """The SNR as the run id writes it: ``m5dB``, ``0dB``, ``2p5dB``, or ``clean``."""
+        if self.snr_db is None:
+            return "clean"
+        v = float(self.snr_db)
+        return f"{'m' if v < 0 else ''}{f'{abs(v):g}'.replace('.', 'p')}dB"
 
     @property
     def trains(self) -> bool:

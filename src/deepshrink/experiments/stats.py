@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from deepshrink.experiments.spec import AXES, DEFAULT_SETTING
 from deepshrink.models import is_model, model_family, model_label
 
 __all__ = [
@@ -69,7 +70,7 @@ _SPLIT_TEXT = {"recording": "split by recording (leak-free)",
 
 def setting_of(row: dict[str, Any]) -> Setting:
     """The study axes of a ``results.csv`` row (older files: the defaults)."""
-    return (row.get("noise_protocol") or "fixed", row.get("normalize") or "none", row.get("split") or "recording")
+    return tuple(row.get(axis) or default for axis, default in zip(AXES, DEFAULT_SETTING))  # type: ignore[return-value]
 
 
 def setting_label(setting: Setting, markdown: bool = False) -> str:

@@ -381,9 +381,8 @@ def evaluate_clean_cell(spec: StudySpec, run: RunSpec, out_dir: str | os.PathLik
     folder as ``test_<noise>_<snr>_*``.
     """
     started = time.perf_counter()
-    level = run.run_id.split("-")[2]
     report = evaluate_run(Path(out_dir) / "runs" / run.clean_run.run_id, noise=run.noise, snr=float(run.snr_db),
-                          device=device, prefix=f"test_{run.noise}_{level}")  # fmt: skip
+                          device=device, prefix=f"test_{run.noise}_{run.level}")  # fmt: skip
     row = dict(clean_row)
     row.update(run_id=run.run_id, noise=run.noise, snr_db=run.snr_db, test_acc=report.get("accuracy"),
                test_macro_f1=report.get("macro_f1"), test_loss=report.get("loss"),
