@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,11 +22,13 @@ from deepshrink.cli import main
 from deepshrink.experiments.study import (
     RunSpec,
     append_result,
+    expand_runs,
     plan_cohorts,
     read_results,
     run_cohort,
     run_one,
     run_study,
+    shard_cohorts,
     study_from_dict,
 )
 
@@ -127,8 +130,6 @@ def test_cohort_equals_runs_alone_and_resumes_after_sigkill(tmp_path, float64):
 
 def test_cohorts_group_one_model_and_stack_1_is_run_order():
     spec = study_from_dict({**STUDY, "models": ["resnet_paper6", MODEL], "snrs": [-5], "noises": ["gaussian", "pink"]})
-    from deepshrink.experiments.study import expand_runs
-
     runs = expand_runs(spec)
     assert [c[0] for c in plan_cohorts(spec, runs, 1)] == runs
     cohorts = plan_cohorts(spec, runs, 4)
@@ -139,6 +140,24 @@ def test_cohorts_group_one_model_and_stack_1_is_run_order():
     assert sorted(r.run_id for c in cohorts for r in c) == sorted(r.run_id for r in runs)
     with_dropout = study_from_dict({**STUDY, "train": {**STUDY["train"], "model_args": {"drop_rate": 0.1}}})
     assert all(len(c) == 1 for c in plan_cohorts(with_dropout, expand_runs(with_dropout), 4))
+
+
+def test_shards_share_out_the_runs_left_and_cover_every_cohort_once():
+    spec = study_from_dict({**STUDY, "models": ["resnet_paper6", MODEL, "drsn_cs_paper6"]})
+    cohorts = plan_cohorts(spec, expand_runs(spec), 9)  # 27 runs per model: 9 cohorts of 9
+    ids = lambda cs: [r.run_id for c in cs for r in c]  # noqa: E731
+    fresh = [shard_cohorts(cohorts, (i, 2)) for i in range(2)]
+    assert fresh == [cohorts[0::2], cohorts[1::2]]  # equal cohorts, nothing done: round robin
+    # a resumed study with cohorts 1, 3, 5 done and one run of cohort 7: round robin would leave
+    # 5 cohorts (45 runs) to shard 0 and 8 runs to shard 1
+    done = {r.run_id for k in (1, 3, 5) for r in cohorts[k]} | {cohorts[7][0].run_id}
+    shares = [shard_cohorts(cohorts, (i, 2), done) for i in range(2)]
+    assert sorted(ids(shares[0]) + ids(shares[1])) == sorted(ids(cohorts))  # each cohort exactly once
+    left = [sum(r.run_id not in done for c in share for r in c) for share in shares]
+    assert left == [27, 26]
+    assert all(share == sorted(share, key=cohorts.index) for share in shares)  # in plan order
+    assert shard_cohorts(cohorts, (0, 1), done) == cohorts
+    assert [shard_cohorts(cohorts, (i, 12)) for i in range(9, 12)] == [[], [], []]  # more shards than cohorts
 
 
 def test_stacked_study_cli_writes_ordinary_run_folders(tmp_path, capsys):
@@ -228,3 +247,20 @@ def test_max_runs_trains_a_smaller_cohort_and_the_rest_later(tmp_path):
     assert [r["stack"] for r in read_results(tmp_path / "s" / "results.csv")] == [2, 2]
     second = run_study(spec, tmp_path / "s", stack=3, device="cpu", save_runs=False, log=None)
     assert len(second.ran) == 1 and second.remaining == 0
+
+
+def test_resumed_parallel_study_shares_out_the_runs_left(tmp_path, capfd):
+    from deepshrink.experiments.parallel import run_study_parallel
+
+    spec = study_from_dict({**STUDY, "models": ["resnet_paper6"], "noises": ["gaussian"], "snrs": [-5, 0],
+                            "train": {**STUDY["train"], "epochs": 1}})  # 6 runs: cohorts of 2 at stack 2  # fmt: skip
+    out = tmp_path / "s"
+    run_study(spec, out, shard=(1, 3), stack=2, device="cpu", save_runs=False, log=None)  # cohort 1 done
+    assert len(read_results(out / "results.csv")) == 2
+    progress = run_study_parallel(spec, out, jobs=2, stack=2, device="cpu", save_runs=False, oversubscribe=True)
+    said = capfd.readouterr().out  # the workers print to the inherited stdout
+    # round robin by cohort would give shard 0 cohorts 0 and 2 (4 runs) and shard 1 nothing left
+    for i in range(2):
+        assert re.search(rf"\[shard {i}/2\] study cohort: 6 runs in all, \d in this shard, \d already done, 2 to run", said)
+    ids = [r["run_id"] for r in read_results(out / "results.csv")]
+    assert sorted(ids) == sorted(r.run_id for r in expand_runs(spec)) and progress.remaining == 0

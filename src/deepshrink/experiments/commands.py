@@ -27,7 +27,14 @@ from deepshrink.experiments.presets import PRESETS, get_preset
 from deepshrink.experiments.report import format_console_table, write_study_report
 from deepshrink.experiments.results import read_results
 from deepshrink.experiments.spec import RunSpec, StudySpec, expand_runs, load_study, study_from_dict
-from deepshrink.experiments.study import StudyProgress, default_stack, plan_cohorts, run_study, shard_device
+from deepshrink.experiments.study import (
+    StudyProgress,
+    default_stack,
+    plan_cohorts,
+    run_study,
+    shard_cohorts,
+    shard_device,
+)
 from deepshrink.experiments.thresholds import ThresholdAnalysis, analyze_thresholds, write_threshold_analysis
 from deepshrink.models import model_family
 from deepshrink.system import available_cpus
@@ -144,7 +151,7 @@ def plan_shard(
     runs = expand_runs(spec)
     if stack is None:
         stack = default_stack(shard_device(device), None, len(runs))
-    cohorts = plan_cohorts(spec, runs, max(1, stack))[shard[0] :: shard[1]]
+    cohorts = shard_cohorts(plan_cohorts(spec, runs, max(1, stack)), shard)
     return ShardPlan(spec.name, len(runs), shard, stack, cohorts)
 
 

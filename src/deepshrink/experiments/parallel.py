@@ -118,8 +118,10 @@ def run_study_parallel(
         stack = default_stack(shard_device(device), dataset, per_job, share=jobs)
     say(f"study {spec.name}: {len(runs)} runs, {len(done_before)} already done; {jobs} worker process(es) x "
         f"{threads_per_job} thread(s) -> {out}")  # fmt: skip
+    # plan_done: the workers share out the work left (not the study's size), and all agree on it
     options = {"device": device, "num_threads": threads_per_job, "save_runs": save_runs, "stack": stack,
-               "max_runs": None if max_runs is None else -(-max_runs // jobs)}  # fmt: skip
+               "max_runs": None if max_runs is None else -(-max_runs // jobs),
+               "plan_done": sorted(done_before)}  # fmt: skip
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_worker, args=(spec.to_dict(), str(out), (i, jobs), options), daemon=False)
              for i in range(jobs)]  # fmt: skip

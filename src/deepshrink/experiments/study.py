@@ -17,8 +17,9 @@ until all its runs are written.
 
 Resuming: a run whose ``run_id`` is in ``results.csv`` is skipped; an unfinished run with a
 ``last.ckpt`` continues from it, an unfinished cohort from its checkpoint (mid-epoch too). Sharding: process ``i`` of ``n`` (``--shard i/n``, or
-``RANK`` / ``WORLD_SIZE`` under torchrun) takes cohorts ``i, i + n, i + 2n, ...`` of the study's
-cohort list (runs, with ``--stack 1``); all processes append to the one ``results.csv`` (under a file lock), and whichever
+``RANK`` / ``WORLD_SIZE`` under torchrun) takes its share of the study's cohort list (runs, with
+``--stack 1``), balanced by size (:func:`shard_cohorts`; the workers of ``--jobs`` by the runs
+left); all processes append to the one ``results.csv`` (under a file lock), and whichever
 finds the study complete writes the report (or run ``deepshrink benchmark OUT --report``).
 """
 
@@ -30,7 +31,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ from deepshrink.system import available_cpus
 from deepshrink.train.evaluation import evaluate_run
 from deepshrink.train.run import clean_parts, load_data_spec, train, train_cohort
 
-__all__ = ["run_one", "run_cohort", "plan_cohorts", "default_stack", "evaluate_clean_cell", "run_study", "StudyProgress"]
+__all__ = ["run_one", "run_cohort", "plan_cohorts", "shard_cohorts", "default_stack", "evaluate_clean_cell", "run_study", "StudyProgress"]
 # (the spec and results names imported above stay importable from here, for older callers)
 
 # ---------------------------------------------------------------------- running
@@ -443,12 +444,26 @@ def _set_threads(num_threads: int | None, device: str, say: Callable[[str], None
     return num_threads
 
 
-def _shard_plan(runs: list[RunSpec], cohorts: list[list[RunSpec]], shard: tuple[int, int]
-                ) -> tuple[list[list[RunSpec]], list[RunSpec], list[RunSpec]]:  # fmt: skip
+def shard_cohorts(cohorts: Sequence[Sequence[RunSpec]], shard: tuple[int, int],
+                  done: Collection[str] = ()) -> list[list[RunSpec]]:  # fmt: skip
+    """The cohorts of shard ``(i, n)``: largest first, each to the shard with the fewest runs left
+    so far (ties: the lower shard), in plan order. Runs in ``done`` do not count, so a resumed
+    study is shared out by the work left, not by its size (with equal cohorts and nothing done:
+    cohorts ``i, i + n, ...``). Every shard must be given the same ``done`` to agree."""
+    i, n = shard
+    left = [sum(r.run_id not in done for r in c) for c in cohorts]
+    load, owner = [0] * n, [0] * len(cohorts)
+    for k in sorted(range(len(cohorts)), key=lambda k: -left[k]):
+        owner[k] = min(range(n), key=lambda j: load[j])
+        load[owner[k]] += left[k]
+    return [list(c) for c, o in zip(cohorts, owner) if o == i]
+
+
+def _shard_plan(runs: list[RunSpec], cohorts: list[list[RunSpec]], shard: tuple[int, int],
+                done: Collection[str]) -> tuple[list[list[RunSpec]], list[RunSpec], list[RunSpec]]:  # fmt: skip
     """This shard's cohorts, its runs (trained, then tested), and the clean-protocol cells it tests
     (those whose clean run it trains)."""
-    i, n = shard
-    mine_cohorts = cohorts[i::n]
+    mine_cohorts = shard_cohorts(cohorts, shard, done)
     trained_here = {r.run_id for c in mine_cohorts for r in c}
     cells = [r for r in runs if not r.trains and r.clean_run.run_id in trained_here]  # tested by this shard
     mine = [r for c in mine_cohorts for r in c] + cells
@@ -494,6 +509,7 @@ def run_study(
     report: bool = True,
     cache_data: bool = True,
     stack: int | None = None,
+    plan_done: Collection[str] = (),
     log: Callable[[str], None] | None = print,
 ) -> StudyProgress:
     """Run this process's share of a study, appending to ``results.csv``; report when complete.
@@ -501,7 +517,7 @@ def run_study(
     Args:
         spec: the study.
         out_dir: the study folder (created; an existing one must hold the same setup).
-        shard: ``(i, n)``: run runs ``i, i + n, ...`` (see :func:`parse_shard`).
+        shard: ``(i, n)``: this process's share of the cohorts (:func:`shard_cohorts`; see :func:`parse_shard`).
         device: ``auto`` (under torchrun: ``cuda:LOCAL_RANK`` when CUDA is there), ``cpu``, ``cuda:N``.
         num_threads: torch CPU threads for this process (None: torch's default; under torchrun
             on a CPU, the cores divided by ``LOCAL_WORLD_SIZE``, so the shards never oversubscribe).
@@ -514,6 +530,10 @@ def run_study(
         stack: train up to this many runs of a model together as one stacked network (see
             :func:`run_cohort`); 1 trains them one by one; None picks it from the device and
             memory (:func:`default_stack`). Shards split the study by cohort.
+        plan_done: the finished runs by which the shards share out the cohorts
+            (:func:`shard_cohorts`). Every shard must get the same: the default ``()`` (shards
+            started on their own) shares by cohort size; a parent that read ``results.csv`` once
+            for its workers passes what it found, so a resumed study is shared by the work left.
         log: called with one line per event (None: silent).
 
     Returns:
@@ -538,8 +558,8 @@ def run_study(
         data = cache.get(spec, run_config(spec, runs[0])) if shard[1] == 1 else None
         stack = default_stack(device, data, len(runs))
     cohorts = plan_cohorts(spec, runs, stack)
-    mine_cohorts, mine, cells = _shard_plan(runs, cohorts, shard)
     done = {r["run_id"] for r in read_results(results_path)}
+    mine_cohorts, mine, cells = _shard_plan(runs, cohorts, shard, plan_done)
     todo = [r for r in mine if r.run_id not in done]
     todo_cohorts = [c for c in mine_cohorts if any(r.run_id not in done for r in c)]
     tag = f"[shard {shard[0]}/{shard[1]}] " if shard[1] > 1 else ""
