@@ -10,7 +10,12 @@ import pytest
 from deepshrink.cli import main
 from deepshrink.errors import ConfigError
 from deepshrink.experiments.presets import PRESETS
-from deepshrink.experiments.report import format_markdown_report, overall_table, paired_differences
+from deepshrink.experiments.report import (
+    format_console_table,
+    format_markdown_report,
+    overall_table,
+    paired_differences,
+)
 from deepshrink.experiments.study import (
     RESULT_COLUMNS,
     RunSpec,
@@ -150,8 +155,6 @@ def test_overall_and_paired_numbers():
 def test_paired_difference_confidence_interval_and_diverged_runs():
     from scipy import stats
 
-    from deepshrink.experiments.report import format_console_table
-
     rows = _rows()
     (overall,) = [d for d in paired_differences(rows, "resnet_paper", ["resnet_paper", "drsn_cw_paper"]) if d["noise"] == "all"]
     # per seed: DRSN-CW minus ResNet averaged over the two SNRs; the CI of their mean (scipy as the reference)
@@ -172,6 +175,32 @@ def test_paired_difference_confidence_interval_and_diverged_runs():
     text = format_console_table(rows + [bad])
     assert "1 run(s) diverged" in text and "gaussian 5 dB" not in text
     assert "1 run(s) diverged (NaN/Inf) and are left out" in format_markdown_report(rows + [bad], None)
+
+
+def test_partial_grids_are_not_averaged_with_full_ones():
+    rows = _rows()
+    # seed 3 at -5 dB only, and a ConvNet at 0 dB only (and better than both there)
+    extra = [dict(rows[0], run_id=f"{m}-seed3", model=m, seed=3, test_acc=a) for m, a in
+             (("resnet_paper", 0.10), ("drsn_cw_paper", 0.90))]  # fmt: skip
+    extra += [dict(rows[3], run_id=f"convnet_paper-seed{k}", model="convnet_paper", seed=k, test_acc=0.95) for k in range(3)]
+    rows += extra
+    models = ["resnet_paper", "drsn_cw_paper", "convnet_paper"]
+    table = {t["model"]: t for t in overall_table(rows, models)}
+    per_seed = [(0.60 + 0.80) / 2, (0.62 + 0.82) / 2, (0.58 + 0.84) / 2]  # seed 3 left out: it has one cell of two
+    assert table["resnet_paper"]["test"][0] == pytest.approx(sum(per_seed) / 3) and table["resnet_paper"]["reps"] == 3
+    assert table["resnet_paper"]["full_grid"] and not table["convnet_paper"]["full_grid"]
+    (overall,) = [d for d in paired_differences(rows, "resnet_paper", models) if d["model"] == "drsn_cw_paper" and d["noise"] == "all"]
+    assert overall["reps"] == 3 and overall["cells"] == 2 and overall["n"] == 6  # seed 3's +80 points left out
+    diffs = [((0.66 - 0.60) + (0.81 - 0.80)) / 2, ((0.64 - 0.62) + (0.85 - 0.82)) / 2, ((0.65 - 0.58) + (0.83 - 0.84)) / 2]
+    assert overall["diff"][0] == pytest.approx(sum(diffs) / 3)
+    (at_m5,) = [d for d in paired_differences(rows, "resnet_paper", models) if d["model"] == "drsn_cw_paper" and d["snr_db"] == -5.0]
+    assert at_m5["n"] == 4  # the cell itself keeps seed 3
+    lines = format_markdown_report(rows, None).splitlines()
+    conv = next(line for line in lines if line.startswith("| ConvNet |"))
+    assert "**" not in conv and "| 1 of 2 |" in conv  # the best mean, but over one easy cell: not bold
+    assert "**" in next(line for line in lines if line.startswith("| DRSN-CW |"))
+    assert any(line.startswith("ConvNet: measured on fewer cells than the grid's 2") for line in lines)
+    assert "(* over that model's cells only" in format_console_table(rows)
 
 
 def test_markdown_report_tables():

@@ -175,8 +175,10 @@ def _console_setting(rows: Sequence[dict[str, Any]], models: list[str], noises: 
             ]
             lines.append(f"{noise + ' ' + _snr_label(snr):<{first}}  " + "  ".join(f"{t:>{w}}" for t, w in zip(text, widths)))
     overall = overall_table(rows, models)
-    text = [_pct(*o["test"]) for o in overall]
+    text = [_pct(*o["test"]) + ("" if o["full_grid"] else "*") for o in overall]
     lines.append(f"{'all (Table III)':<{first}}  " + "  ".join(f"{t:>{w}}" for t, w in zip(text, widths)))
+    if not all(o["full_grid"] for o in overall):
+        lines.append("(* over that model's cells only, fewer than the others': not comparable)")
     baseline = pick_baseline(models)
     if baseline is not None and len(models) > 1:
         diffs = paired_differences(rows, baseline, models)
@@ -227,13 +229,19 @@ def _setting_tables(rows: Sequence[dict[str, Any]], models: list[str], noises: l
          "Accuracy averaged over every noise kind and SNR of the setting, then mean ± std over the repetitions "
          "(%), and the 95 % confidence interval of that mean.", ""]  # fmt: skip
     overall = overall_table(rows, models)
-    best = max((o["test"][0] for o in overall if not math.isnan(o["test"][0])), default=float("nan"))
+    grid = len({(r["noise"], r.get("snr_db")) for r in rows})
+    best = max((o["test"][0] for o in overall if o["full_grid"] and not math.isnan(o["test"][0])), default=float("nan"))
     L += _md_table(
         ["model", "test accuracy", "95 % CI", "train accuracy", "cells", "repetitions"],
-        [[display_name(o["model"]), _pct(*o["test"], bold=o["test"][0] == best),
+        [[display_name(o["model"]), _pct(*o["test"], bold=o["full_grid"] and o["test"][0] == best),
           "–" if math.isnan(o["ci95"][0]) else f"[{100 * o['ci95'][0]:.2f}, {100 * o['ci95'][1]:.2f}]",
-          _pct(*o["train"]), str(o["cells"]), str(o["reps"])] for o in overall],
+          _pct(*o["train"]), str(o["cells"]) if o["full_grid"] else f"{o['cells']} of {grid}", str(o["reps"])]
+         for o in overall],
     )  # fmt: skip
+    partial = [display_name(o["model"]) for o in overall if not o["full_grid"]]
+    if partial:
+        L += ["", f"{', '.join(partial)}: measured on fewer cells than the grid's {grid}, so averaged over those "
+              "only and not comparable with the other rows here; compare them per cell below."]  # fmt: skip
     L += ["", f"{h} Test accuracy per noise kind and SNR (Figs. 6-8 style)", "",
           "Mean ± std over the repetitions (%); the best mean of each row in bold.", ""]  # fmt: skip
     for noise in noises:

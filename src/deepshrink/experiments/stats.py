@@ -18,7 +18,8 @@ from deepshrink.experiments.spec import AXES, DEFAULT_SETTING
 from deepshrink.models import is_model, model_family, model_label
 
 __all__ = [
-    "aggregate", "axis_differences", "chance_level", "ci95", "display_name", "finished_rows", "mean_std",
+    "aggregate", "axis_differences", "chance_level", "ci95", "complete_repetitions", "display_name", "finished_rows",
+    "mean_std",
     "overall_table", "paired_differences", "pick_baseline", "setting_label", "setting_of", "summary_rows",
     "time_table", "verdict",
 ]  # fmt: skip
@@ -141,24 +142,35 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str, float | No
     return out
 
 
+def complete_repetitions(per_rep: dict[Any, dict[Any, float]]) -> dict[Any, list[float]]:
+    """The repetitions that have every cell any repetition has, with their values: averages
+    over a repetition's cells then always cover the same cells (a partial study, say seeds 3
+    and 4 at one SNR only, must not mix a 2-cell average with a 9-cell one)."""
+    cells = {c for by_cell in per_rep.values() for c in by_cell}
+    return {rep: list(by_cell.values()) for rep, by_cell in per_rep.items() if set(by_cell) == cells}
+
+
 def overall_table(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> list[dict[str, Any]]:
     """Table III: per model, mean ± std over repetitions of the accuracy averaged over all cells.
 
-    A repetition counts only if it has every cell of the model (so partial studies do not mix
-    averages over different cells); ``cells`` and ``reps`` say what went in.
+    A repetition counts only if it has every cell of the model (:func:`complete_repetitions`);
+    ``cells`` and ``reps`` say what went in, and ``full_grid`` whether the model has every cell
+    of ``rows`` (models measured on fewer cells are averaged over those only: not comparable).
     """
+    grid = {(r["noise"], r.get("snr_db")) for r in rows if r["model"] in models}
     table = []
     for model in models:
         mine = [r for r in rows if r["model"] == model]
-        cells = {(r["noise"], r.get("snr_db")) for r in mine}
-        by_rep: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
+        by_rep: dict[tuple[int, int], dict[Any, dict[str, Any]]] = defaultdict(dict)
         for r in mine:
-            by_rep[_rep(r)].append(r)
-        complete = {k: v for k, v in by_rep.items() if {(r["noise"], r.get("snr_db")) for r in v} == cells}
+            by_rep[_rep(r)][(r["noise"], r.get("snr_db"))] = r
+        complete = complete_repetitions(by_rep)
         test = [float(np.mean([r["test_acc"] for r in v])) for v in complete.values()]
         train = [float(np.mean([r["train_acc"] for r in v])) for v in complete.values()]
+        cells = {(r["noise"], r.get("snr_db")) for r in mine}
         table.append({"model": model, "test": mean_std(test), "train": mean_std(train), "cells": len(cells),
-                      "reps": len(complete), "runs": len(mine), "ci95": ci95(test)})  # fmt: skip
+                      "full_grid": cells == grid, "reps": len(complete), "runs": len(mine),
+                      "ci95": ci95(test)})  # fmt: skip
     return table
 
 
@@ -168,8 +180,9 @@ def paired_differences(
     """Per (model, noise, SNR): test accuracy of ``model`` minus ``baseline`` in the same repetition.
 
     Returns rows with ``diff`` (mean, std), ``wins`` (repetitions where the model was ahead),
-    ``ties`` and ``n`` (paired repetitions); and an ``all`` row per model over every cell,
-    averaged per repetition first (as :func:`overall_table`).
+    ``ties`` and ``n`` (paired repetitions); and an ``all`` row per model over every paired cell
+    (``cells``), averaged per repetition first, over the repetitions that have them all (as
+    :func:`overall_table`).
     """
     index = {(r["model"], r["noise"], r.get("snr_db"), _rep(r)): r["test_acc"] for r in rows}
     out = []
@@ -177,7 +190,7 @@ def paired_differences(
         if model == baseline:
             continue
         per_cell: dict[tuple[str, float | None], list[float]] = defaultdict(list)
-        per_rep: dict[tuple[int, int], list[float]] = defaultdict(list)
+        per_rep: dict[tuple[int, int], dict[tuple[str, float | None], float]] = defaultdict(dict)
         for (m, noise, snr, rep), acc in index.items():
             if m != model:
                 continue
@@ -185,17 +198,18 @@ def paired_differences(
             if base is None:
                 continue
             per_cell[(noise, snr)].append(acc - base)
-            per_rep[rep].append(acc - base)
+            per_rep[rep][(noise, snr)] = acc - base
         for (noise, snr), diffs in per_cell.items():
             out.append({"model": model, "noise": noise, "snr_db": snr, "diff": mean_std(diffs), "n": len(diffs),
                         "wins": sum(d > 0 for d in diffs), "ties": sum(d == 0 for d in diffs), "ci95": ci95(diffs),
                         "reps": len(diffs)})  # fmt: skip
-        if per_rep:
-            rep_means = [float(np.mean(v)) for v in per_rep.values()]
-            all_diffs = [d for v in per_cell.values() for d in v]
+        complete = complete_repetitions(per_rep)
+        if complete:
+            rep_means = [float(np.mean(v)) for v in complete.values()]
+            all_diffs = [d for v in complete.values() for d in v]
             out.append({"model": model, "noise": "all", "snr_db": None, "diff": mean_std(rep_means),
                         "n": len(all_diffs), "wins": sum(d > 0 for d in all_diffs),
-                        "ties": sum(d == 0 for d in all_diffs), "ci95": ci95(rep_means),
+                        "ties": sum(d == 0 for d in all_diffs), "ci95": ci95(rep_means), "cells": len(per_cell),
                         "reps": len(rep_means), "reps_ahead": sum(d > 0 for d in rep_means)})  # fmt: skip
     return out
 
@@ -203,7 +217,8 @@ def paired_differences(
 def axis_differences(rows: Sequence[dict[str, Any]], axis: int, reference: str, other: str) -> list[dict[str, Any]]:
     """Per (model, noise, SNR, rest of the setting): test accuracy with ``other`` minus with
     ``reference`` as value of setting ``axis`` (0 protocol, 1 normalize, 2 split), paired by
-    repetition; an ``all`` row per (model, rest) averages each repetition's cells first.
+    repetition; an ``all`` row per (model, rest) averages each repetition's cells first, over the
+    repetitions that have every cell (:func:`complete_repetitions`).
 
     Returns rows with ``model``, ``noise``, ``snr_db``, ``rest`` (the other two axis values),
     ``diff`` (mean, std), ``ci95``, ``n``, ``wins``.
@@ -214,7 +229,7 @@ def axis_differences(rows: Sequence[dict[str, Any]], axis: int, reference: str, 
         rest = tuple(v for k, v in enumerate(st) if k != axis)
         index[(r["model"], r["noise"], r.get("snr_db"), rest, st[axis], _rep(r))] = r["test_acc"]
     cells: dict[tuple[Any, ...], list[float]] = defaultdict(list)
-    per_rep: dict[tuple[Any, ...], dict[tuple[int, int], list[float]]] = defaultdict(lambda: defaultdict(list))
+    per_rep: dict[tuple[Any, ...], dict[tuple[int, int], dict[Any, float]]] = defaultdict(lambda: defaultdict(dict))
     for (model, noise, snr, rest, value, rep), acc in index.items():
         if value != other:
             continue
@@ -222,13 +237,14 @@ def axis_differences(rows: Sequence[dict[str, Any]], axis: int, reference: str, 
         if ref is None:
             continue
         cells[(model, noise, snr, rest)].append(acc - ref)
-        per_rep[(model, rest)][rep].append(acc - ref)
+        per_rep[(model, rest)][rep][(noise, snr)] = acc - ref
     out = [{"model": m, "noise": n, "snr_db": s, "rest": rest, "diff": mean_std(d), "ci95": ci95(d), "n": len(d),
             "wins": sum(x > 0 for x in d)} for (m, n, s, rest), d in cells.items()]  # fmt: skip
     for (model, rest), reps in per_rep.items():
-        means = [float(np.mean(v)) for v in reps.values()]
-        out.append({"model": model, "noise": "all", "snr_db": None, "rest": rest, "diff": mean_std(means),
-                    "ci95": ci95(means), "n": len(means), "wins": sum(x > 0 for x in means)})  # fmt: skip
+        means = [float(np.mean(v)) for v in complete_repetitions(reps).values()]
+        if means:
+            out.append({"model": model, "noise": "all", "snr_db": None, "rest": rest, "diff": mean_std(means),
+                        "ci95": ci95(means), "n": len(means), "wins": sum(x > 0 for x in means)})  # fmt: skip
     return out
 
 
