@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import pickle
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np

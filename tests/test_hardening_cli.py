@@ -235,11 +235,11 @@ def test_torchscript_export_warns_nothing(workspace, tmp_path):
 
 
 def _settings_text():
+    import dataclasses
+
     from hypothesis import strategies as st
 
     from deepshrink.train.config import TrainConfig
-
-    import dataclasses
 
     keys = st.sampled_from([f.name for f in dataclasses.fields(TrainConfig)] + ["epoch", "snr_db", "model_args.x"])
     values = st.one_of(st.text(max_size=12), st.sampled_from(["1e-3", "-1e9", "[1, 2]", "{a: 1}", "&a [*a]", "null",

@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 import torch
 
+from deepshrink.cli import main
 from deepshrink.errors import ConfigError
 from deepshrink.experiments.report import axis_differences, setting_of
 from deepshrink.experiments.study import (
     RESULT_COLUMNS,
     append_result,
     expand_runs,
+    load_study,
     read_results,
     run_config,
     run_study,
@@ -167,3 +169,35 @@ def test_an_older_results_file_gets_the_new_columns(tmp_path):
     assert rows["m-gaussian-0dB-seed0"]["test_acc"] == 0.5
     assert (rows["m-gaussian-0dB-std-seed0"]["normalize"], rows["m-gaussian-0dB-std-seed0"]["split"]) == ("per_sample", "window")
     assert not math.isnan(rows["m-gaussian-0dB-std-seed0"]["test_acc"])
+
+
+def test_a_folder_of_several_grids_resumes_only_what_was_asked(tmp_path, capsys):
+    # two one-axis studies in one folder (as docs/results.md does): the folder's study is their
+    # union, not the cross of every key (which would add window-split x standardised runs)
+    out = tmp_path / "s"
+    base = {"models": ["resnet_paper6"], "seeds": [0], "train": {"epochs": 1, "batch_size": 8, "test_fraction": 0.5}}
+    run_study(study_from_dict(axes_study(**base, normalize=["none", "per_sample"])), out, device="cpu", save_runs=False, log=None)
+    run_study(study_from_dict(axes_study(**base, split=["recording", "window"], snrs=[-5, 0])), out, device="cpu",
+              save_runs=False, log=None)  # fmt: skip
+    asked = {"resnet_paper6-gaussian-m5dB-seed0", "resnet_paper6-gaussian-m5dB-std-seed0",
+             "resnet_paper6-gaussian-0dB-seed0", "resnet_paper6-gaussian-m5dB-window-seed0",
+             "resnet_paper6-gaussian-0dB-window-seed0"}  # fmt: skip
+    assert {r["run_id"] for r in read_results(out / "results.csv")} == asked
+    saved = load_study(out / "study.yaml")
+    assert {r.run_id for r in expand_runs(saved)} == asked
+    assert len(saved.grids) == 1 and saved.values("split") == ["recording", "window"]
+    text = (out / "study.yaml").read_text()
+    assert "grids:" in text and "models" not in text.split("grids:")[1]  # a grid writes only what differs
+    assert main(["benchmark", str(out), "--dry-run"]) == 0  # resuming the folder: nothing left to run
+    assert "5 runs" in capsys.readouterr().out
+    # the same grid again adds nothing; a grid of runs already there neither
+    run_study(study_from_dict(axes_study(**base, normalize="per_sample")), out, device="cpu", save_runs=False, log=None)
+    assert load_study(out / "study.yaml").grids == saved.grids
+    assert "Setting: noise added once (the paper's); per-window standardised input" in (out / "report.md").read_text()
+
+
+def test_bad_grids_are_refused_with_the_entry():
+    with pytest.raises(ConfigError, match=r"^s\.yaml: key 'grids', entry 1: must be a mapping of grid keys"):
+        study_from_dict(axes_study(grids=[{"epochs": 3}]), source="s.yaml")
+    with pytest.raises(ConfigError, match=r"^s\.yaml: key 'grids', entry 2: key 'models': unknown model 'resnet9'"):
+        study_from_dict(axes_study(grids=[{"seeds": [3]}, {"models": ["resnet9"]}]), source="s.yaml")

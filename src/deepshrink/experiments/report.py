@@ -112,8 +112,8 @@ def fill_num_classes(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike)
 
 
 def _axes(rows: Sequence[dict[str, Any]], spec: Any | None) -> tuple[list[str], list[str], list[float | None]]:
-    models = _ordered([r["model"] for r in rows], getattr(spec, "models", None))
-    noises = _ordered([r["noise"] for r in rows], getattr(spec, "noises", None))
+    models = _ordered([r["model"] for r in rows], spec.values("models") if spec is not None else None)
+    noises = _ordered([r["noise"] for r in rows], spec.values("noises") if spec is not None else None)
     snr_values = {r.get("snr_db") for r in rows}
     snrs: list[float | None] = sorted(v for v in snr_values if v is not None)
     if None in snr_values:
@@ -207,9 +207,10 @@ def _git_commit(root: Path) -> str | None:
 def _settings(rows: Sequence[dict[str, Any]], spec: Any | None) -> list[Setting]:
     """The settings present in ``rows``, in the order of the study's axes."""
     present = {setting_of(r) for r in rows}
-    if spec is None or not hasattr(spec, "normalize"):
+    if spec is None:
         return sorted(present)
-    order = [(p, n, sp) for p in spec.noise_protocol for n in spec.normalize for sp in spec.split]
+    order = [(p, n, sp) for p in spec.values("noise_protocol") for n in spec.values("normalize")
+             for sp in spec.values("split")]  # fmt: skip
     return [st for st in order if st in present] + sorted(present - set(order))
 
 
@@ -341,8 +342,8 @@ def format_markdown_report(
     L += ["## Setup", ""]
     if spec is not None:
         rep_text = (f"{spec.folds}-fold cross-validation by recording"
-                    + (f" (folds {spec.run_folds} run)" if spec.run_folds is not None else "")
-                    + f", seed(s) {spec.seeds}") if spec.folds else f"seeds {spec.seeds} (each its own split, noise and initialisation)"  # fmt: skip
+                    + (f" (folds {spec.values('run_folds')} run)" if spec.run_folds is not None else "")
+                    + f", seed(s) {spec.values('seeds')}") if spec.folds else f"seeds {spec.values('seeds')} (each its own split, noise and initialisation)"  # fmt: skip
         train = ", ".join(f"{k} {v}" for k, v in spec.train.items()) or "defaults"
         L += [
             f"- data: `{spec.data}`" + (f" with {', '.join(f'{k}={v}' for k, v in spec.data_args.items())}" if spec.data_args else ""),

@@ -73,6 +73,7 @@ __all__ = [
     "DEFAULT_SETTING",
     "LEAKY_SPLITS",
     "SETUP_KEYS",
+    "GRID_KEYS",
     "axis_choices",
     "study_from_dict",
     "load_study",
@@ -86,7 +87,6 @@ __all__ = [
 
 NOISE_KINDS = NOISE_CHOICES
 """The noise kinds a study takes: those of :mod:`deepshrink.noise`, and ``none`` (the training setting's)."""
-# TrainConfig keys the study sets per run; a study's ``train:`` mapping may not set them.
 
 
 def _choices(key: str) -> tuple[str, ...]:
@@ -135,6 +135,10 @@ class StudySpec:
         train: any other :class:`~deepshrink.train.TrainConfig` keys (epochs, batch_size,
             recipe, test_fraction, val_fraction, lr, ...).
         description: free text for the report.
+        grids: more grids of the same setup, each a mapping of :data:`GRID_KEYS` (the keys it
+            leaves out are this study's): the study is the union of its own grid and these.
+            A study folder records so each grid run in it, so resuming the folder runs what
+            was asked for, not the cross of everything.
     """
 
     models: list[str]
@@ -151,10 +155,34 @@ class StudySpec:
     train: dict[str, Any] = field(default_factory=dict)
     name: str = "study"
     description: str = ""
+    grids: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (YAML/JSON friendly), in declaration order."""
         return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def parts(self) -> list[StudySpec]:
+        """The study as studies of one grid each: its own grid, then each of :attr:`grids`."""
+        own = dataclasses.replace(self, grids=[])
+        return [own] + [dataclasses.replace(own, **grid) for grid in self.grids]
+
+    def values(self, key: str) -> list[Any]:
+        """The values of grid key ``key`` over all the grids, in order of first appearance."""
+        seen: list[Any] = []
+        for part in self.parts():
+            seen += [v for v in (getattr(part, key) or []) if v not in seen]
+        return seen
+
+    def with_grids_of(self, other: StudySpec) -> StudySpec:
+        """This study plus each grid of ``other`` (same setup) that holds a run this one lacks."""
+        have = {r.run_id for r in expand_runs(self)}
+        grids = list(self.grids)
+        for part in other.parts():
+            ids = {r.run_id for r in expand_runs(part)}
+            if not ids <= have:
+                grids.append({k: getattr(part, k) for k in GRID_KEYS})
+                have |= ids
+        return dataclasses.replace(self, grids=json.loads(json.dumps(grids)))
 
     def setup_hash(self) -> str:
         """Hash of what every run shares (data, training settings, folds), not the grid or the axes.
@@ -172,6 +200,8 @@ class StudySpec:
 _SPEC_FIELDS = {f.name for f in dataclasses.fields(StudySpec)}
 SETUP_KEYS = ("data", "data_args", "train", "folds")
 """The study keys every run shares (a folder holds one setup; see :meth:`StudySpec.setup_hash`)."""
+GRID_KEYS = ("models", "noises", "snrs", "seeds", "run_folds", *AXES)
+"""The study keys that make a grid of runs (:attr:`StudySpec.grids`)."""
 
 
 def _as_list(value: Any, key: str, where: str) -> list[Any]:
@@ -263,11 +293,19 @@ def study_from_dict(values: dict[str, Any], *, source: str = "study") -> StudySp
     data_args = values.get("data_args") or {}
     if not isinstance(data_args, dict):
         raise ConfigError(f"{source}: key 'data_args' must be a mapping, got {data_args!r}")
+    grids = []
+    for k, grid in enumerate(_as_list(values.get("grids") or [{}], "grids", source) if values.get("grids") else []):
+        where = f"{source}: key 'grids', entry {k + 1}"
+        if not isinstance(grid, dict) or not grid or set(grid) - set(GRID_KEYS):
+            raise ConfigError(f"{where}: must be a mapping of grid keys ({', '.join(GRID_KEYS)}), got {grid!r}")
+        own = {key: v for key, v in values.items() if key != "grids"}
+        part = study_from_dict({**own, **grid}, source=where)
+        grids.append({key: getattr(part, key) for key in GRID_KEYS})
     spec = StudySpec(
         models=models, noises=noises, snrs=snrs, seeds=[int(s) for s in seeds], folds=int(folds),
         run_folds=None if run_folds is None else [int(f) for f in run_folds], data=str(values.get("data", "simulator")),
         data_args=dict(data_args), train=dict(train), **axes,
-        name=str(values.get("name", "study")), description=str(values.get("description", "")),
+        name=str(values.get("name", "study")), description=str(values.get("description", "")), grids=grids,
     )  # fmt: skip
     # the training keys: validated by building the config of one run per combination of axes
     firsts: dict[tuple[str, str, str], RunSpec] = {}
@@ -305,6 +343,11 @@ def study_to_yaml(spec: StudySpec) -> str:
     d = spec.to_dict()
     if d["run_folds"] is None:
         del d["run_folds"]
+    for grid in d["grids"]:
+        for key in [k for k in GRID_KEYS if grid.get(k) == d.get(k)]:
+            del grid[key]  # a grid writes only what differs from the study's own
+    if not d["grids"]:
+        del d["grids"]
     return dump_yaml(d, width=100)
 
 
@@ -357,7 +400,16 @@ class RunSpec:
 def expand_runs(spec: StudySpec) -> list[RunSpec]:
     """Every run of the study, in a fixed order (repetition, axes, noise, SNR, model: the models of
     a cell run next to each other, so a partial study already compares them). A ``clean``
-    protocol adds each model's clean run (noise ``none``) before the cells that test it."""
+    protocol adds each model's clean run (noise ``none``) before the cells that test it. With
+    :attr:`~StudySpec.grids`: the runs of each grid in turn, each run once."""
+    if spec.grids:
+        runs, seen = [], set()
+        for part in spec.parts():
+            for run in expand_runs(part):
+                if run.run_id not in seen:
+                    seen.add(run.run_id)
+                    runs.append(run)
+        return runs
     reps: list[tuple[int, int | None]]
     if spec.folds:
         folds = spec.run_folds if spec.run_folds is not None else list(range(spec.folds))

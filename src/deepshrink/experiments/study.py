@@ -43,7 +43,6 @@ from deepshrink.errors import ConfigError
 from deepshrink.experiments.report import write_study_report
 from deepshrink.experiments.results import RESULT_COLUMNS, append_result, read_results  # noqa: F401 (re-exported)
 from deepshrink.experiments.spec import (
-    AXES,
     SETUP_KEYS,
     RunSpec,
     StudySpec,
@@ -53,7 +52,7 @@ from deepshrink.experiments.spec import (
     parse_shard,  # noqa: F401 (re-exported)
     run_config,
     shard_runs,  # noqa: F401 (re-exported)
-    study_from_dict,
+    study_from_dict,  # noqa: F401 (re-exported)
     study_to_yaml,
 )
 from deepshrink.fileio import atomic_write, locked, named_os_error
@@ -421,12 +420,8 @@ def _prepare_folder(spec: StudySpec, out: Path, force: bool) -> None:
                     f"{out}: holds a study with another setup ({', '.join(diff)} differ); "
                     "use another --output, or --force to start over in this folder"
                 )
-            if old is not None:
-                # keep the union of the grids, so the report covers every cell run here
-                merged = spec.to_dict()
-                for key in ("models", "noises", "snrs", "seeds", *AXES):
-                    merged[key] = list(dict.fromkeys(a_ for a_ in old.to_dict()[key] + merged[key]))
-                spec = study_from_dict({k: v for k, v in merged.items() if v is not None}, source=str(saved))
+            if old is not None:  # the folder's study: the grids run here before, and this one
+                spec = old.with_grids_of(spec)
         atomic_write(saved, study_to_yaml(spec).encode())
 
 
