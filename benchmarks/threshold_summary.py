@@ -24,8 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from deepshrink.errors import DeepshrinkError
 from deepshrink.experiments.stats import ci95
 from deepshrink.experiments.thresholds import analyze_thresholds
+from deepshrink.fileio import atomic_write
 
 
 def summarise(run_dirs: list[Path], snrs: list[float], max_signals: int) -> str:
@@ -83,10 +85,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-signals", type=int, default=512)
     p.add_argument("--output", type=Path, help="write the Markdown here (default: print)")
     args = p.parse_args(argv)
-    text = summarise(args.runs, [float(s) for s in args.snrs.split(",")], args.max_signals)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text)
+    try:
+        snrs = [float(s) for s in args.snrs.split(",")]
+    except ValueError:
+        p.error(f"--snrs: expected comma-separated numbers in dB, got {args.snrs!r}")
+    try:
+        text = summarise(args.runs, snrs, args.max_signals)
+        if args.output:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(args.output, text.encode())
+    except (DeepshrinkError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     sys.stdout.write(text)
     return 0
 

@@ -74,3 +74,32 @@ def test_resnet_run_is_refused(tmp_path_factory, capsys):
     assert main(["thresholds", str(run)]) == 2
     assert "no shrinkage layers" in capsys.readouterr().err
     assert main(["thresholds", str(run.parent / "missing")]) == 2
+
+
+def _threshold_summary():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "threshold_summary.py"
+    spec = importlib.util.spec_from_file_location("threshold_summary", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_threshold_summary_pools_runs_and_refuses_bad_input_in_one_line(cw_run, tmp_path, capsys):
+    summary = _threshold_summary()
+    out = tmp_path / "deep" / "summary.md"
+    assert summary.main([str(cw_run), str(cw_run), "--snrs=-5,5", "--max-signals", "16", "--output", str(out)]) == 0
+    text = out.read_text()
+    assert text == capsys.readouterr().out and "Runs (2)" in text
+    (first,) = [c for c in analyze_thresholds(cw_run, snrs=[-5, 5], max_signals=16).correlations
+                if c["block"] == "stage 1 unit 1"]  # fmt: skip
+    row = next(line for line in text.splitlines() if line.startswith("| stage 1 unit 1 |"))
+    assert row.split(" | ")[2].startswith(f"{first['rho_alpha']:+.2f}")  # two copies of one run: its own rho
+    assert summary.main([str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing: run folder does not exist" in err
+    with pytest.raises(SystemExit):
+        summary.main([str(cw_run), "--snrs=a,b"])
+    assert "--snrs: expected comma-separated numbers" in capsys.readouterr().err
