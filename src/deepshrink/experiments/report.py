@@ -230,7 +230,7 @@ def _setting_tables(rows: Sequence[dict[str, Any]], models: list[str], noises: l
          "Accuracy averaged over every noise kind and SNR of the setting, then mean ± std over the repetitions "
          "(%), and the 95 % confidence interval of that mean.", ""]  # fmt: skip
     overall = overall_table(rows, models)
-    grid = len({(r["noise"], r.get("snr_db")) for r in rows})
+    grid = overall[0]["grid_cells"] if overall else 0
     best = max((o["test"][0] for o in overall if o["full_grid"] and not math.isnan(o["test"][0])), default=float("nan"))
     L += _md_table(
         ["model", "test accuracy", "95 % CI", "train accuracy", "cells", "repetitions"],

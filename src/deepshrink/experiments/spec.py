@@ -293,19 +293,11 @@ def study_from_dict(values: dict[str, Any], *, source: str = "study") -> StudySp
     data_args = values.get("data_args") or {}
     if not isinstance(data_args, dict):
         raise ConfigError(f"{source}: key 'data_args' must be a mapping, got {data_args!r}")
-    grids = []
-    for k, grid in enumerate(_as_list(values.get("grids") or [{}], "grids", source) if values.get("grids") else []):
-        where = f"{source}: key 'grids', entry {k + 1}"
-        if not isinstance(grid, dict) or not grid or set(grid) - set(GRID_KEYS):
-            raise ConfigError(f"{where}: must be a mapping of grid keys ({', '.join(GRID_KEYS)}), got {grid!r}")
-        own = {key: v for key, v in values.items() if key != "grids"}
-        part = study_from_dict({**own, **grid}, source=where)
-        grids.append({key: getattr(part, key) for key in GRID_KEYS})
     spec = StudySpec(
         models=models, noises=noises, snrs=snrs, seeds=[int(s) for s in seeds], folds=int(folds),
         run_folds=None if run_folds is None else [int(f) for f in run_folds], data=str(values.get("data", "simulator")),
         data_args=dict(data_args), train=dict(train), **axes,
-        name=str(values.get("name", "study")), description=str(values.get("description", "")), grids=grids,
+        name=str(values.get("name", "study")), description=str(values.get("description", "")),
     )  # fmt: skip
     # the training keys: validated by building the config of one run per combination of axes
     firsts: dict[tuple[str, str, str], RunSpec] = {}
@@ -316,7 +308,17 @@ def study_from_dict(values: dict[str, Any], *, source: str = "study") -> StudySp
             run_config(spec, run)
         except ConfigError as err:
             raise ConfigError(f"{source}: key 'train': {err}") from None
-    return spec
+    # more grids: each checked as this study with its keys replaced (which checks its own runs)
+    raw_grids = values.get("grids")
+    own = {key: v for key, v in values.items() if key != "grids"}
+    grids = []
+    for k, grid in enumerate(_as_list(raw_grids, "grids", source) if raw_grids else []):
+        where = f"{source}: key 'grids', entry {k + 1}"
+        if not isinstance(grid, dict) or not grid or set(grid) - set(GRID_KEYS):
+            raise ConfigError(f"{where}: must be a mapping of grid keys ({', '.join(GRID_KEYS)}), got {grid!r}")
+        part = study_from_dict({**own, **grid}, source=where)
+        grids.append({key: getattr(part, key) for key in GRID_KEYS})
+    return dataclasses.replace(spec, grids=grids) if grids else spec
 
 
 def load_study(source: str | os.PathLike) -> StudySpec:

@@ -19,9 +19,8 @@ from deepshrink.models import is_model, model_family, model_label
 
 __all__ = [
     "aggregate", "axis_differences", "chance_level", "ci95", "complete_repetitions", "display_name", "finished_rows",
-    "mean_std",
-    "overall_table", "paired_differences", "pick_baseline", "setting_label", "setting_of", "summary_rows",
-    "time_table", "verdict",
+    "mean_std", "overall_table", "paired_differences", "pick_baseline", "setting_label", "setting_of",
+    "summary_rows", "time_table", "verdict",
 ]  # fmt: skip
 
 
@@ -154,8 +153,9 @@ def overall_table(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> list
     """Table III: per model, mean ± std over repetitions of the accuracy averaged over all cells.
 
     A repetition counts only if it has every cell of the model (:func:`complete_repetitions`);
-    ``cells`` and ``reps`` say what went in, and ``full_grid`` whether the model has every cell
-    of ``rows`` (models measured on fewer cells are averaged over those only: not comparable).
+    ``cells`` and ``reps`` say what went in, ``grid_cells`` how many cells the models have
+    together, and ``full_grid`` whether this model has all of them (models measured on fewer
+    cells are averaged over those only: not comparable).
     """
     grid = {(r["noise"], r.get("snr_db")) for r in rows if r["model"] in models}
     table = []
@@ -169,7 +169,7 @@ def overall_table(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> list
         train = [float(np.mean([r["train_acc"] for r in v])) for v in complete.values()]
         cells = {(r["noise"], r.get("snr_db")) for r in mine}
         table.append({"model": model, "test": mean_std(test), "train": mean_std(train), "cells": len(cells),
-                      "full_grid": cells == grid, "reps": len(complete), "runs": len(mine),
+                      "grid_cells": len(grid), "full_grid": cells == grid, "reps": len(complete), "runs": len(mine),
                       "ci95": ci95(test)})  # fmt: skip
     return table
 

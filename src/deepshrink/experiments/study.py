@@ -446,6 +446,7 @@ def shard_cohorts(cohorts: Sequence[Sequence[RunSpec]], shard: tuple[int, int],
     study is shared out by the work left, not by its size (with equal cohorts and nothing done:
     cohorts ``i, i + n, ...``). Every shard must be given the same ``done`` to agree."""
     i, n = shard
+    done = frozenset(done)  # a list from a parent process: one membership test per run
     left = [sum(r.run_id not in done for r in c) for c in cohorts]
     load, owner = [0] * n, [0] * len(cohorts)
     for k in sorted(range(len(cohorts)), key=lambda k: -left[k]):
