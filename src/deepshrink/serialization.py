@@ -21,7 +21,7 @@ from torch import nn
 
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
 from deepshrink.fileio import atomic_write, named_os_error  # re-exported, see __all__
-from deepshrink.models.registry import check_model_args
+from deepshrink.models.registry import build_model, check_model_args
 from deepshrink.models.saving import (  # re-exported: the public names of a saved model
     CONFIG_NAME,
     FORMAT,
@@ -31,7 +31,6 @@ from deepshrink.models.saving import (  # re-exported: the public names of a sav
     save_pretrained,
     unwrap_model,
 )
-from deepshrink.models.skeleton import ResidualNet
 
 __all__ = [
     "save_pretrained", "from_pretrained", "read_model_config", "check_device", "check_path", "CONFIG_NAME",
@@ -129,7 +128,7 @@ def from_pretrained(directory: str | os.PathLike, map_location: str | torch.devi
     if not weights.is_file():
         raise CheckpointError(f"{weights}: missing")
     try:
-        model = ResidualNet(**config["model_args"])
+        model = build_model(config["model_args"])
     except (TypeError, ConfigError) as err:
         raise CheckpointError(f"{Path(directory) / CONFIG_NAME}: model_args do not build a model ({err})") from None
     try:

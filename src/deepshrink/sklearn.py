@@ -204,7 +204,7 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
         args = {} if self.model_args is None else self.model_args
         if not isinstance(args, dict):
             raise ValueError(f"model_args must be a dict of ResidualNet arguments or None, got {type(args).__name__}")
-        clash = sorted({"in_channels", "num_classes"} & set(args))
+        clash = sorted({"in_channels", "num_classes", "input_length"} & set(args))
         if clash:
             raise ValueError(f"model_args must not set {', '.join(clash)}: the classifier takes them from the data")
         try:
@@ -350,7 +350,8 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
         try:
             with _torch_threads(_plain(self.num_threads)):
                 seed_everything(derive_seed(cfg.seed, Purpose.INIT))
-                net = create_model(cfg.model, in_channels=X.shape[1], num_classes=len(classes), **cfg.model_args)
+                net = create_model(cfg.model, in_channels=X.shape[1], num_classes=len(classes), input_length=X.shape[-1],
+                                   **cfg.model_args)
                 log = print if self.verbose else None
                 trainer = Trainer(cfg, net, train_set, val_set, ctx=DistContext(device=device), log=log)
                 if self.verbose:

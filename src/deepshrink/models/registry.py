@@ -27,19 +27,17 @@ import difflib
 import fnmatch
 from typing import Any, NamedTuple
 
+from torch import nn
+
 from deepshrink.errors import ConfigError
-from deepshrink.models.skeleton import (
-    MODEL_ARGUMENTS,
-    ResidualNet,
-    check_model_args,
-    check_model_config,
-    describe_value,
-)
+from deepshrink.models import skeleton
+from deepshrink.models.arguments import argument_names, describe_value
+from deepshrink.models.skeleton import ResidualNet
 
 __all__ = [
     "create_model", "list_models", "is_model", "describe_model", "model_family", "model_label",
-    "model_config", "check_model_args", "check_model_config", "FAMILIES", "PRESETS", "Family", "Part",
-    "RESERVED_ARGS",
+    "model_config", "check_model_args", "check_model_config", "build_model", "model_arguments", "FAMILIES", "PRESETS",
+    "ARCHITECTURES", "Architecture", "Family", "Part", "RESERVED_ARGS",
 ]  # fmt: skip
 
 
@@ -56,6 +54,19 @@ class Family(NamedTuple):
     label: str
     description: str
     args: dict[str, Any]
+
+
+class Architecture(NamedTuple):
+    """A network class and the check of a full set of its arguments (types, ranges, how they fit)."""
+
+    cls: type[nn.Module]
+    check_config: Any  # (args, where) -> None, raises ConfigError
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "residual": Architecture(ResidualNet, skeleton.check_model_config),
+}
+"""Architecture name (a model config's ``arch`` key; absent means ``residual``) -> class and check."""
 
 
 FAMILIES: dict[str, Family] = {
@@ -143,8 +154,58 @@ _MODELS: dict[str, tuple[str, str]] = {
 _REGISTRY: dict[str, dict[str, Any]] = {
     name: {**PRESETS[preset].args, **FAMILIES[family].args} for name, (family, preset) in _MODELS.items()
 }
-RESERVED_ARGS = ("in_channels", "num_classes")
+RESERVED_ARGS = ("in_channels", "num_classes", "input_length")
 """Arguments that training takes from the data; a config's ``model_args`` may not set them."""
+
+
+def _architecture(config: Any, where: str) -> Architecture:
+    arch = config.get("arch", "residual") if isinstance(config, dict) else "residual"
+    if arch not in ARCHITECTURES:
+        raise ConfigError(f"{where}: unknown architecture 'arch' {arch!r} (one of {', '.join(ARCHITECTURES)})")
+    return ARCHITECTURES[arch]
+
+
+def _without_arch(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k != "arch"}
+
+
+def model_arguments(config: dict[str, Any]) -> list[str]:
+    """The argument names of the architecture of ``config`` (``arch`` included for a non-residual one)."""
+    arch = _architecture(config, "model arguments")
+    return argument_names(arch.cls) + ([] if arch.cls is ResidualNet else ["arch"])
+
+
+def check_model_args(args: Any, where: str = "model arguments", model: str | None = None) -> None:
+    """Check model arguments by name, type and range for their architecture: that of the
+    registered ``model`` when given (overrides of its preset), else ``args['arch']``.
+
+    Raises:
+        ConfigError: naming ``where``, the argument and the value.
+    """
+    if not isinstance(args, dict):
+        raise ConfigError(f"{where}: expected a mapping of argument name to value, got {describe_value(args)}")
+    if model is not None and is_model(model):
+        if "arch" in args:
+            raise ConfigError(f"{where}: unknown model argument 'arch' (the model {model!r} fixes its architecture)")
+        args = {**args, **({"arch": _REGISTRY[model]["arch"]} if "arch" in _REGISTRY[model] else {})}
+    arch = _architecture(args, where)
+    if arch.cls is ResidualNet:
+        skeleton.check_model_args(args, where)
+    else:
+        arch.check_config(_without_arch(args), where)
+
+
+def check_model_config(args: Any, where: str = "model arguments") -> None:
+    """Check a full set of model arguments, each one and how they fit together, for their architecture."""
+    if not isinstance(args, dict):
+        raise ConfigError(f"{where}: expected a mapping of argument name to value, got {describe_value(args)}")
+    _architecture(args, where).check_config(_without_arch(args), where)
+
+
+def build_model(config: dict[str, Any]) -> nn.Module:
+    """The network of a full model config (``model.config``, ``config.json``'s ``model_args``)."""
+    arch = _architecture(config, "model config")
+    return arch.cls(**_without_arch(config))
 
 
 def list_models(pattern: str | None = None) -> list[str]:
@@ -194,27 +255,34 @@ def model_label(name: str) -> str:
 def model_config(name: str, **overrides: Any) -> dict[str, Any]:
     """The full :class:`ResidualNet` arguments of a named model, with ``overrides`` applied."""
     _check_name(name)
-    unknown = sorted(str(k) for k in set(overrides) - set(MODEL_ARGUMENTS))
+    valid = model_arguments(_REGISTRY[name])
+    unknown = sorted(str(k) for k in set(overrides) - set(valid) | ({"arch"} & set(overrides)))
     if unknown:
-        raise ConfigError(f"unknown model argument(s) {', '.join(unknown)} for {name!r}; valid: {', '.join(MODEL_ARGUMENTS)}")
+        raise ConfigError(f"unknown model argument(s) {', '.join(unknown)} for {name!r}; valid: {', '.join(v for v in valid if v != 'arch')}")
     config = {**_REGISTRY[name], **overrides}
     check_model_config(config, f"model {name!r}")
     return config
 
 
-def create_model(name: str, in_channels: int = 1, num_classes: int = 8, **overrides: Any) -> ResidualNet:
+def create_model(
+    name: str, in_channels: int = 1, num_classes: int = 8, input_length: int | None = None, **overrides: Any
+) -> nn.Module:
     """Build a registered model.
 
     Args:
         name: a name from :func:`list_models`, e.g. ``"drsn_cw_paper"``.
         in_channels: input channels of the data.
         num_classes: number of classes.
-        **overrides: any :class:`ResidualNet` argument, replacing the preset's value.
+        input_length: the signals' length, for the architectures whose layers depend on it
+            (WDCNN's fully connected layer); ignored by the others, which take any length.
+        **overrides: any argument of the model's class, replacing the preset's value.
 
     Raises:
         ConfigError: for an unknown name (listing the closest names) or argument, or an
             argument of the wrong type or out of range (checked before anything is built).
     """
-    model = ResidualNet(**model_config(name, in_channels=in_channels, num_classes=num_classes, **overrides))
+    if input_length is not None and "input_length" in model_arguments(_REGISTRY[name]):
+        overrides = {"input_length": input_length, **overrides}
+    model = build_model(model_config(name, in_channels=in_channels, num_classes=num_classes, **overrides))
     model.model_name = name
     return model

@@ -22,11 +22,7 @@ Layout (the paper's Table II for the ``*_paper`` presets)::
 
 from __future__ import annotations
 
-import difflib
 import inspect
-import math
-import types
-import typing
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -37,6 +33,7 @@ from torch import Tensor, nn
 from deepshrink.errors import ConfigError, ShapeError
 from deepshrink.layers.blocks import SHORTCUTS, BasicBlock, BottleneckBlock, conv_nd, norm_nd
 from deepshrink.layers.gates import Shrinkage, SqueezeExcite, linear
+from deepshrink.models.arguments import COMMON_RANGES, MAX_CHANNELS, check_arguments, describe_value
 from deepshrink.models.saving import save_pretrained
 
 __all__ = [
@@ -235,78 +232,22 @@ class ResidualNet(nn.Module):
 # The arguments of ResidualNet by name, type (from its signature) and range: checked before torch
 # sees them, by ResidualNet itself, create_model, configs and config.json files.
 MODEL_ARGUMENTS = [p for p in inspect.signature(ResidualNet).parameters]
-_HINTS = typing.get_type_hints(ResidualNet.__init__)
-
 
 # Ranges of the numeric ResidualNet arguments (the types come from its signature): (low, high,
 # low_inclusive, high_inclusive). Upper bounds are far above any sensible network and only
 # stop typos (a width of 10**9) from reaching torch as an allocation failure.
-_MAX_CHANNELS = 1 << 16
 _RANGES: dict[str, tuple[float, float, bool, bool]] = {
-    "in_channels": (1, _MAX_CHANNELS, True, True),
-    "num_classes": (1, 1_000_000, True, True),
+    **COMMON_RANGES,
     "spatial_dims": (1, 3, True, True),
-    "widths": (1, _MAX_CHANNELS, True, True),
+    "widths": (1, MAX_CHANNELS, True, True),
     "depths": (1, 1024, True, True),
     "strides": (1, 1024, True, True),
-    "stem_channels": (1, _MAX_CHANNELS, True, True),
+    "stem_channels": (1, MAX_CHANNELS, True, True),
     "stem_kernel": (1, 1023, True, True),
     "stem_stride": (1, 1024, True, True),
     "kernel_size": (1, 1023, True, True),
-    "gate_reduction": (0, _MAX_CHANNELS, False, True),
-    "drop_rate": (0, 1, True, False),
-    "stack": (1, 4096, True, True),
+    "gate_reduction": (0, MAX_CHANNELS, False, True),
 }
-
-
-def describe_value(value: Any) -> str:
-    """A value for an error message: its type and a short repr."""
-    text = repr(value)
-    return f"{type(value).__name__} {text[:60] + '...' if len(text) > 60 else text}"
-
-
-def _range_text(name: str) -> str:
-    low, high, lo_in, hi_in = _RANGES[name]
-    return f"in {'[' if lo_in else '('}{low:g}, {high:g}{']' if hi_in else ')'}"
-
-
-def _in_range(name: str, value: float) -> bool:
-    if name not in _RANGES:
-        return True
-    low, high, lo_in, hi_in = _RANGES[name]
-    return (low <= value if lo_in else low < value) and (value <= high if hi_in else value < high)
-
-
-def _check_arg(name: str, value: Any, hint: Any) -> str | None:
-    """Why ``value`` is not valid for argument ``name`` (None if it is)."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        hint = next(a for a in options if a is not type(None))
-        origin = typing.get_origin(hint)
-    if hint is bool:
-        return None if isinstance(value, bool) else f"must be true or false, got {describe_value(value)}"
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            return f"must be an integer {_range_text(name) if name in _RANGES else ''}".rstrip() + f", got {describe_value(value)}"
-        return None if _in_range(name, value) else f"must be an integer {_range_text(name)}, got {value!r}"
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            return f"must be a finite number {_range_text(name) if name in _RANGES else ''}".rstrip() + f", got {describe_value(value)}"
-        return None if _in_range(name, value) else f"must be a number {_range_text(name)}, got {value!r}"
-    if hint is str:
-        return None if isinstance(value, str) else f"must be a string, got {describe_value(value)}"
-    if origin in (Sequence, list, tuple):
-        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value:
-            return f"must be a non-empty list of integers, got {describe_value(value)}"
-        for item in value:
-            if isinstance(item, bool) or not isinstance(item, int) or not _in_range(name, item):
-                what = f"integers {_range_text(name)}" if name in _RANGES else "integers"
-                return f"must be a list of {what}, got {describe_value(value)}"
-        return None
-    return None  # an argument whose type we do not know: ResidualNet checks it
 
 
 def check_model_args(args: Mapping[str, Any], where: str = "model arguments") -> None:
@@ -320,16 +261,7 @@ def check_model_args(args: Mapping[str, Any], where: str = "model arguments") ->
         ConfigError: an unknown argument, or a value of the wrong type or out of range; the
             message names ``where``, the argument and the value.
     """
-    if not isinstance(args, Mapping):
-        raise ConfigError(f"{where}: expected a mapping of argument name to value, got {describe_value(args)}")
-    for name, value in args.items():
-        if not isinstance(name, str) or name not in MODEL_ARGUMENTS:
-            close = difflib.get_close_matches(str(name), MODEL_ARGUMENTS, n=3, cutoff=0.6)
-            hint = f"did you mean {', '.join(close)}?" if close else f"valid: {', '.join(MODEL_ARGUMENTS)}"
-            raise ConfigError(f"{where}: unknown model argument {name!r}; {hint}")
-        problem = _check_arg(name, value, _HINTS.get(name, Any))
-        if problem:
-            raise ConfigError(f"{where}: model argument {name!r} {problem}")
+    check_arguments(ResidualNet, _RANGES, args, where)
 
 
 def check_model_config(args: Mapping[str, Any], where: str = "model arguments") -> None:

@@ -30,7 +30,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from deepshrink.errors import ConfigError
-from deepshrink.models.skeleton import ResidualNet
+from torch import nn
+
+from deepshrink.models.registry import build_model
 
 __all__ = [
     "stack_models",
@@ -43,11 +45,11 @@ __all__ = [
 ]
 
 
-def _single_config(model: ResidualNet) -> dict:
+def _single_config(model: nn.Module) -> dict:
     return {k: v for k, v in model.config.items() if k != "stack"}
 
 
-def stack_state_dicts(states: Sequence[dict[str, Tensor]], stacked: ResidualNet) -> dict[str, Tensor]:
+def stack_state_dicts(states: Sequence[dict[str, Tensor]], stacked: nn.Module) -> dict[str, Tensor]:
     """Merge S ordinary state dicts into the state dict of ``stacked`` (stack=S)."""
     out = {}
     s = len(states)
@@ -64,7 +66,7 @@ def stack_state_dicts(states: Sequence[dict[str, Tensor]], stacked: ResidualNet)
     return out
 
 
-def stack_models(models: Sequence[ResidualNet]) -> ResidualNet:
+def stack_models(models: Sequence[nn.Module]) -> nn.Module:
     """One network with ``stack=len(models)`` whose slices are copies of ``models``."""
     if not models:
         raise ConfigError("stack_models needs at least one model")
@@ -73,7 +75,7 @@ def stack_models(models: Sequence[ResidualNet]) -> ResidualNet:
         if _single_config(m) != config:
             raise ConfigError(f"stack_models: model {i} has a different configuration from model 0")
     ref = next(models[0].parameters())
-    stacked = ResidualNet(**config, stack=len(models)).to(device=ref.device, dtype=ref.dtype)
+    stacked = build_model({**config, "stack": len(models)}).to(device=ref.device, dtype=ref.dtype)
     stacked.load_state_dict(stack_state_dicts([m.state_dict() for m in models], stacked))
     stacked.model_name = getattr(models[0], "model_name", None)
     return stacked.train(models[0].training)
@@ -114,12 +116,12 @@ def unstack_state_dict(state: dict[str, Tensor], stack: int, template: dict[str,
     return out
 
 
-def unstack_model(stacked: ResidualNet) -> list[ResidualNet]:
+def unstack_model(stacked: nn.Module) -> list[nn.Module]:
     """Split a stacked network back into ``stacked.stack`` ordinary models."""
     s = stacked.stack
     config = _single_config(stacked)
     ref = next(stacked.parameters())
-    models = [ResidualNet(**config).to(device=ref.device, dtype=ref.dtype) for _ in range(s)]
+    models = [build_model(config).to(device=ref.device, dtype=ref.dtype) for _ in range(s)]
     states = unstack_state_dict(stacked.state_dict(), s, models[0].state_dict())
     for model, single in zip(models, states):
         model.load_state_dict(single)

@@ -284,9 +284,9 @@ def _check_together(cfg: TrainConfig, where: str) -> None:
     if reserved:
         raise ConfigError(
             f"{where}: key 'model_args' must not set {', '.join(reserved)}: "
-            "training takes the input channels and the number of classes from the data"
+            "training takes the input channels, the number of classes and the input length from the data"
         )
-    check_model_args(cfg.model_args, f"{where}: key 'model_args'")
+    check_model_args(cfg.model_args, f"{where}: key 'model_args'", model=cfg.model)
     try:  # the preset and the arguments together: caught here, not after the data is loaded
         model_config(cfg.model, **cfg.model_args)
     except ConfigError as err:

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from deepshrink.data.dataset import TrainingData
 from deepshrink.errors import CheckpointError, ConfigError, DeepshrinkError
 from deepshrink.layers.gates import StackedLinear
-from deepshrink.models.skeleton import ResidualNet
+from deepshrink.models.registry import build_model
 from deepshrink.models.stacked import unstack_state_dict
 from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.train.checkpoint import capture_rng, restore_rng
@@ -222,10 +222,10 @@ def _full_precision(t: Tensor) -> Tensor:
 
 
 def _single_template(model: nn.Module) -> dict[str, Tensor]:
-    """Shapes of the state dict of one slice of a stacked ResidualNet (built on the meta device)."""
+    """Shapes of the state dict of one slice of a stacked model (built on the meta device)."""
     config = {k: v for k, v in model.config.items() if k != "stack"}
     with torch.device("meta"):
-        return ResidualNet(**config).state_dict()
+        return build_model(config).state_dict()
 
 
 def _pad_stack(tensors: list[Tensor], device: torch.device) -> tuple[Tensor, Tensor]:

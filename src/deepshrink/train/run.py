@@ -34,7 +34,8 @@ from torch import Tensor, nn
 
 from deepshrink.data import load_dataset, split_by_condition, split_by_recording, split_by_window
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
-from deepshrink.models import ResidualNet, create_model, model_config
+from deepshrink.models import create_model, model_config
+from deepshrink.models.registry import build_model
 from deepshrink.models.stacked import stack_models
 from deepshrink.seeds import PART_NOISE, Purpose, derive_seed
 from deepshrink.serialization import atomic_write, save_pretrained
@@ -257,9 +258,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _plain_model(config: dict[str, Any], state: dict[str, Tensor], model_name: str | None) -> ResidualNet:
-    """A fresh :class:`ResidualNet` of ``config`` carrying ``state`` (kept weights, or a cohort's slice)."""
-    model = ResidualNet(**config)
+def _plain_model(config: dict[str, Any], state: dict[str, Tensor], model_name: str | None) -> nn.Module:
+    """A fresh model of ``config`` carrying ``state`` (kept weights, or a cohort's slice)."""
+    model = build_model(config)
     model.load_state_dict(state)
     model.model_name = model_name
     return model
@@ -364,10 +365,11 @@ def _best_note(cfg: TrainConfig, epoch: int) -> str:
 
 
 # ---------------------------------------------------------------------- train
-def _build_model(cfg: TrainConfig, data: RunData) -> ResidualNet:
+def _build_model(cfg: TrainConfig, data: RunData) -> nn.Module:
     """The run's model for ``data``, initialised from the run's own seed (alone or in a cohort)."""
     seed_everything(derive_seed(cfg.seed, Purpose.INIT))
-    return create_model(cfg.model, in_channels=data.in_channels, num_classes=len(data.label_names), **cfg.model_args)
+    return create_model(cfg.model, in_channels=data.in_channels, num_classes=len(data.label_names),
+                        input_length=data.length, **cfg.model_args)  # fmt: skip
 
 
 def _set_threads(cfg: TrainConfig, ctx: DistContext) -> None:
@@ -738,7 +740,7 @@ def train_cohort(
         wall = time.perf_counter() - started
 
         results: list[CohortRunResult | None] = []
-        template = ResidualNet(**{k: v for k, v in stacked.config.items() if k != "stack"}).config
+        template = build_model({k: v for k, v in stacked.config.items() if k != "stack"}).config
         for i, (c, data) in enumerate(zip(cfgs, datas)):
             if i in skip:
                 results.append(None)
