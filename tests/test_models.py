@@ -55,7 +55,7 @@ def test_paper_network_shapes_follow_table2():
 
 
 def _input(model, n=2):
-    size = 256 if model.spatial_dims == 1 else 16
+    size = model.config.get("input_length", 256) if model.spatial_dims == 1 else 16  # WDCNN takes one length
     return torch.randn((n, model.in_channels) + (size,) * model.spatial_dims)
 
 
@@ -70,8 +70,10 @@ def test_every_model_forward_and_backward(name):
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     feats = model.forward_features(x)
-    assert feats.shape[:2] == (2, model.num_features)
-    assert model.forward_head(feats, pre_logits=True).shape == (2, model.num_features)
+    members = model.config.get("ensemble", 1)  # an ensemble's members' features lie side by side
+    if "input_length" not in model.config:  # WDCNN's head is FC layers on the flattened map, not a pool
+        assert feats.shape[:2] == (2, model.num_features * members)
+    assert model.forward_head(feats, pre_logits=True).shape == (2, model.num_features * members)
 
 
 def test_registry_names_and_families():

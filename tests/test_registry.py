@@ -19,10 +19,22 @@ from deepshrink.models import (
 )
 
 
+_PAPER_FAMILIES = ("convnet", "resnet", "se_resnet", "drsn_cs", "drsn_cw")
+_VARIANTS = ("drsn_cw_hard", "drsn_cw_garrote", "drsn_cw_firm", "drsn_cw_mad", "drsn_ew", "aprelu_resnet")
+_BASELINES = {"wdcnn": "field", "fcn": "field", "fawaz_resnet": "field", "inception_time": "field",
+              "inception_time_x5": "ensemble5"}  # fmt: skip
+
+
 def _parts(name):
     """(family, preset) read back from a name by the naming scheme of the module docstring."""
+    if name in _BASELINES:
+        return name.removesuffix("_x5"), _BASELINES[name]
     family = max((f for f in FAMILIES if name.startswith(f)), key=len)
     return family, name[len(family) :].removeprefix("_")
+
+
+def _name(family, preset):
+    return f"{family}_{preset}" if preset.startswith("paper") else f"{family}{preset}"
 
 
 def _plain(value):
@@ -36,8 +48,12 @@ def test_every_name_is_written_out_in_the_source():
 
 
 def test_the_table_is_every_family_with_every_preset_by_the_naming_scheme():
-    expected = {f"{f}_{p}" if p.startswith("paper") else f"{f}{p}" for f in FAMILIES for p in PRESETS}
-    assert len(expected) == 45 and set(list_models()) == expected
+    residual = [p for p in PRESETS if p not in ("field", "ensemble5")]
+    expected = {_name(f, p) for f in _PAPER_FAMILIES for p in residual}  # the paper's five on every layout
+    expected |= {_name(f, p) for f in _VARIANTS for p in ("paper", "paper6", "paper9")} | {"drsn_ew20_2d"}
+    expected |= set(_BASELINES)
+    assert len(expected) == 45 + 19 + 5 and set(list_models()) == expected
+    assert set(FAMILIES) == set(_PAPER_FAMILIES) | set(_VARIANTS) | {"wdcnn", "fcn", "fawaz_resnet", "inception_time"}
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -70,16 +86,18 @@ def test_models_command_shows_each_description(capsys):
     assert [line.split()[0] for line in lines] == list_models()
     for line, name in zip(lines, list_models()):
         assert line.split(None, 1)[1] == describe_model(name)
-    assert main(["models", "drsn_cw*_paper"]) == 0
-    assert capsys.readouterr().out.splitlines() == [f"drsn_cw_paper  {describe_model('drsn_cw_paper')}"]
+    assert main(["models", "drsn_cs*_paper"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"drsn_cs_paper  {describe_model('drsn_cs_paper')}"]
 
 
 def test_family_and_label_of_every_name():
     for name in list_models():
         family, preset = _parts(name)
         assert is_model(name) and model_family(name) == family, name
-        assert model_label(name) == FAMILIES[family].label + ("" if preset == "paper" else f" ({preset})"), name
-    assert [FAMILIES[f].label for f in FAMILIES] == ["ConvNet", "ResNet", "SE-ResNet", "DRSN-CS", "DRSN-CW"]
+        assert model_label(name) == FAMILIES[family].label + ("" if preset in ("paper", "field") else f" ({preset})"), name
+    assert [FAMILIES[f].label for f in _PAPER_FAMILIES] == ["ConvNet", "ResNet", "SE-ResNet", "DRSN-CS", "DRSN-CW"]
+    assert len({f.label for f in FAMILIES.values()}) == len(FAMILIES)  # reports tell every family apart
+    assert model_label("wdcnn") == "WDCNN" and model_label("inception_time_x5") == "InceptionTime (ensemble5)"
     assert model_label("drsn_cw_paper") == "DRSN-CW" and model_label("resnet_paper6") == "ResNet (paper6)"
     assert model_label("drsn_cs18_1d") == "DRSN-CS (18_1d)"
 

@@ -112,14 +112,15 @@ def default_example_input(model: nn.Module, length: int | Sequence[int] | None =
     """
     model = unwrap_model(model)
     config = getattr(model, "config", None)
-    if not isinstance(config, dict) or "in_channels" not in config or "spatial_dims" not in config:
+    dims = getattr(model, "spatial_dims", None)
+    if not isinstance(config, dict) or "in_channels" not in config or not isinstance(dims, int):
         raise ExportError(
             f"cannot tell the input shape of {type(model).__name__}: pass example_input (a tensor of the input's shape)"
         )
     if length is None:
-        length = (getattr(model, "input_spec", None) or {}).get("length")
+        length = (getattr(model, "input_spec", None) or {}).get("length") or config.get("input_length")
     channels = int(config["in_channels"]) * int(config.get("stack", 1))  # stacked networks: S*C channels
-    shape = (batch_size, channels) + _spatial_shape(int(config["spatial_dims"]), length)
+    shape = (batch_size, channels) + _spatial_shape(dims, length)
     generator = torch.Generator().manual_seed(0)
     ref = next(model.parameters(), None)
     x = torch.randn(shape, generator=generator)
@@ -136,7 +137,7 @@ def _metadata(model: nn.Module) -> dict[str, Any] | None:
         "model_args": config,
         "label_names": getattr(model, "label_names", None),
         "input": getattr(model, "input_spec", None)
-        or {"in_channels": config.get("in_channels"), "spatial_dims": config.get("spatial_dims")},
+        or {"in_channels": config.get("in_channels"), "spatial_dims": getattr(model, "spatial_dims", None)},
     }
 
 
@@ -346,12 +347,13 @@ def export_model(
     if not isinstance(x, Tensor) or x.dim() < 2:
         raise ExportError(f"example_input must be a tensor with a batch dim, got {getattr(x, 'shape', type(x))}")
     config = getattr(model, "config", None)
-    if example_input is not None and isinstance(config, dict) and "in_channels" in config and "spatial_dims" in config:
+    dims = getattr(model, "spatial_dims", None)
+    if example_input is not None and isinstance(config, dict) and "in_channels" in config and isinstance(dims, int):
         channels = int(config["in_channels"]) * int(config.get("stack", 1))
-        if x.dim() != int(config["spatial_dims"]) + 2 or x.shape[1] != channels:
+        if x.dim() != dims + 2 or x.shape[1] != channels:
             raise ExportError(
                 f"example_input of shape {tuple(x.shape)} does not fit the model: expected "
-                f"{int(config['spatial_dims']) + 2} dims, (N, {channels}, *spatial)"
+                f"{dims + 2} dims, (N, {channels}, *spatial)"
             )
     was_training = model.training
     model.eval()

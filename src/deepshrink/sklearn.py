@@ -248,7 +248,7 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
         rs = self.random_state
         if isinstance(_plain(rs), numbers.Integral) and not isinstance(rs, bool) and not 0 <= _plain(rs) < 2**32:
             raise ValueError(f"random_state must be in [0, 2**32 - 1], a RandomState or None, got {rs!r}")
-        return config, int(config["spatial_dims"])
+        return config, int(config.get("spatial_dims", 1))  # the field's baselines are 1-D and do not store it
 
     def _seed(self) -> int:
         rs = _plain(self.random_state)

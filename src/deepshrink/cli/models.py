@@ -6,15 +6,15 @@ import argparse
 
 import torch
 
-from deepshrink.errors import ConfigError
-from deepshrink.models import create_model, describe_model, list_models
+from deepshrink.errors import ConfigError, ShapeError
+from deepshrink.models import ResidualNet, create_model, describe_model, list_models
 
 
 def model_summary(name: str, in_channels: int = 1, num_classes: int = 8, length: int | None = None) -> str:
     """A readable summary of a model: its arguments, parameter count and per-stage output shapes."""
-    model = create_model(name, in_channels=in_channels, num_classes=num_classes).eval()
+    model = create_model(name, in_channels=in_channels, num_classes=num_classes, input_length=length).eval()
     dims = model.spatial_dims
-    length = (2048 if dims == 1 else 32) if length is None else length
+    length = model.config.get("input_length", 2048 if dims == 1 else 32) if length is None else length
     limit = {1: 1 << 18, 2: 1024, 3: 128}[dims]
     if not 1 <= length <= limit:
         raise ConfigError(f"--length must be in [1, {limit}] for a {dims}-D model, got {length}")
@@ -22,23 +22,34 @@ def model_summary(name: str, in_channels: int = 1, num_classes: int = 8, length:
     lines = [f"{name}: {model.num_parameters():,} parameters"]
     lines += [f"  {k} = {v}" for k, v in model.config.items()]
     try:
-        shapes = _stage_shapes(model, x)
-    except RuntimeError as err:
+        shapes = _layer_shapes(model, x)
+    except (RuntimeError, ShapeError) as err:
         raise ConfigError(f"--length {length} does not fit {name}: {str(err).strip().splitlines()[-1]}") from None
-    lines.append(f"  input {tuple(x.shape[1:])} -> stem {shapes[0]}")
-    for i, (stage, shape) in enumerate(zip(model.stages, shapes[1:])):
-        lines.append(f"  stage {i + 1}: {len(stage)} units -> {shape}")
-    lines.append(f"  head: BN -> ReLU -> GAP -> FC({model.num_features} -> {num_classes})")
+    lines.append(f"  input {tuple(x.shape[1:])}")
+    for layer, shape in shapes:
+        lines.append(f"  {layer} -> {shape}")
+    pool = "global average pool -> " if isinstance(model, ResidualNet) or "input_length" not in model.config else ""
+    lines.append(f"  head: {pool}FC({model.num_features} -> {num_classes})")
     return "\n".join(lines)
 
 
-def _stage_shapes(model, x) -> list[tuple[int, ...]]:
-    with torch.no_grad():
-        h = model.stem(x)
-        shapes = [tuple(h.shape[1:])]
-        for stage in model.stages:
-            h = stage(h)
-            shapes.append(tuple(h.shape[1:]))
+def _layer_shapes(model: torch.nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[int, ...]]]:
+    """(what, output shape) of each part of the feature extractor: ResidualNet's stem and
+    stages, or each top-level layer of another architecture, in the order they run."""
+    if isinstance(model, ResidualNet):
+        parts = [("stem", model.stem)] + [(f"stage {i + 1}: {len(s)} units", s) for i, s in enumerate(model.stages)]
+    else:
+        parts = [(f"{name} {i + 1}: {type(m).__name__}", m) for name, group in model.named_children()
+                 if isinstance(group, (torch.nn.Sequential, torch.nn.ModuleList)) for i, m in enumerate(group)]  # fmt: skip
+    shapes: list[tuple[str, tuple[int, ...]]] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out, what=what: shapes.append((what, tuple(out.shape[1:]))))
+             for what, m in parts]  # fmt: skip
+    try:
+        with torch.no_grad():
+            model.forward_features(x)
+    finally:
+        for h in hooks:
+            h.remove()
     return shapes
 
 

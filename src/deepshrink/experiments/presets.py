@@ -26,6 +26,22 @@ writes it out as YAML to copy and edit.
   80 epochs: 8 runs, one stacked cohort per model, one core each. Measured with 3 seeds at 80
   epochs (2026-12-01, loaded 2-core machine): training accuracy ResNet 86.7-89.9 %, DRSN-CW
   88.7-91.7 % (40 epochs: 78-87 %, 20 epochs: 68-79 %).
+* ``arena``: what to use under which noise, and whether shrinkage helps: the paper's ResNet and
+  DRSNs, the shrinkage variants (hard, garrote, firm, MAD threshold, element-wise thresholds,
+  APReLU), WDCNN and MiniRocket, all on the data of ``quick`` (6-unit versions of the paper's
+  networks), raw and per-window standardised input, Gaussian, Laplacian and pink noise, in two
+  protocols: the paper's (noise in training and test, at 0 dB) and the field's (trained clean,
+  tested at -10, -5, 0, 5 and 10 dB); 5 seeds, 100 epochs. Sized for two 2-core workers in
+  about 3 hours (``benchmarks/RESULTS.md`` has the measured time).
+* ``arena_ucr``: the same question on five real UCR sets (FordA, FreezerRegularTrain,
+  ElectricDevices, ECG5000, CBF; each with its own train/test split), per-window standardised
+  (the archive's series already are), Gaussian and pink noise, the same two protocols (noisy at
+  0 dB; clean, tested at -10 ... 10 dB), the paper-size networks and MiniRocket, 5 seeds, 40
+  epochs. A study folder holds one dataset: the preset's is FordA, the others are
+  ``deepshrink benchmark arena_ucr --data ucr:CBF -o studies/arena_ucr-CBF`` and so on.
+* ``arena_field``: the field's deep baselines at their published size (FCN, ResNet-TSC,
+  InceptionTime) against DRSN-CW and MiniRocket on the UCR panel: 20-40 times the compute of the
+  paper-size networks per sample, a GPU job.
 """
 
 from __future__ import annotations
@@ -36,6 +52,12 @@ from typing import Any
 __all__ = ["PRESETS", "get_preset", "list_presets"]
 
 PAPER_MODELS = ["convnet_paper", "resnet_paper", "se_resnet_paper", "drsn_cs_paper", "drsn_cw_paper"]
+_VARIANTS = ["drsn_cw_hard", "drsn_cw_garrote", "drsn_cw_firm", "drsn_cw_mad", "drsn_ew", "aprelu_resnet"]
+ARENA_MODELS = (
+    ["resnet_paper6", "se_resnet_paper6", "drsn_cs_paper6", "drsn_cw_paper6"] + [f"{v}_paper6" for v in _VARIANTS]
+    + ["wdcnn", "minirocket"]
+)  # fmt: skip
+ARENA_UCR_MODELS = ["resnet_paper", "drsn_cs_paper", "drsn_cw_paper"] + [f"{v}_paper" for v in _VARIANTS] + ["minirocket"]
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
@@ -94,6 +116,39 @@ PRESETS: dict[str, dict[str, Any]] = {
         "folds": 0,
         "noise_protocol": "fixed",
         "train": {"epochs": 80, "batch_size": 32, "recipe": "paper", "test_fraction": 0.25, "val_fraction": 0.0},
+    },
+    "arena": {
+        "name": "arena",
+        "description": "The arena: paper networks, shrinkage variants, WDCNN and MiniRocket x raw / standardised x "
+        "3 noise kinds, noisy training at 0 dB and clean training tested at -10..10 dB, 5 seeds, reduced simulator",
+        "data": "simulator",
+        "data_args": {"recordings_per_condition": 4, "windows_per_recording": 8, "window": 1024},
+        "models": ARENA_MODELS,
+        "noises": ["gaussian", "laplacian", "pink"],
+        "snrs": [0],
+        "seeds": [0, 1, 2, 3, 4],
+        "folds": 0,
+        "noise_protocol": "fixed",
+        "normalize": ["none", "per_sample"],
+        "grids": [{"noise_protocol": "clean", "snrs": [-10, -5, 0, 5, 10]}],
+        "train": {"epochs": 100, "batch_size": 32, "recipe": "paper", "test_fraction": 0.25, "val_fraction": 0.0},
+    },
+    "arena_ucr": {
+        "name": "arena_ucr",
+        "description": "The arena on 5 UCR sets: paper networks, shrinkage variants and MiniRocket x Gaussian and pink "
+        "noise, noisy training at 0 dB and clean training tested at -10..10 dB, standardised input, 5 seeds",
+        "data": "ucr:FordA",
+        "data_args": {},
+        "models": ARENA_UCR_MODELS,
+        "noises": ["gaussian", "pink"],
+        "snrs": [0],
+        "seeds": [0, 1, 2, 3, 4],
+        "folds": 0,
+        "noise_protocol": "fixed",
+        "normalize": "per_sample",
+        "split": "predefined",
+        "grids": [{"noise_protocol": "clean", "snrs": [-10, -5, 0, 5, 10]}],
+        "train": {"epochs": 40, "batch_size": 64, "recipe": "paper", "val_fraction": 0.0},
     },
 }
 """Preset name -> study mapping (the same keys as a study YAML file)."""

@@ -12,7 +12,13 @@ From the rows of ``results.csv`` (:func:`deepshrink.experiments.study.read_resul
   same cell and repetition (same split, noise and seed), mean ± std, the 95 % confidence
   interval of the mean difference (Student's t over the repetitions), in how many of the
   repetitions the model was ahead, and a verdict: ahead, behind, or not distinguishable at this
-  number of repetitions (the interval holds 0).
+  number of repetitions (the interval holds 0); and the p-value of the paired t-test behind the
+  interval, Holm-adjusted over every comparison of the table (one family: with many models and
+  cells some intervals miss 0 by chance).
+* **ranks** (studies of 3 or more models over 2 or more cells): each model's rank in each cell
+  (noise kind × SNR) averaged over the cells, Friedman's test, Wilcoxon-Holm tests between every
+  pair over the cells, the cliques of models not distinguishable, and a critical-difference
+  diagram (:mod:`deepshrink.experiments.ranking`).
 * **settings**: a study crossed with its axes (noise protocol, normalisation, split; see
   :mod:`deepshrink.experiments.study`) gets the tables above once per setting, each headed by
   the setting (a ``window`` split is marked **LEAKY**), then the paired effect of each axis:
@@ -36,12 +42,13 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.plots import plot_accuracy_vs_snr
+from deepshrink.experiments.plots import plot_accuracy_per_model, plot_accuracy_vs_snr, plot_critical_difference
+from deepshrink.experiments.ranking import Ranking, cell_accuracies, holm, paired_t_pvalue, rank_models
 from deepshrink.experiments.results import read_results
 from deepshrink.experiments.spec import DEFAULT_SETTING, load_study
 from deepshrink.experiments.stats import (
@@ -183,12 +190,13 @@ def _console_setting(rows: Sequence[dict[str, Any]], models: list[str], noises: 
     if baseline is not None and len(models) > 1:
         diffs = paired_differences(rows, baseline, models)
         multi_cell = sum(d["noise"] != "all" for d in diffs) > len(models) - 1
-        for d in sorted(diffs, key=lambda d: d["noise"] != "all"):
-            if d["noise"] != "all" and not multi_cell:
-                continue
+        shown = [d for d in sorted(diffs, key=lambda d: d["noise"] != "all") if d["noise"] == "all" or multi_cell]
+        _add_holm(shown)
+        for d in shown:
             where = "all cells" if d["noise"] == "all" else f"{d['noise']} {_snr_label(d['snr_db'])}"
             lines.append(f"{where}: paired, {verdict(display_name(d['model']), display_name(baseline), d['diff'][0], d['ci95'], d['reps'])}"
-                         + (f", ahead in {d['reps_ahead']}/{d['reps']}" if "reps_ahead" in d else f", ahead in {d['wins']}/{d['n']}"))  # fmt: skip
+                         + (f", ahead in {d['reps_ahead']}/{d['reps']}" if "reps_ahead" in d else f", ahead in {d['wins']}/{d['n']}")
+                         + f", Holm p {_p_text(d['p_holm'])}")  # fmt: skip
     return lines
 
 
@@ -220,9 +228,77 @@ def _diff_text(c: dict[str, Any]) -> str:
     return f"{100 * c['diff'][0]:+.2f} ± {100 * c['diff'][1]:.2f}{ci} ({c['wins']}/{c['n']} ahead)"
 
 
+def _p_text(p: float) -> str:
+    return "n/a" if math.isnan(p) else "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _add_holm(diffs: Sequence[dict[str, Any]]) -> None:
+    """Give each paired-difference row ``p`` (the paired t-test behind its interval) and ``p_holm``
+    (Holm over ``diffs``, the comparisons shown together: one family)."""
+    ps = [paired_t_pvalue(d["diff"][0], d["diff"][1], d["reps"]) for d in diffs]
+    for d, p, q in zip(diffs, ps, holm(ps)):
+        d["p"], d["p_holm"] = p, float(q)
+
+
+def _holm_verdict(d: dict[str, Any], family: int) -> str:
+    if math.isnan(d["p_holm"]):
+        return "Holm p n/a (fewer than 2 repetitions)"
+    holds = "significant" if d["p_holm"] < 0.05 else "not significant"
+    return f"Holm p {_p_text(d['p_holm'])} over the table's {family} comparisons: {holds} at 5 %"
+
+
+RANK_MIN_MODELS, RANK_MIN_CELLS = 3, 2
+"""The ranks section needs this many models measured on every one of at least this many cells."""
+
+
+def _ranking(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> tuple[Ranking | None, str]:
+    """The ranking of one setting's rows, or None and why not."""
+    ranked, cells, _, left_out = cell_accuracies(rows, models)
+    if len(ranked) < RANK_MIN_MODELS or len(cells) < RANK_MIN_CELLS:
+        fewer = f" ({', '.join(display_name(m) for m in left_out)} on fewer)" if left_out else ""
+        return None, (f"Not computed: ranks need at least {RANK_MIN_MODELS} models measured on the same cells and at "
+                      f"least {RANK_MIN_CELLS} cells (noise kind × SNR); here {len(ranked)} model(s) have all "
+                      f"{len(cells)} cell(s){fewer}.")  # fmt: skip
+    return rank_models(rows, models), ""
+
+
+def _ranks_section(rows: Sequence[dict[str, Any]], models: list[str], h: str, cd_figure: str | None) -> list[str]:
+    L = [f"{h} Ranks", ""]
+    ranking, why = _ranking(rows, models)
+    if ranking is None:
+        return L + [why, ""]
+    n = len(ranking.cells)
+    L += [f"Each model's test accuracy in each of the {n} cells (noise kind × SNR; the mean over its repetitions) "
+          "ranked among the models (1 = best, ties share the average rank), then averaged over the cells; the mean "
+          "accuracy is the mean of the same cell accuracies (%). A rank counts wins across conditions, not margins "
+          "(Demšar 2006; Benavoli et al. 2016).", ""]  # fmt: skip
+    L += _md_table(["model", "mean rank", "mean accuracy", "cells"],
+                   [[display_name(m), f"{r:.2f}", f"{100 * a:.2f}", str(n)]
+                    for m, r, a in zip(ranking.models, ranking.mean_ranks, ranking.mean_accuracy)])  # fmt: skip
+    if ranking.left_out:
+        L += ["", f"{', '.join(f'{display_name(m)} ({k})' for m, k in ranking.left_out.items())}: measured on fewer "
+              f"cells than the others' {n}, so left out of the ranks."]  # fmt: skip
+    f = ranking.friedman
+    df1, df2 = f.df
+    fval = "∞" if math.isinf(f.f_statistic) else f"{f.f_statistic:.2f}"
+    differ = "the ranks differ" if f.f_pvalue < ranking.alpha else "no evidence that the ranks differ"
+    L += ["", f"Friedman over the {n} cells: χ² = {f.statistic:.2f} with {df1} df, p {_p_text(f.pvalue)}; "
+          f"Iman-Davenport F = {fval} with ({df1}, {df2}) df, p {_p_text(f.f_pvalue)}: {differ} "
+          f"(at {100 * ranking.alpha:g} %)."]  # fmt: skip
+    groups = "; ".join("{" + ", ".join(display_name(m) for m in c) + "}" for c in ranking.cliques)
+    differ_pairs = sum(p["significant"] for p in ranking.pairs)
+    L += ["", f"Not distinguishable (Wilcoxon signed-rank over the cells between every pair, Holm-corrected over the "
+          f"{len(ranking.pairs)} pairs at {100 * ranking.alpha:g} %): "
+          f"{groups or 'none, every model differs from its neighbours in rank'}; "
+          f"{differ_pairs} of {len(ranking.pairs)} pairs differ."
+          + (f" Critical-difference diagram: [{Path(cd_figure).name}]({cd_figure})." if cd_figure else ""),
+          ""]  # fmt: skip
+    return L
+
+
 def _setting_tables(rows: Sequence[dict[str, Any]], models: list[str], noises: list[str],
-                    snrs: list[float | None], h: str) -> list[str]:  # fmt: skip
-    """Table III, the per-noise tables and the paired differences of one setting's rows."""
+                    snrs: list[float | None], h: str, cd_figure: str | None = None) -> list[str]:  # fmt: skip
+    """Table III, the per-noise tables, the paired differences and the ranks of one setting's rows."""
     agg = aggregate(rows)
     baseline = pick_baseline(models)
     models = [m for m in models if any(r["model"] == m for r in rows)]
@@ -259,10 +335,13 @@ def _setting_tables(rows: Sequence[dict[str, Any]], models: list[str], noises: l
             L += [f"{h}# {noise}", ""] + _md_table(["SNR"] + [display_name(m) for m in models], body) + [""]
     if baseline is not None and len(models) > 1:
         diffs = paired_differences(rows, baseline, models)
+        _add_holm(diffs)
         L += [f"{h} Difference to {display_name(baseline)} (paired)", "",
               f"Test accuracy of each model minus {display_name(baseline)} in the same repetition (same split, noise "
               "and seed), in percentage points: mean ± std over repetitions, the 95 % confidence interval of the mean "
-              "(Student's t), and in how many repetitions the model was ahead.", ""]  # fmt: skip
+              "(Student's t), in how many repetitions the model was ahead, and the p-value of the paired t-test "
+              f"behind the interval, Holm-adjusted over all {len(diffs)} comparisons of the table (Holm p; n/a below "
+              "2 repetitions).", ""]  # fmt: skip
         others = [m for m in models if m != baseline]
         body = []
         for noise in noises + ["all"]:
@@ -272,18 +351,21 @@ def _setting_tables(rows: Sequence[dict[str, Any]], models: list[str], noises: l
                 if all(c is None for c in cells):
                     continue
                 label = "all cells" if noise == "all" else f"{noise} {_snr_label(snr)}"
-                body.append([label] + ["–" if c is None else _diff_text(c) for c in cells])
+                body.append([label] + ["–" if c is None else f"{_diff_text(c)}; Holm p {_p_text(c['p_holm'])}"
+                                       for c in cells])  # fmt: skip
         L += _md_table(["noise / SNR"] + [display_name(m) for m in others], body)
         L.append("")
         for d in diffs:
             if d["noise"] == "all":
                 L.append(f"- {verdict(display_name(d['model']), display_name(baseline), d['diff'][0], d['ci95'], d['reps'])}"
-                         " (all cells).")  # fmt: skip
+                         f" (all cells); {_holm_verdict(d, len(diffs))}.")  # fmt: skip
         for d in diffs:
             if d["noise"] != "all":
                 L.append(f"- {d['noise']} {_snr_label(d['snr_db'])}: "
-                         f"{verdict(display_name(d['model']), display_name(baseline), d['diff'][0], d['ci95'], d['reps'])}.")  # fmt: skip
+                         f"{verdict(display_name(d['model']), display_name(baseline), d['diff'][0], d['ci95'], d['reps'])}; "
+                         f"{_holm_verdict(d, len(diffs))}.")  # fmt: skip
         L.append("")
+    L += _ranks_section(rows, models, h, cd_figure)
     return L
 
 
@@ -325,8 +407,10 @@ def format_markdown_report(
     *,
     figures: Sequence[str] = (),
     title: str | None = None,
+    cd_figures: Mapping[Setting, str] | None = None,
 ) -> str:
-    """The whole ``report.md`` text."""
+    """The whole ``report.md`` text; ``cd_figures`` links each setting's critical-difference
+    diagram (relative to the report) from its ranks section."""
     diverged = len(rows) - len(finished_rows(rows))
     rows = finished_rows(rows)
     if not rows:
@@ -368,7 +452,8 @@ def format_markdown_report(
         mine = [r for r in rows if setting_of(r) == st]
         if len(settings) > 1:
             L += [f"## Setting: {setting_label(st, markdown=True)}", ""]
-        L += _setting_tables(mine, models, noises, snrs, "###" if len(settings) > 1 else "##")
+        L += _setting_tables(mine, models, noises, snrs, "###" if len(settings) > 1 else "##",
+                             (cd_figures or {}).get(st))  # fmt: skip
     L += _axis_sections(rows, settings, models)
     # Table V
     L += ["## Training time and size (Table V style)", ""]
@@ -442,14 +527,26 @@ def write_study_report(
     fig_dir.mkdir(parents=True, exist_ok=True)
     settings = _settings(rows, spec)
     figures = []
+    cd_figures: dict[Setting, str] = {}
     for st in settings:
         tag = "".join(f"{t}_" for t, default in zip(st, DEFAULT_SETTING) if t != default)
         plain = len(settings) == 1 and not tag
-        figures += plot_accuracy_vs_snr([r for r in rows if setting_of(r) == st], fig_dir, models=models, noises=noises,
-                                        prefix=(getattr(spec, "name", None) or "study") + "_" + tag,
+        mine = [r for r in rows if setting_of(r) == st]
+        prefix = (getattr(spec, "name", None) or "study") + "_" + tag
+        figures += plot_accuracy_vs_snr(mine, fig_dir, models=models, noises=noises, prefix=prefix,
                                         title=None if plain else setting_label(st))  # fmt: skip
+        present = [m for m in models if any(r["model"] == m for r in mine)]
+        if len(present) >= RANK_MIN_MODELS:  # one panel of many bands gets unreadable
+            figures += plot_accuracy_per_model(mine, fig_dir, models=present, noises=noises, prefix=prefix,
+                                               title=None if plain else setting_label(st))  # fmt: skip
+        ranking, _ = _ranking(mine, present)
+        if ranking is not None:
+            cd = plot_critical_difference(ranking, fig_dir / f"{prefix}critical_difference.png",
+                                          title=None if plain else setting_label(st))  # fmt: skip
+            figures.append(cd)
+            cd_figures[st] = os.path.relpath(cd, out)
     rel = [os.path.relpath(p, out) for p in figures]
-    text = format_markdown_report(all_rows, spec, figures=rel, title=title)
+    text = format_markdown_report(all_rows, spec, figures=rel, title=title, cd_figures=cd_figures)
     report = out / report_name
     atomic_write(report, text.encode("utf-8"))
     buf = io.StringIO()

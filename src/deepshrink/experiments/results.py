@@ -5,19 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from deepshrink.experiments.spec import AXIS_DEFAULTS
+from deepshrink.experiments.spec import AXIS_DEFAULTS, RunSpec, StudySpec
 from deepshrink.fileio import atomic_write, csv_cell, locked
 
-__all__ = ["RESULT_COLUMNS", "append_result", "read_results"]
+__all__ = ["RESULT_COLUMNS", "append_result", "read_results", "result_row"]
 
 RESULT_COLUMNS = (
     "run_id", "model", "noise", "snr_db", "seed", "fold", "train_acc", "test_acc", "test_macro_f1",
     "test_loss", "seconds", "total_seconds", "epochs", "parameters", "n_train", "n_test",
     "noise_protocol", "data", "device", "finished", "num_classes", "status", "stack", "normalize", "split",
+    "predict_seconds",
 )  # fmt: skip
 """Columns of ``results.csv``. ``train_acc`` is the running accuracy of the last epoch on the
 noisy training set (as the paper's training accuracy); ``seconds`` the training time (the sum
@@ -26,7 +28,54 @@ trained in a cohort of ``stack`` runs (one stacked network) both are the cohort'
 by ``stack``. ``status`` is ``finished``, ``stopped`` (early stopping) or ``diverged`` (NaN/Inf;
 no test numbers, left out of the report). ``noise_protocol``, ``normalize`` and ``split`` are the
 run's study axes; a ``clean``-protocol cell tested at a noise level is an evaluation of its clean
-run (it repeats that run's train numbers, its ``seconds`` are 0)."""
+run (it repeats that run's train numbers, its ``seconds`` are 0). ``predict_seconds``: the time a
+model without epochs (MiniRocket) took to predict the test set; its ``seconds`` are its fit."""
+
+
+
+def result_row(
+    spec: StudySpec,
+    run: RunSpec,
+    *,
+    history: list[dict[str, Any]],
+    report: dict[str, Any] | None,
+    model: Any,
+    n_train: int | None,
+    total_seconds: float,
+    status: str = "finished",
+    stack: int = 1,
+) -> dict[str, Any]:
+    """The ``results.csv`` row of a run (see :data:`RESULT_COLUMNS`)."""
+    report = report or {}
+    last = history[-1] if history else {}
+    params = None if model is None else sum(p.numel() for p in model.parameters())
+    return {
+        "run_id": run.run_id,
+        "model": run.model,
+        "noise": run.noise,
+        "snr_db": run.snr_db,
+        "seed": run.seed,
+        "fold": run.fold,
+        "train_acc": last.get("train_acc"),
+        "test_acc": report.get("accuracy"),
+        "test_macro_f1": report.get("macro_f1"),
+        "test_loss": report.get("loss"),
+        "seconds": round(sum(float(r.get("seconds", 0.0)) for r in history), 3),
+        "total_seconds": round(total_seconds, 3),
+        "epochs": len(history),
+        "parameters": params,
+        "n_train": n_train,
+        "n_test": report.get("num_observations"),
+        "noise_protocol": run.protocol,
+        "normalize": run.normalize,
+        "split": run.split,
+        "data": spec.data,
+        "device": None if model is None else str(next(model.parameters()).device),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "num_classes": getattr(model, "num_classes", None),
+        "status": status,
+        "stack": stack,
+    }
 
 
 
@@ -76,7 +125,8 @@ def _rewrite_with_header(path: Path, columns: list[str]) -> None:
 # what a row of an older results.csv without these columns was
 _IMPLIED = dict(AXIS_DEFAULTS)
 _INT_COLUMNS = {"seed", "fold", "epochs", "parameters", "n_train", "n_test", "num_classes", "stack"}
-_FLOAT_COLUMNS = {"snr_db", "train_acc", "test_acc", "test_macro_f1", "test_loss", "seconds", "total_seconds"}
+_FLOAT_COLUMNS = {"snr_db", "train_acc", "test_acc", "test_macro_f1", "test_loss", "seconds", "total_seconds",
+                  "predict_seconds"}
 
 
 def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -70,6 +70,7 @@ __all__ = [
     "RunSpec",
     "AXES",
     "AXIS_DEFAULTS",
+    "FEATURE_MODELS",
     "DEFAULT_SETTING",
     "LEAKY_SPLITS",
     "SETUP_KEYS",
@@ -93,6 +94,12 @@ def _choices(key: str) -> tuple[str, ...]:
     """The allowed values of a :class:`~deepshrink.train.TrainConfig` key (its one declaration)."""
     return tuple(declared(TrainConfig)[key].choices)
 
+
+FEATURE_MODELS = {"minirocket": "MiniRocket"}
+"""Study models that are not networks (name -> label): random-kernel features and a linear
+classifier, run by :mod:`deepshrink.experiments.rocket` in the same cells as the networks."""
+# their runs' TrainConfig: only its data settings are used, which do not depend on the model
+_DATA_ONLY_MODEL = "resnet_paper"
 
 AXES = ("noise_protocol", "normalize", "split")
 """The study axes: study keys that take a value or a list, crossed with the grid."""
@@ -248,7 +255,7 @@ def study_from_dict(values: dict[str, Any], *, source: str = "study") -> StudySp
             raise ConfigError(f"{source}: key {key!r} is required")
 
     models = [str(m) for m in _as_list(values["models"], "models", source)]
-    known = set(list_models())
+    known = set(list_models()) | set(FEATURE_MODELS)
     for m in models:
         if m not in known:
             close = difflib.get_close_matches(m, sorted(known), n=3, cutoff=0.5)
@@ -471,6 +478,9 @@ def run_config(spec: StudySpec, run: RunSpec, **runtime: Any):
     run uses ``split: predefined`` on a copy of the data marked by
     :func:`deepshrink.data.kfold_by_recording` (see :func:`fold_dataset`).
 
+    A run of a :data:`FEATURE_MODELS` model gets the config of a network's run of the same cell
+    (its data settings are all it uses).
+
     Args:
         runtime: runtime keys (``device``, ``num_threads``, ``progress``, ...).
     """
@@ -478,7 +488,7 @@ def run_config(spec: StudySpec, run: RunSpec, **runtime: Any):
     values.update(spec.train)
     trained = run.clean_run  # a clean-protocol cell: the config of the clean run that made its model
     values.update(
-        model=run.model, data=spec.data, data_args=dict(spec.data_args), noise=trained.noise,
+        model=_DATA_ONLY_MODEL if run.model in FEATURE_MODELS else run.model, data=spec.data, data_args=dict(spec.data_args), noise=trained.noise,
         snr=None if trained.snr_db is None else float(trained.snr_db), seed=int(run.seed if run.fold is None else derive_seed(run.seed, Purpose.FOLD, run.fold)),
         noise_protocol="fixed" if run.protocol == "clean" else run.protocol, normalize=run.normalize, split=run.split,
     )  # fmt: skip

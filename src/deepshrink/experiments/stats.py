@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from deepshrink.experiments.spec import AXES, DEFAULT_SETTING
+from deepshrink.experiments.spec import AXES, DEFAULT_SETTING, FEATURE_MODELS
 from deepshrink.models import is_model, model_family, model_label
 
 __all__ = [
@@ -25,8 +25,9 @@ __all__ = [
 
 
 def display_name(model: str) -> str:
-    """The registry's label (``resnet_paper6`` -> ``ResNet (paper6)``); a name it does not know, as is."""
-    return model_label(model) if is_model(model) else model
+    """The registry's label (``resnet_paper6`` -> ``ResNet (paper6)``, ``minirocket`` -> ``MiniRocket``);
+    a name it does not know, as is."""
+    return model_label(model) if is_model(model) else FEATURE_MODELS.get(model, model)
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:

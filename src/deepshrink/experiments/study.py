@@ -41,7 +41,8 @@ import torch
 from deepshrink.data import load_npz, save_npz
 from deepshrink.errors import ConfigError
 from deepshrink.experiments.report import write_study_report
-from deepshrink.experiments.results import RESULT_COLUMNS, append_result, read_results  # noqa: F401 (re-exported)
+from deepshrink.experiments.results import RESULT_COLUMNS, append_result, read_results, result_row  # noqa: F401 (re-exported)
+from deepshrink.experiments.rocket import is_rocket, require_aeon, run_rocket
 from deepshrink.experiments.spec import (
     SETUP_KEYS,
     RunSpec,
@@ -178,51 +179,6 @@ def run_one(
                       total_seconds=time.perf_counter() - started)  # fmt: skip
 
 
-def result_row(
-    spec: StudySpec,
-    run: RunSpec,
-    *,
-    history: list[dict[str, Any]],
-    report: dict[str, Any] | None,
-    model: Any,
-    n_train: int | None,
-    total_seconds: float,
-    status: str = "finished",
-    stack: int = 1,
-) -> dict[str, Any]:
-    """The ``results.csv`` row of a run (see :data:`RESULT_COLUMNS`)."""
-    report = report or {}
-    last = history[-1] if history else {}
-    params = None if model is None else sum(p.numel() for p in model.parameters())
-    return {
-        "run_id": run.run_id,
-        "model": run.model,
-        "noise": run.noise,
-        "snr_db": run.snr_db,
-        "seed": run.seed,
-        "fold": run.fold,
-        "train_acc": last.get("train_acc"),
-        "test_acc": report.get("accuracy"),
-        "test_macro_f1": report.get("macro_f1"),
-        "test_loss": report.get("loss"),
-        "seconds": round(sum(float(r.get("seconds", 0.0)) for r in history), 3),
-        "total_seconds": round(total_seconds, 3),
-        "epochs": len(history),
-        "parameters": params,
-        "n_train": n_train,
-        "n_test": report.get("num_observations"),
-        "noise_protocol": run.protocol,
-        "normalize": run.normalize,
-        "split": run.split,
-        "data": spec.data,
-        "device": None if model is None else str(next(model.parameters()).device),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "num_classes": getattr(model, "num_classes", None),
-        "status": status,
-        "stack": stack,
-    }
-
-
 # ---------------------------------------------------------------------- cohorts (stacked runs)
 def _stackable(spec: StudySpec) -> bool:
     """Runs can share one stacked network exactly unless the model draws random numbers (dropout)."""
@@ -234,17 +190,19 @@ def plan_cohorts(spec: StudySpec, runs: Sequence[RunSpec], stack: int) -> list[l
     study axis (the rest of the training settings all runs share), in run order, as few and as
     even as possible; cohorts are ordered by their first run, so ``stack=1`` gives the runs one
     by one, in order. A study with dropout is never stacked. Only runs that train are planned
-    (``clean``-protocol cells at a noise level test their clean run's model)."""
+    (``clean``-protocol cells at a noise level test their clean run's model). A MiniRocket run
+    (every cell of it: it refits on the clean data instead of loading a model) is a cohort of its own."""
     if stack < 1:
         raise ConfigError(f"--stack must be >= 1, got {stack}")
-    runs = [r for r in runs if r.trains]
+    runs = [r for r in runs if r.trains or is_rocket(r.model)]
     if stack == 1 or not _stackable(spec):
         return [[r] for r in runs]
     position = {r.run_id: k for k, r in enumerate(runs)}
     by_model: dict[tuple[str, str, str, str], list[RunSpec]] = {}
+    cohorts = [[r] for r in runs if is_rocket(r.model)]
     for r in runs:
-        by_model.setdefault((r.model, r.protocol, r.normalize, r.split), []).append(r)
-    cohorts = []
+        if not is_rocket(r.model):
+            by_model.setdefault((r.model, r.protocol, r.normalize, r.split), []).append(r)
     for rs in by_model.values():  # ceil(n / stack) cohorts of near-equal size (18 runs at 16: 9 + 9, not 16 + 2)
         k = -(-len(rs) // stack)
         bounds = [round(j * len(rs) / k) for j in range(k + 1)]
@@ -461,7 +419,7 @@ def _shard_plan(runs: list[RunSpec], cohorts: list[list[RunSpec]], shard: tuple[
     (those whose clean run it trains)."""
     mine_cohorts = shard_cohorts(cohorts, shard, done)
     trained_here = {r.run_id for c in mine_cohorts for r in c}
-    cells = [r for r in runs if not r.trains and r.clean_run.run_id in trained_here]  # tested by this shard
+    cells = [r for r in runs if not r.trains and not is_rocket(r.model) and r.clean_run.run_id in trained_here]
     mine = [r for c in mine_cohorts for r in c] + cells
     return mine_cohorts, mine, cells
 
@@ -544,6 +502,8 @@ def run_study(
     if not save_runs and not all(r.trains for r in runs):
         raise ConfigError("noise_protocol 'clean' tests each clean run's saved model: it needs the run folders "
                           "(drop --no-save-runs)")  # fmt: skip
+    if any(is_rocket(r.model) for r in runs):
+        require_aeon()  # before anything is written: one line saying how to install it
     _prepare_folder(spec, out, force)
     results_path = out / "results.csv"
 
@@ -584,7 +544,9 @@ def run_study(
             cohort = left[:budget]  # --max-runs: a smaller cohort now, the rest later (an unfinished cohort is finished whole)
         cfg = run_config(spec, cohort[0])
         ds = cache.get(spec, cfg)
-        if len(cohort) == 1:
+        if is_rocket(cohort[0].model):
+            record(run_rocket(spec, cohort[0], dataset=ds, num_threads=num_threads))
+        elif len(cohort) == 1:
             record(run_one(spec, cohort[0], out, dataset=ds, data_file=cache.path, device=device,
                            num_threads=num_threads, save_runs=save_runs))  # fmt: skip
         else:

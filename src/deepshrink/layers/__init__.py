@@ -1,9 +1,10 @@
-"""Building blocks: shrinkage and SE gates, residual units."""
+"""Building blocks: shrinkage and SE gates, APReLU, residual units."""
 
+from deepshrink.layers.activations import APReLU
 from deepshrink.layers.blocks import BasicBlock, BottleneckBlock, PadShortcut, make_shortcut
-from deepshrink.layers.gates import GateMLP, Shrinkage, SqueezeExcite, ThresholdRecord, record_thresholds
+from deepshrink.layers.gates import GateConv, GateMLP, Shrinkage, SqueezeExcite, ThresholdRecord, record_thresholds
 
 __all__ = [
     "BasicBlock", "BottleneckBlock", "PadShortcut", "make_shortcut",
-    "GateMLP", "Shrinkage", "SqueezeExcite", "ThresholdRecord", "record_thresholds",
+    "APReLU", "GateConv", "GateMLP", "Shrinkage", "SqueezeExcite", "ThresholdRecord", "record_thresholds",
 ]  # fmt: skip

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deepshrink.errors import ConfigError
+from deepshrink.layers.activations import make_act
 from deepshrink.layers.gates import Shrinkage, _check_input, _positive_int
 
 __all__ = ["BasicBlock", "BottleneckBlock", "PadShortcut", "conv_nd", "norm_nd", "make_shortcut", "SHORTCUTS"]
@@ -155,7 +156,7 @@ class _ResidualUnit(nn.Module):
 
 def _preact_conv(
     norm: Callable[[int], nn.Module],
-    act: Callable[[], nn.Module],
+    act: Callable[..., nn.Module],
     conv: type[nn.Module],
     in_channels: int,
     out_channels: int,
@@ -166,7 +167,7 @@ def _preact_conv(
 ) -> list[nn.Module]:
     return [
         norm(in_channels * stack),
-        act(),
+        make_act(act, in_channels, stack),
         conv(
             in_channels * stack, out_channels * stack, kernel_size,
             stride=stride, padding=kernel_size // 2, bias=bias, groups=stack,
@@ -217,7 +218,8 @@ class BasicBlock(_ResidualUnit):
             residual branch (``Shrinkage``, ``SqueezeExcite``), or None.
         shortcut: ``"pad"``, ``"conv"`` or ``"none"`` (see :func:`make_shortcut`).
         norm_layer: ``norm_layer(channels)``; BatchNorm of the right dims by default.
-        act_layer: activation class.
+        act_layer: activation class; one with a true ``per_channel`` attribute (e.g.
+            :class:`~deepshrink.layers.activations.APReLU`) is built with the channel count.
         bias: whether convolutions have a bias (the authors' code: yes).
         stack: number of independent units side by side as grouped convolutions
             (input ``stack * in_channels`` channels; see :mod:`deepshrink.models.stacked`).

@@ -14,10 +14,27 @@ Shrinkage (Zhao et al. 2020, Sec. III-C and the authors' code)::
 
 Because 0 < alpha < 1 and a = mean|x| <= max|x|, the threshold is positive and never zeroes a
 whole channel, and it is computed from each sample itself.
+
+Variants (FIELD.md, "Shrinkage variants"), each a drop-in option of the same gate:
+
+- ``shrink``: the function applied under tau: ``soft`` (the paper's), ``hard``, ``garrote`` or
+  ``firm`` (see :mod:`deepshrink.functional`).
+- ``threshold="mad"``: the scale ``a`` in ``tau = alpha * a`` is Donoho & Johnstone's universal
+  threshold ``median(|x|) / 0.6745 * sqrt(2 ln n)`` of each channel (n = its positions; CS: of each
+  sample, n = channels x positions) instead of ``mean|x|``; alpha still comes from the
+  sub-network fed with ``GAP(|x|)``. The "classical prior vs learned" ablation.
+- ``mode="ew"``: one threshold per sample, channel and position::
+
+      alpha_map = sigmoid(Conv1x1(ReLU(BN(Conv1x1(|x|)))))     (N, C, *spatial), 1x1 convs C->C->C
+      tau       = alpha_map * a                                 a = GAP(|x|) per channel (or its MAD scale)
+
+  so 0 < tau < mean|x| of the channel everywhere, like CW, while the head can raise or lower the
+  threshold where the signal is (a "pixel-wise" DRSN).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -25,9 +42,18 @@ import torch
 from torch import Tensor, nn
 
 from deepshrink.errors import ConfigError, ShapeError
-from deepshrink.functional import abs_mean, shrink_add, soft_threshold
+from deepshrink.functional import SHRINKS, abs_mean, mad_sigma, shrink, shrink_add, soft_threshold
 
-__all__ = ["GateMLP", "StackedLinear", "linear", "Shrinkage", "SqueezeExcite", "record_thresholds", "ThresholdRecord"]
+__all__ = [
+    "GateMLP", "GateConv", "StackedLinear", "linear", "Shrinkage", "SqueezeExcite", "record_thresholds",
+    "ThresholdRecord", "SHRINKAGE_MODES", "THRESHOLDS",
+]  # fmt: skip
+
+SHRINKAGE_MODES = ("cw", "cs", "ew")
+"""Where thresholds vary: per sample and channel, per sample, per sample, channel and position."""
+
+THRESHOLDS = ("mean", "mad")
+"""The scale a learned alpha in (0, 1) multiplies: the paper's ``mean|x|``, or the MAD universal threshold."""
 
 
 class StackedLinear(nn.Module):
@@ -89,6 +115,38 @@ class GateMLP(nn.Module):
         return torch.sigmoid(self.fc2(self.act(self.norm(self.fc1(v)))))
 
 
+class GateConv(nn.Module):
+    """The element-wise sub-network ``sigmoid(conv(act(norm(conv(v)))))`` of 1x1 convolutions.
+
+    Works on (N, C, P) maps (the spatial dims flattened to P, so one class serves 1-D, 2-D and
+    3-D inputs); with ``stack`` > 1 the convolutions are grouped, one group per network.
+
+    Args:
+        in_features, out_features, hidden_features: channels in, out and of the hidden layer.
+        norm_layer: normalisation of the hidden layer (BatchNorm1d: over samples and positions), or None.
+        act_layer: activation of the hidden layer.
+        stack: number of independent networks side by side.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden_features: int,
+        norm_layer: Callable[[int], nn.Module] | None = nn.BatchNorm1d,
+        act_layer: Callable[[], nn.Module] = nn.ReLU,
+        stack: int = 1,
+    ) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(in_features * stack, hidden_features * stack, 1, groups=stack)
+        self.norm = norm_layer(hidden_features * stack) if norm_layer is not None else nn.Identity()
+        self.act = act_layer()
+        self.conv2 = nn.Conv1d(hidden_features * stack, out_features * stack, 1, groups=stack)
+
+    def forward(self, v: Tensor) -> Tensor:
+        return torch.sigmoid(self.conv2(self.act(self.norm(self.conv1(v)))))
+
+
 _MAX_WIDTH = 1 << 16
 
 
@@ -148,21 +206,23 @@ def _check_input(owner: str, x: Tensor, channels: int) -> None:
 class ThresholdRecord:
     """What a :class:`Shrinkage` layer did to its last input: thresholds and dead-zone share."""
 
-    def __init__(self, tau: Tensor, zero_fraction: Tensor) -> None:
-        self.tau = tau  # (N, C) for CW, (N, 1) for CS
-        self.zero_fraction = zero_fraction  # (N,): share of features set exactly to zero
+    def __init__(self, tau: Tensor, zero_fraction: Tensor, tau_map: Tensor | None = None) -> None:
+        self.tau = tau  # (N, C) for CW and EW (EW: the mean over positions), (N, 1) for CS
+        self.zero_fraction = zero_fraction  # (N,): share of features zeroed (|x| <= tau)
+        self.tau_map = tau_map  # EW only: the full (N, C, *spatial) thresholds
 
     def __repr__(self) -> str:
         return f"ThresholdRecord(tau={tuple(self.tau.shape)}, zero_fraction={tuple(self.zero_fraction.shape)})"
 
 
 class Shrinkage(nn.Module):
-    """Learned soft thresholding: the gate that turns a ResNet block into an RSBU.
+    """Learned thresholding: the gate that turns a ResNet block into an RSBU.
 
     Args:
         channels: number of input channels C.
-        mode: ``"cw"`` for one threshold per sample and channel (DRSN-CW) or ``"cs"`` for one
-            threshold per sample shared by all channels (DRSN-CS).
+        mode: ``"cw"`` for one threshold per sample and channel (DRSN-CW), ``"cs"`` for one
+            threshold per sample shared by all channels (DRSN-CS), or ``"ew"`` for one per
+            sample, channel and position from a 1x1-convolution head (see the module docstring).
         reduction: hidden width of the sub-network is ``channels / reduction``; the paper and
             its 1-D code use 1, the authors' 2-D CIFAR demo uses 4.
         hidden_channels: explicit hidden width, overrides ``reduction``.
@@ -171,9 +231,16 @@ class Shrinkage(nn.Module):
         stack: number of independent networks side by side; the input then has
             ``stack * channels`` channels (see :mod:`deepshrink.models.stacked`).
         device, dtype: where to create the parameters (timm passes them to ``attn_layer``).
+        shrink: the function under the threshold, one of ``"soft"`` (the paper's), ``"hard"``,
+            ``"garrote"``, ``"firm"`` (:data:`deepshrink.functional.SHRINKS`).
+        firm_ratio: ``tau2 / tau1 > 1`` of firm thresholding (fixed, not learned).
+        threshold: ``"mean"`` (the paper's ``tau = alpha * mean|x|``) or ``"mad"``
+            (``tau = alpha * median(|x|) / 0.6745 * sqrt(2 ln n)``).
 
     Set ``record = True`` (or use :func:`record_thresholds`) to keep the thresholds of the last
-    forward pass in ``last_record``; the normal path pays one attribute check for it.
+    forward pass in ``last_record``; the normal path pays one attribute check for it. In EW mode
+    ``last_record.tau`` is each channel's mean threshold over positions, (N, C), so it reads like
+    CW's, and ``last_record.tau_map`` holds the full map.
     """
 
     def __init__(
@@ -187,30 +254,62 @@ class Shrinkage(nn.Module):
         stack: int = 1,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        shrink: str = "soft",
+        firm_ratio: float = 2.0,
+        threshold: str = "mean",
     ) -> None:
         super().__init__()
-        if not isinstance(mode, str) or mode.lower() not in ("cw", "cs"):
-            raise ConfigError(f"Shrinkage: mode must be 'cw' or 'cs', got {mode!r}")
+        if not isinstance(mode, str) or mode.lower() not in SHRINKAGE_MODES:
+            raise ConfigError(f"Shrinkage: mode must be 'cw', 'cs' or 'ew', got {mode!r}")
+        if not isinstance(shrink, str) or shrink not in SHRINKS:
+            raise ConfigError(f"Shrinkage: shrink must be one of {list(SHRINKS)}, got {shrink!r}")
+        if isinstance(firm_ratio, bool) or not isinstance(firm_ratio, (int, float)) or not (
+            math.isfinite(firm_ratio) and 1 < firm_ratio <= 1e3
+        ):
+            raise ConfigError(f"Shrinkage: firm_ratio must be a number in (1, 1000], got {firm_ratio!r}")
+        if not isinstance(threshold, str) or threshold not in THRESHOLDS:
+            raise ConfigError(f"Shrinkage: threshold must be one of {list(THRESHOLDS)}, got {threshold!r}")
         mode = mode.lower()
         hidden = _check_gate_args("Shrinkage", channels, reduction, hidden_channels, norm_layer, act_layer, stack)
         self.channels = channels
         self.mode = mode
         self.stack = stack
-        self.gate = GateMLP(channels, channels if mode == "cw" else 1, hidden, norm_layer, act_layer, stack)
+        self.shrink, self.firm_ratio, self.threshold = shrink, float(firm_ratio), threshold
+        if mode == "ew":
+            self.gate: nn.Module = GateConv(channels, channels, hidden, norm_layer, act_layer, stack)
+        else:
+            self.gate = GateMLP(channels, channels if mode == "cw" else 1, hidden, norm_layer, act_layer, stack)
         self.record = False
         self.last_record: ThresholdRecord | None = None
         _to(self, "Shrinkage", device, dtype)
 
-    def thresholds(self, x: Tensor) -> Tensor:
-        """Thresholds for ``x``: (N, C) in CW mode, (N, 1) in CS mode ((N, S*C) or (N, S) stacked)."""
-        a = abs_mean(x)  # (N, S*C)
-        alpha = self.gate(a)  # (N, S*C) or (N, S)
+    def _scale(self, x: Tensor, a: Tensor) -> Tensor:
+        """What alpha multiplies: ``a = GAP(|x|)`` (N, S*C) or the MAD universal threshold, per channel (CS: per sample)."""
         if self.mode == "cs":
-            a = a.reshape(a.shape[0], self.stack, self.channels).mean(dim=2)
+            if self.threshold == "mean":
+                return a.reshape(a.shape[0], self.stack, self.channels).mean(dim=2)
+            flat = x.reshape(x.shape[0], self.stack, -1)
+        else:
+            if self.threshold == "mean":
+                return a
+            flat = x.flatten(2)
+        count = flat.shape[-1]
+        return mad_sigma(flat).to(a.dtype) * math.sqrt(2 * math.log(count))
+
+    def thresholds(self, x: Tensor) -> Tensor:
+        """Thresholds for ``x``: (N, C) in CW mode, (N, 1) in CS mode ((N, S*C) or (N, S) stacked),
+        (N, C, P) in EW mode (P = the product of the spatial dims)."""
+        a = abs_mean(x)  # (N, S*C)
+        if self.mode == "ew":
+            alpha = self.gate(x.flatten(2).abs())  # (N, S*C, P)
+            return alpha.to(a.dtype) * self._scale(x, a).unsqueeze(-1)
+        alpha = self.gate(a)  # (N, S*C) or (N, S)
+        if self.mode == "cs" or self.threshold != "mean":
+            a = self._scale(x, a)
         return alpha.to(a.dtype) * a
 
     def forward(self, x: Tensor, residual: Tensor | None = None) -> Tensor:
-        """Soft-threshold ``x``; with ``residual`` return ``soft_threshold(x, tau) + residual``.
+        """Threshold ``x``; with ``residual`` return ``shrink(x, tau) + residual``.
 
         Passing the shortcut as ``residual`` fuses the unit's addition into the thresholding
         (one output tensor, nothing more kept for backward).
@@ -218,26 +317,34 @@ class Shrinkage(nn.Module):
         _check_input("Shrinkage", x, self.channels * self.stack)
         tau = self.thresholds(x)
         # CW: one threshold per channel, (N, C, 1...); CS: one per sample (and stacked network),
-        # applied to x viewed as (N, S, C*spatial) so that it is shared by the channels.
+        # applied to x viewed as (N, S, C*spatial) so that it is shared by the channels;
+        # EW: x viewed as (N, C, P) like its threshold map.
         shape = x.shape
         if residual is not None and not torch.jit.is_tracing() and tuple(residual.shape) != tuple(shape):
             raise ShapeError(f"Shrinkage: residual of shape {tuple(residual.shape)} does not match x {tuple(shape)}")
-        if self.mode == "cs":
-            x = x.reshape(shape[0], self.stack, -1)
+        if self.mode != "cw":
+            x = x.reshape(shape[0], self.stack, -1) if self.mode == "cs" else x.flatten(2)
             residual = residual.reshape(x.shape) if residual is not None else None
-        tau_b = tau.to(x.dtype).reshape(tau.shape + (1,) * (x.dim() - 2))
-        if residual is None:
+        tau_b = tau.to(x.dtype).reshape(tau.shape + (1,) * (x.dim() - tau.dim()))
+        if self.shrink != "soft":
+            y = shrink(x, tau_b, self.shrink, self.firm_ratio, residual.to(x.dtype) if residual is not None else None)
+        elif residual is None:
             y = soft_threshold(x, tau_b)
         else:
             y = shrink_add(x, tau_b, residual.to(x.dtype))
         if self.record:
             with torch.no_grad():
                 zero = (x.abs() <= tau_b).flatten(1).float().mean(1)
-            self.last_record = ThresholdRecord(tau.detach(), zero)
+                tau_map = tau.detach().reshape(shape) if self.mode == "ew" else None
+                tau = tau.mean(-1) if self.mode == "ew" else tau
+            self.last_record = ThresholdRecord(tau.detach(), zero, tau_map)
         return y.reshape(shape)
 
     def extra_repr(self) -> str:
-        return f"{self.channels}, mode={self.mode!r}"
+        extra = "" if self.shrink == "soft" else f", shrink={self.shrink!r}"
+        extra += f", firm_ratio={self.firm_ratio:g}" if self.shrink == "firm" else ""
+        extra += "" if self.threshold == "mean" else f", threshold={self.threshold!r}"
+        return f"{self.channels}, mode={self.mode!r}{extra}"
 
 
 class SqueezeExcite(nn.Module):

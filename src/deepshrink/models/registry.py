@@ -3,7 +3,9 @@
 Naming scheme: ``<family>_<preset>`` for the paper's networks and ``<family><depth>_<dims>``
 for the ResNet-depth families, where
 
-* family is ``convnet``, ``resnet``, ``se_resnet``, ``drsn_cs`` or ``drsn_cw``;
+* family is ``convnet``, ``resnet``, ``se_resnet``, ``drsn_cs`` or ``drsn_cw`` (every preset), or
+  one of the shrinkage variants ``drsn_cw_hard``, ``drsn_cw_garrote``, ``drsn_cw_firm``,
+  ``drsn_cw_mad``, ``drsn_ew`` and ``aprelu_resnet`` (the paper presets; ``drsn_ew`` also 2-D);
 * ``paper`` is Table II of Zhao et al. (2020): 1-D, 12 RSBUs in three stages of 4/8/16 channels;
   ``paper6`` and ``paper9`` are the 6- and 9-RSBU versions of the authors' code;
 * ``18_1d``, ``34_1d``, ``50_1d`` are 1-D networks with ResNet-18/34/50 widths (64-512, or
@@ -16,9 +18,12 @@ Each name is written out in the table ``_MODELS`` below, next to its family and 
 :func:`describe_model` gives its one-line description (what ``deepshrink models`` prints);
 :func:`model_family` and :func:`model_label` are what reports and figures go by (never a
 name's prefix).
-Every preset is :class:`~deepshrink.models.skeleton.ResidualNet` with fixed arguments; any of
-them can be overridden, e.g. ``create_model("drsn_cw_paper", spatial_dims=2)`` for a 2-D
-version of the paper's network.
+The paper's families are :class:`~deepshrink.models.skeleton.ResidualNet` with fixed arguments;
+any of them can be overridden, e.g. ``create_model("drsn_cw_paper", spatial_dims=2)`` for a 2-D
+version of the paper's network. The field's baselines (``wdcnn``, ``fcn``, ``fawaz_resnet``,
+``inception_time``, ``inception_time_x5``: :mod:`deepshrink.models.baselines`) are architectures
+of their own, named by the ``arch`` key of their config (:data:`ARCHITECTURES`); they are
+trained, stacked, saved and exported like the rest.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from torch import nn
 from deepshrink.errors import ConfigError
 from deepshrink.models import skeleton
 from deepshrink.models.arguments import argument_names, describe_value
+from deepshrink.models.baselines import BASELINES
 from deepshrink.models.skeleton import ResidualNet
 
 __all__ = [
@@ -65,6 +71,7 @@ class Architecture(NamedTuple):
 
 ARCHITECTURES: dict[str, Architecture] = {
     "residual": Architecture(ResidualNet, skeleton.check_model_config),
+    **{arch: Architecture(cls, check) for arch, (cls, check) in BASELINES.items()},
 }
 """Architecture name (a model config's ``arch`` key; absent means ``residual``) -> class and check."""
 
@@ -75,6 +82,24 @@ FAMILIES: dict[str, Family] = {
     "se_resnet": Family("SE-ResNet", "ResNet with Squeeze-and-Excitation gates", dict(gate="se", shortcut="pad")),
     "drsn_cs": Family("DRSN-CS", "DRSN-CS: one threshold per sample", dict(gate="cs", shortcut="pad")),
     "drsn_cw": Family("DRSN-CW", "DRSN-CW: one threshold per sample and channel", dict(gate="cw", shortcut="pad")),
+    # the shrinkage variants of the follow-up literature, in the same skeleton (1-D paper presets)
+    "drsn_cw_hard": Family("DRSN-CW hard", "DRSN-CW with hard thresholding", dict(gate="cw", shortcut="pad", shrink="hard")),
+    "drsn_cw_garrote": Family("DRSN-CW garrote", "DRSN-CW with garrote shrinkage",
+                              dict(gate="cw", shortcut="pad", shrink="garrote")),
+    "drsn_cw_firm": Family("DRSN-CW firm", "DRSN-CW with firm shrinkage, tau2 = 2 tau",
+                           dict(gate="cw", shortcut="pad", shrink="firm")),
+    "drsn_cw_mad": Family("DRSN-CW MAD", "DRSN-CW, threshold alpha x MAD noise level",
+                          dict(gate="cw", shortcut="pad", threshold="mad")),
+    "drsn_ew": Family("DRSN-EW", "DRSN-EW: a threshold per position",
+                      dict(gate="ew", shortcut="pad")),
+    "aprelu_resnet": Family("APReLU-ResNet", "ResNet with APReLU (Zhao et al. 2021)",
+                            dict(gate=None, shortcut="pad", act="aprelu")),
+    # the field's baselines: each its own architecture (models/baselines.py), one preset each
+    "wdcnn": Family("WDCNN", "WDCNN (Zhang et al. 2017), the 1-D CNN of bearing-fault studies", dict(arch="wdcnn")),
+    "fcn": Family("FCN", "FCN (Wang et al. 2017) as benchmarked by Ismail Fawaz et al. 2019", dict(arch="fcn")),
+    "fawaz_resnet": Family("ResNet-TSC", "ResNet (Wang et al. 2017) as benchmarked by Ismail Fawaz et al. 2019",
+                           dict(arch="fawaz_resnet")),
+    "inception_time": Family("InceptionTime", "InceptionTime (Ismail Fawaz et al. 2020)", dict(arch="inception_time")),
 }
 
 _PAPER = dict(
@@ -98,6 +123,8 @@ PRESETS: dict[str, Part] = {
                   dict(_RESNET_1D, depths=(3, 4, 6, 3), block="bottleneck", widths=(256, 512, 1024, 2048), gate_reduction=4.0)),
     "20_2d": Part("2-D, CIFAR ResNet-20: 16/32/64 channels", dict(_CIFAR, depths=(3, 3, 3))),
     "56_2d": Part("2-D, CIFAR ResNet-56: 16/32/64 channels", dict(_CIFAR, depths=(9, 9, 9))),
+    "field": Part("as published", {}),
+    "ensemble5": Part("ensemble of 5 networks (log of their mean probability)", dict(ensemble=5)),
     "18_2d": Part("2-D, ResNet-18 widths with a CIFAR stem",
                   dict(_CIFAR, stem_channels=64, widths=(64, 128, 256, 512), depths=(2, 2, 2, 2), strides=(1, 2, 2, 2))),
 }  # fmt: skip
@@ -150,6 +177,30 @@ _MODELS: dict[str, tuple[str, str]] = {
     "drsn_cw20_2d": ("drsn_cw", "20_2d"),
     "drsn_cw56_2d": ("drsn_cw", "56_2d"),
     "drsn_cw18_2d": ("drsn_cw", "18_2d"),
+    "drsn_cw_hard_paper": ("drsn_cw_hard", "paper"),
+    "drsn_cw_hard_paper6": ("drsn_cw_hard", "paper6"),
+    "drsn_cw_hard_paper9": ("drsn_cw_hard", "paper9"),
+    "drsn_cw_garrote_paper": ("drsn_cw_garrote", "paper"),
+    "drsn_cw_garrote_paper6": ("drsn_cw_garrote", "paper6"),
+    "drsn_cw_garrote_paper9": ("drsn_cw_garrote", "paper9"),
+    "drsn_cw_firm_paper": ("drsn_cw_firm", "paper"),
+    "drsn_cw_firm_paper6": ("drsn_cw_firm", "paper6"),
+    "drsn_cw_firm_paper9": ("drsn_cw_firm", "paper9"),
+    "drsn_cw_mad_paper": ("drsn_cw_mad", "paper"),
+    "drsn_cw_mad_paper6": ("drsn_cw_mad", "paper6"),
+    "drsn_cw_mad_paper9": ("drsn_cw_mad", "paper9"),
+    "drsn_ew_paper": ("drsn_ew", "paper"),
+    "drsn_ew_paper6": ("drsn_ew", "paper6"),
+    "drsn_ew_paper9": ("drsn_ew", "paper9"),
+    "drsn_ew20_2d": ("drsn_ew", "20_2d"),
+    "aprelu_resnet_paper": ("aprelu_resnet", "paper"),
+    "aprelu_resnet_paper6": ("aprelu_resnet", "paper6"),
+    "aprelu_resnet_paper9": ("aprelu_resnet", "paper9"),
+    "wdcnn": ("wdcnn", "field"),
+    "fcn": ("fcn", "field"),
+    "fawaz_resnet": ("fawaz_resnet", "field"),
+    "inception_time": ("inception_time", "field"),
+    "inception_time_x5": ("inception_time", "ensemble5"),
 }
 _REGISTRY: dict[str, dict[str, Any]] = {
     name: {**PRESETS[preset].args, **FAMILIES[family].args} for name, (family, preset) in _MODELS.items()
@@ -249,7 +300,7 @@ def model_label(name: str) -> str:
     ``drsn_cs18_1d`` -> ``DRSN-CS (18_1d)``.
     """
     family, preset = _MODELS[_check_name(name)]
-    return FAMILIES[family].label + ("" if preset == "paper" else f" ({preset})")
+    return FAMILIES[family].label + ("" if preset in ("paper", "field") else f" ({preset})")
 
 
 def model_config(name: str, **overrides: Any) -> dict[str, Any]:

@@ -87,7 +87,7 @@ def save_pretrained(
         "model_name": getattr(model, "model_name", None),
         "model_args": model.config,
         "label_names": list(label_names) if label_names is not None else None,
-        "input": dict(input_spec or {}, in_channels=model.config.get("in_channels"), spatial_dims=model.config.get("spatial_dims")),
+        "input": dict(input_spec or {}, in_channels=model.config.get("in_channels"), spatial_dims=getattr(model, "spatial_dims", None)),
         "extra": extra or {},
     }
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}

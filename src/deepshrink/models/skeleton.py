@@ -13,6 +13,11 @@ DRSN-CS        ``"cs"``      ``"pad"``
 DRSN-CW        ``"cw"``      ``"pad"``
 =============  ============  ==========
 
+Variants under the same skeleton: ``gate="ew"`` (a threshold per sample, channel and position),
+``shrink`` (``soft`` / ``hard`` / ``garrote`` / ``firm`` under the learned threshold), ``threshold="mad"``
+(alpha times the MAD universal threshold instead of mean|x|), and ``act="aprelu"`` (APReLU in place
+of every ReLU of the units and the head; see :mod:`deepshrink.layers.activations`).
+
 Layout (the paper's Table II for the ``*_paper`` presets)::
 
     stem: Conv(k, stride) [+ MaxPool]
@@ -31,8 +36,10 @@ import torch
 from torch import Tensor, nn
 
 from deepshrink.errors import ConfigError, ShapeError
+from deepshrink.functional import SHRINKS
+from deepshrink.layers.activations import APReLU, make_act
 from deepshrink.layers.blocks import SHORTCUTS, BasicBlock, BottleneckBlock, conv_nd, norm_nd
-from deepshrink.layers.gates import Shrinkage, SqueezeExcite, linear
+from deepshrink.layers.gates import SHRINKAGE_MODES, THRESHOLDS, Shrinkage, SqueezeExcite, linear
 from deepshrink.models.arguments import COMMON_RANGES, MAX_CHANNELS, check_arguments, describe_value
 from deepshrink.models.saving import save_pretrained
 
@@ -41,9 +48,11 @@ __all__ = [
     "check_model_args", "check_model_config", "describe_value",
 ]  # fmt: skip
 
-GATES = ("cw", "cs", "se", None)
+GATES = ("cw", "cs", "ew", "se", None)
 BLOCKS = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
-ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU}
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU, "aprelu": APReLU,
+}  # fmt: skip
 INITS = ("torch", "he_normal")
 """Weight initialisations: ``torch`` (the default) keeps PyTorch's own layer initialisation
 (convolution weights and biases uniform in +-1/sqrt(fan_in)); ``he_normal`` is the authors' code
@@ -54,14 +63,16 @@ moves them; ``he_normal`` weights are sqrt(6) times larger, their steps 2.5x (Ad
 smaller, and under AdamW the paper's networks scored 4.7-15.5 points lower on noisy FordA."""
 
 
-def _make_gate(gate: str | None, reduction: float) -> Callable[[int], nn.Module] | None:
+def _make_gate(
+    gate: str | None, reduction: float, shrink: str = "soft", firm_ratio: float = 2.0, threshold: str = "mean"
+) -> Callable[[int], nn.Module] | None:
     if gate is None:
         return None
-    if gate in ("cw", "cs"):
-        return partial(Shrinkage, mode=gate, reduction=reduction)
+    if gate in SHRINKAGE_MODES:
+        return partial(Shrinkage, mode=gate, reduction=reduction, shrink=shrink, firm_ratio=firm_ratio, threshold=threshold)
     if gate == "se":
         return partial(SqueezeExcite, reduction=reduction)
-    raise ConfigError(f"gate must be one of 'cw', 'cs', 'se' or None, got {gate!r}")
+    raise ConfigError(f"gate must be one of 'cw', 'cs', 'ew', 'se' or None, got {gate!r}")
 
 
 def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
@@ -87,18 +98,25 @@ class ResidualNet(nn.Module):
         stem_stride: stride of the stem convolution.
         stem_pool: add a 3-wide max pool of stride 2 after the stem (ImageNet-style stems).
         block: ``"basic"`` (two convolutions, the paper's RSBU) or ``"bottleneck"``.
-        gate: ``"cw"`` / ``"cs"`` (shrinkage: DRSN-CW / DRSN-CS), ``"se"`` or None.
+        gate: ``"cw"`` / ``"cs"`` (shrinkage: DRSN-CW / DRSN-CS), ``"ew"`` (shrinkage with a
+            threshold per position), ``"se"`` or None.
         gate_reduction: hidden width of the gate's sub-network is ``channels / gate_reduction``.
         shortcut: ``"pad"`` (the paper's), ``"conv"`` (1x1 projection) or ``"none"`` (ConvNet).
         kernel_size: kernel size of the units' convolutions.
         conv_bias: whether convolutions have a bias (the authors' code: yes).
-        act: activation name (``relu``, ``gelu``, ``silu``, ``elu``).
+        act: activation name (``relu``, ``gelu``, ``silu``, ``elu``, or ``aprelu``: APReLU in
+            place of every activation of the units and the head; the gates keep their ReLU).
         drop_rate: dropout before the classifier.
         init: ``"torch"`` (PyTorch's layer defaults; the default, decided by measurement) or
             ``"he_normal"`` (the authors' code); see :data:`INITS`.
         stack: train this many independent copies side by side as one network of grouped
             convolutions (input (N, stack*in_channels, ...), output (N, stack, num_classes));
             see :mod:`deepshrink.models.stacked`. 1 is an ordinary network.
+        shrink: the shrinkage gates' function under the threshold: ``"soft"`` (the paper's),
+            ``"hard"``, ``"garrote"`` or ``"firm"``; only with a shrinkage gate.
+        firm_ratio: ``tau2 / tau1`` of ``shrink="firm"``, in (1, 1000]; only with it.
+        threshold: ``"mean"`` (the paper's ``alpha * mean|x|``) or ``"mad"`` (``alpha`` times the
+            MAD universal threshold); only with a shrinkage gate.
     """
 
     def __init__(
@@ -124,6 +142,9 @@ class ResidualNet(nn.Module):
         drop_rate: float = 0.0,
         init: str = "torch",
         stack: int = 1,
+        shrink: str = "soft",
+        firm_ratio: float = 2.0,
+        threshold: str = "mean",
     ) -> None:
         super().__init__()
         # every argument as a plain value (lists, not tuples): checked once here, and kept as
@@ -135,7 +156,7 @@ class ResidualNet(nn.Module):
         _check_choice("act", act, list(ACTIVATIONS))
         _check_choice("init", init, INITS)
         widths, depths, strides = list(widths), list(depths), list(strides)
-        gate_layer = _make_gate(gate, gate_reduction)
+        gate_layer = _make_gate(gate, gate_reduction, shrink, firm_ratio, threshold)
         conv = conv_nd(spatial_dims)
         act_layer = ACTIVATIONS[act]
         self.config: dict[str, Any] = config
@@ -173,7 +194,7 @@ class ResidualNet(nn.Module):
         self.stages = nn.Sequential(*stages)
         self.num_features = channels
         self.final_norm = norm_nd(spatial_dims)(channels * stack)
-        self.final_act = act_layer()
+        self.final_act = make_act(act_layer, channels, stack)
         self.head_drop = nn.Dropout(drop_rate)
         self.fc = linear(channels, num_classes, stack)
         if init == "he_normal":
@@ -247,7 +268,12 @@ _RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "stem_stride": (1, 1024, True, True),
     "kernel_size": (1, 1023, True, True),
     "gate_reduction": (0, MAX_CHANNELS, False, True),
+    "firm_ratio": (1, 1e3, False, True),
 }
+
+# Arguments with a fixed set of values checked by check_model_args (the others by ResidualNet).
+_CHOICES: dict[str, Sequence[Any]] = {"shrink": SHRINKS, "threshold": THRESHOLDS}
+_DEFAULTS = {p.name: p.default for p in inspect.signature(ResidualNet).parameters.values()}
 
 
 def check_model_args(args: Mapping[str, Any], where: str = "model arguments") -> None:
@@ -262,13 +288,19 @@ def check_model_args(args: Mapping[str, Any], where: str = "model arguments") ->
             message names ``where``, the argument and the value.
     """
     check_arguments(ResidualNet, _RANGES, args, where)
+    for name, choices in _CHOICES.items():
+        if name in args and args[name] not in choices:
+            raise ConfigError(f"{where}: model argument {name!r} must be one of {list(choices)}, got {describe_value(args[name])}")
 
 
 def check_model_config(args: Mapping[str, Any], where: str = "model arguments") -> None:
     """Check a full set of :class:`ResidualNet` arguments, each one and how they fit together.
 
     Besides :func:`check_model_args`: one width, depth and stride per stage, odd kernel sizes,
-    and no stage narrower than the one before with the paper's zero-padding shortcut.
+    no stage narrower than the one before with the paper's zero-padding shortcut, and the
+    shrinkage options (``shrink``, ``threshold``, ``firm_ratio``) only where they act: a
+    non-default value with no shrinkage gate (or ``firm_ratio`` without ``shrink="firm"``) is an
+    error, not silently ignored.
 
     Raises:
         ConfigError: naming ``where`` and the arguments that do not fit.
@@ -290,3 +322,21 @@ def check_model_config(args: Mapping[str, Any], where: str = "model arguments") 
                     f"{where}: shortcut 'pad' cannot narrow {before} -> {after} channels "
                     f"(widths {widths}); use shortcut='conv' or non-decreasing widths"
                 )
+    _check_shrinkage_options(args, where)
+
+
+def _check_shrinkage_options(args: Mapping[str, Any], where: str) -> None:
+    """A shrinkage option with no effect is a mistake: say so instead of ignoring it."""
+    value = {k: args.get(k, _DEFAULTS[k]) for k in ("gate", "shrink", "threshold", "firm_ratio")}
+    if value["gate"] not in SHRINKAGE_MODES:
+        for key in ("shrink", "threshold"):
+            if value[key] != _DEFAULTS[key]:
+                raise ConfigError(
+                    f"{where}: model argument {key}={value[key]!r} needs a shrinkage gate "
+                    f"('cw', 'cs' or 'ew'), got gate={value['gate']!r}"
+                )
+    if value["firm_ratio"] != _DEFAULTS["firm_ratio"] and value["shrink"] != "firm":
+        raise ConfigError(
+            f"{where}: model argument firm_ratio={value['firm_ratio']!r} only applies to shrink='firm', "
+            f"got shrink={value['shrink']!r}"
+        )

@@ -1,0 +1,114 @@
+"""The arena: the field's baselines, the variants and MiniRocket in one study, ranked in its report."""
+
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from deepshrink.cli import main
+from deepshrink.errors import ConfigError
+from deepshrink.experiments.presets import ARENA_MODELS, ARENA_UCR_MODELS
+from deepshrink.experiments.spec import expand_runs, load_study, run_config, study_from_dict
+from deepshrink.experiments.study import plan_cohorts, read_results, run_study
+from deepshrink.train.run import prepare_data
+
+TINY = {"recordings_per_condition": 2, "windows_per_recording": 2, "window": 256, "speeds_hz": [30],
+        "loads": [0.5], "workers": 1}  # fmt: skip
+
+
+def tiny_arena(models, **changes):
+    values = {
+        "name": "tiny-arena", "data": "simulator", "data_args": dict(TINY), "models": models,
+        "noises": ["gaussian"], "snrs": [-5, 5], "seeds": [0, 1],
+        "train": {"epochs": 1, "batch_size": 8, "test_fraction": 0.5},
+    }  # fmt: skip
+    values.update(changes)
+    return study_from_dict(values)
+
+
+def test_arena_presets_list_every_model_family(capsys):
+    assert main(["benchmark", "arena", "--print-study"]) == 0
+    text = capsys.readouterr().out
+    listed = yaml.safe_load(text)["models"]
+    assert listed == ARENA_MODELS
+    spec = load_study("arena")
+    assert {r.protocol for r in expand_runs(spec)} == {"fixed", "clean"}
+    assert {r.normalize for r in expand_runs(spec)} == {"none", "per_sample"}
+    assert {"drsn_cw_garrote_paper6", "aprelu_resnet_paper6", "drsn_cw_mad_paper6", "wdcnn", "minirocket"} <= set(spec.models)
+    assert set(load_study("arena_ucr").models) == set(ARENA_UCR_MODELS)
+
+
+def test_a_rocket_run_is_planned_alone_and_tests_clean_cells_itself():
+    spec = tiny_arena(["resnet_paper6", "minirocket"], noise_protocol="clean")
+    cohorts = plan_cohorts(spec, expand_runs(spec), stack=8)
+    rocket = [c for c in cohorts if c[0].model == "minirocket"]
+    # every minirocket run (the clean one and each noisy cell) is a cohort of one; the network's
+    # noisy cells are not planned (they test the clean run's saved model)
+    assert all(len(c) == 1 for c in rocket) and len(rocket) == 2 * (1 + 2)
+    assert sum(len(c) for c in cohorts if c[0].model == "resnet_paper6") == 2
+
+
+def test_minirocket_without_aeon_is_one_line_and_exit_2(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "aeon", None)  # import aeon now raises ImportError
+    monkeypatch.setitem(sys.modules, "aeon.classification.convolution_based", None)
+    out = tmp_path / "study"
+    with pytest.raises(ConfigError, match=r"needs the optional package aeon: pip install \"deepshrink\[rocket\]\""):
+        run_study(tiny_arena(["minirocket"]), out, log=None)
+    assert not out.exists()  # nothing written before the check
+    code = main(["benchmark", "demo", "--models", "resnet_paper6,minirocket", "-o", str(out), "--epochs", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "aeon" in err[0]
+
+
+def test_tiny_arena_runs_end_to_end_and_its_report_ranks_the_models(tmp_path):
+    pytest.importorskip("aeon")
+    spec = tiny_arena(["resnet_paper6", "drsn_cw_garrote_paper6", "minirocket"])
+    out = tmp_path / "arena"
+    progress = run_study(spec, out, num_threads=1, stack=4, log=None)
+    assert progress.remaining == 0 and progress.report is not None
+    rows = read_results(out / "results.csv")
+    assert {r["model"] for r in rows} == {"resnet_paper6", "drsn_cw_garrote_paper6", "minirocket"}
+    assert len(rows) == 3 * 2 * 2
+    rocket = [r for r in rows if r["model"] == "minirocket"]
+    assert all(r["epochs"] == 0 and r["predict_seconds"] >= 0 and 0 <= r["test_acc"] <= 1 for r in rocket)
+    # MiniRocket saw exactly the test windows a network's run of the cell saw
+    net = next(r for r in rows if r["model"] == "resnet_paper6" and r["seed"] == 1 and r["snr_db"] == 5)
+    twin = next(r for r in rocket if r["seed"] == 1 and r["snr_db"] == 5)
+    assert twin["n_test"] == net["n_test"] and twin["n_train"] == net["n_train"]
+    report = (out / "report.md").read_text()
+    assert "Ranks" in report and "MiniRocket" in report and "critical_difference.png" in report
+    figures = list((out / "figures").glob("*critical_difference.png"))
+    assert figures and figures[0].stat().st_size > 1000
+
+
+def test_rocket_features_see_the_networks_noisy_data(monkeypatch):
+    """The arrays given to MiniRocket are the network run's own noisy, standardised windows."""
+    pytest.importorskip("aeon")
+    from deepshrink.experiments import rocket
+
+    spec = tiny_arena(["resnet_paper6", "minirocket"], normalize="per_sample", seeds=[3], snrs=[0])
+    run = next(r for r in expand_runs(spec) if r.model == "minirocket")
+    seen = {}
+
+    class Spy:
+        def __init__(self, **kwargs):
+            seen["kwargs"] = kwargs
+
+        def fit(self, x, y):
+            seen["fit"] = (x, y)
+            return self
+
+        def predict(self, x):
+            seen.setdefault("predict", []).append(x)
+            return np.zeros(len(x), dtype=np.int64)
+
+    monkeypatch.setattr(rocket, "require_aeon", lambda: Spy)
+    row = rocket.run_rocket(spec, run)
+    net_run = next(r for r in expand_runs(spec) if r.model == "resnet_paper6")
+    data = prepare_data(run_config(spec, net_run))
+    x_test = data.test.x.numpy()
+    mean, std = x_test.mean(-1, keepdims=True), x_test.std(-1, keepdims=True)
+    np.testing.assert_allclose(seen["predict"][-1], (x_test - mean) / std, rtol=1e-4, atol=1e-5)
+    assert seen["fit"][0].shape == tuple(data.train.x.shape) and seen["kwargs"]["n_jobs"] == 1
+    assert row["test_acc"] == pytest.approx(float(np.mean(data.test.y.numpy() == 0)))
