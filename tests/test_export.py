@@ -176,3 +176,15 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.parametrize("name", ["wdcnn", "fcn", "fawaz_resnet", "inception_time", "drsn_cw_garrote_paper6",
+                                  "drsn_cw_mad_paper6", "drsn_ew_paper6", "aprelu_resnet_paper6"])
+def test_onnx_of_the_arena_models_matches_pytorch(tmp_path, name):
+    length = 1024 if name == "wdcnn" else 96
+    model = trained_like(name, length, num_classes=3, **({"input_length": length} if name == "wdcnn" else {}))
+    result = export_model(model, tmp_path / f"{name}.onnx", format="onnx", length=length)
+    x = default_example_input(model, length, batch_size=5)
+    with torch.no_grad():
+        expected = model(x)
+    torch.testing.assert_close(run_onnx(result.path, x), expected, rtol=1e-4, atol=1e-4)

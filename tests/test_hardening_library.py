@@ -121,7 +121,7 @@ def test_gates_refuse_bad_channels_and_inputs():
     for bad in (-3, 0, "4", 4.0, None, True):
         with pytest.raises(ConfigError, match="channels must be an integer"):
             Shrinkage(bad)
-    with pytest.raises(ConfigError, match="mode must be 'cw' or 'cs'"):
+    with pytest.raises(ConfigError, match="mode must be 'cw', 'cs' or 'ew'"):
         Shrinkage(4, mode=1)
     gate = Shrinkage(4)
     with pytest.raises(ShapeError, match=r"expected input of shape \(N, 4, \*spatial\).*got \(2, 3, 16\)"):

@@ -251,3 +251,16 @@ def test_save_pretrained_round_trip(fitted, signals, tmp_path):
     with torch.no_grad():
         proba = torch.softmax(model(torch.from_numpy(x_test[:, None])).double(), 1).numpy()
     np.testing.assert_allclose(proba, fitted.predict_proba(x_test), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["fcn", "drsn_cw_firm_paper6"])
+def test_the_arena_models_fit_as_estimators(name):
+    x, y = sine_signals(48, seed=5)
+    clf = DRSNClassifier(name, epochs=1, batch_size=16, random_state=0, device="cpu").fit(x, y)
+    assert clf.predict(x).shape == (48,) and np.allclose(clf.predict_proba(x).sum(1), 1.0, atol=1e-5)
+
+
+def test_wdcnn_estimator_takes_its_length_from_the_data():
+    x, y = sine_signals(24, seed=6, length=1024)
+    clf = DRSNClassifier("wdcnn", epochs=1, batch_size=8, random_state=0, device="cpu").fit(x, y)
+    assert clf.input_shape_[-1] == 1024 and clf.predict(x).shape == (24,)

@@ -484,3 +484,18 @@ def test_variant_unit_forward_backward_and_record(kind):
     assert torch.isfinite(x.grad).all()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in block.parameters())
     assert "shrink=" in repr(block.gate)
+
+
+@pytest.mark.parametrize("length", [7, 8])
+def test_mad_sigma_while_exporting_takes_the_same_median(monkeypatch, length):
+    """ONNX has no kthvalue: while exporting, the median comes from topk, with the same value and gradient."""
+    x = torch.randn(3, 4, length, dtype=torch.float64, requires_grad=True)
+    eager = mad_sigma(x)
+    (g_eager,) = torch.autograd.grad(eager.sum(), x)
+    monkeypatch.setattr(torch.compiler, "is_exporting", lambda: True)
+    exported = mad_sigma(x)
+    (g_exported,) = torch.autograd.grad(exported.sum(), x)
+    expected = np.median(np.abs(x.detach().numpy()), axis=-1) / 0.6745
+    np.testing.assert_allclose(exported.detach().numpy(), expected, rtol=1e-12)
+    torch.testing.assert_close(exported, eager)
+    torch.testing.assert_close(g_exported, g_eager)

@@ -409,9 +409,13 @@ def mad_sigma(x: Tensor, start_dim: int = 2) -> Tensor:
     count = flat.shape[-1]
     with torch.no_grad():
         mag = flat.abs()
-        idx = mag.kthvalue((count + 1) // 2, dim=-1, keepdim=True).indices
-        if count % 2 == 0:
-            idx = torch.cat([idx, mag.kthvalue(count // 2 + 1, dim=-1, keepdim=True).indices], dim=-1)
+        if torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting():  # ONNX has TopK, not kthvalue
+            low = mag.topk(count // 2 + 1, dim=-1, largest=False, sorted=True).indices
+            idx = low[..., (count + 1) // 2 - 1 :]  # the middle one, or the middle two
+        else:  # kthvalue selects without sorting: cheaper than topk on a CPU
+            idx = mag.kthvalue((count + 1) // 2, dim=-1, keepdim=True).indices
+            if count % 2 == 0:
+                idx = torch.cat([idx, mag.kthvalue(count // 2 + 1, dim=-1, keepdim=True).indices], dim=-1)
         del mag
     return flat.gather(-1, idx).abs().mean(-1) / MAD_SCALE
 
