@@ -112,3 +112,16 @@ def test_rocket_features_see_the_networks_noisy_data(monkeypatch):
     np.testing.assert_allclose(seen["predict"][-1], (x_test - mean) / std, rtol=1e-4, atol=1e-5)
     assert seen["fit"][0].shape == tuple(data.train.x.shape) and seen["kwargs"]["n_jobs"] == 1
     assert row["test_acc"] == pytest.approx(float(np.mean(data.test.y.numpy() == 0)))
+
+
+def test_command_line_grid_keys_reach_every_grid_of_a_preset():
+    """`--seeds 0,1` on a preset with grids (arena: noisy training, then trained clean) runs seeds 0 and 1 in both."""
+    from deepshrink.experiments.commands import with_overrides
+
+    spec = with_overrides(load_study("arena"), seeds=[0, 1], models=["resnet_paper6", "minirocket"])
+    runs = expand_runs(spec)
+    assert {r.seed for r in runs} == {0, 1} and {r.model for r in runs} == {"resnet_paper6", "minirocket"}
+    assert {r.protocol for r in runs} == {"fixed", "clean"}
+    assert {r.snr_db for r in runs if r.protocol == "clean"} == {None, -10, -5, 0, 5, 10}
+    # per model and seed: 2 inputs x (3 noisy-trained cells + 1 clean run + 3 kinds x 5 SNRs tested)
+    assert len(runs) == 2 * 2 * 2 * (3 + 1 + 15)

@@ -26,7 +26,7 @@ from deepshrink.experiments.parallel import run_study_parallel
 from deepshrink.experiments.presets import PRESETS, get_preset
 from deepshrink.experiments.report import format_console_table, write_study_report
 from deepshrink.experiments.results import read_results
-from deepshrink.experiments.spec import RunSpec, StudySpec, expand_runs, load_study, study_from_dict
+from deepshrink.experiments.spec import GRID_KEYS, RunSpec, StudySpec, expand_runs, load_study, study_from_dict
 from deepshrink.experiments.study import (
     StudyProgress,
     default_stack,
@@ -72,8 +72,9 @@ def with_overrides(
 
     Keys of ``changes`` replace the study's, with the rules a command line expects: a new
     ``data`` starts from empty ``data_args``; ``data_args`` add to the study's (after that
-    reset); ``folds=0`` drops ``run_folds`` unless they are given too. ``train`` keys go on
-    top of the study's ``train`` mapping.
+    reset); ``folds=0`` drops ``run_folds`` unless they are given too; a grid key (``--seeds``,
+    ``--models``, ...) replaces it in every grid of the study too. ``train`` keys go on top of
+    the study's ``train`` mapping.
 
     Raises:
         ConfigError: an unknown key or a bad value, naming ``source``.
@@ -87,6 +88,9 @@ def with_overrides(
     if "folds" in changes and not changes["folds"] and "run_folds" not in changes:
         changes["run_folds"] = None
     values.update(changes)
+    for grid in values.get("grids") or []:
+        for key in set(changes) & set(GRID_KEYS):
+            grid.pop(key, None)  # the grid takes the study's new value
     values["train"] = {**(values.get("train") or {}), **(train or {})}
     if values.get("run_folds") is None:
         values.pop("run_folds", None)
