@@ -257,3 +257,24 @@ def test_report_ranks_degenerate_nan_and_single_repetition(tmp_path):
     assert "Holm p n/a (fewer than 2 repetitions)" in text and "; Holm p n/a |" in text
     assert "| ConvNet | " not in text.split("## Ranks")[1].split("## Training time")[0]
     assert (tmp_path / "figures" / "study_critical_difference.png").stat().st_size > 1000
+
+
+def test_report_sets_shrinkage_against_the_best_model_without_it():
+    """The comparison is with the most accurate non-shrinkage model (here ConvNet, not the ResNet baseline)."""
+    cells = {"resnet_paper": [0.60, 0.70, 0.80, 0.55, 0.65, 0.75],
+             "convnet_paper": [0.70, 0.80, 0.90, 0.65, 0.75, 0.85],
+             "drsn_cw_paper": [0.75, 0.85, 0.95, 0.70, 0.80, 0.90],  # +5 points on ConvNet in every cell
+             "drsn_cs_paper": [0.70, 0.80, 0.90, 0.65, 0.75, 0.85]}  # fmt: skip
+    rows = _rows_from(cells, seeds=(0, 1, 2, 3), spread=0.004)
+    text = format_markdown_report(rows)
+    section = text[text.index("## Shrinkage against the best model without it"):].split("## Training time")[0]
+    assert "without a shrinkage gate over the whole grid is ConvNet (77.50 %)" in section
+    diffs = {m: np.array([r["test_acc"] for r in rows if r["model"] == m]) for m in cells}
+    for model in ("drsn_cw_paper", "drsn_cs_paper"):
+        per_seed = [np.mean([r["test_acc"] for r in rows if r["model"] == model and r["seed"] == s])
+                    - np.mean([r["test_acc"] for r in rows if r["model"] == "convnet_paper" and r["seed"] == s])
+                    for s in range(4)]  # fmt: skip
+        assert f"{100 * np.mean(per_seed):+.2f}" in section, model
+    assert np.allclose(diffs["drsn_cw_paper"].mean() - diffs["convnet_paper"].mean(), 0.05)
+    assert "Distinguishably ahead of ConvNet: DRSN-CW" in section
+    assert "Holm over these 2 comparisons" in section

@@ -61,6 +61,24 @@ ARENA_MODELS = (
 )  # fmt: skip
 ARENA_UCR_MODELS = ["resnet_paper", "drsn_cs_paper", "drsn_cw_paper"] + [f"{v}_paper" for v in _VARIANTS] + ["minirocket"]
 
+_ARENA_UCR: dict[str, Any] = {
+    "name": "arena_ucr",
+    "description": "The arena on 5 UCR sets: paper networks, shrinkage variants and MiniRocket x Gaussian and pink "
+    "noise, noisy training at 0 dB and clean training tested at -10..10 dB, standardised input, 5 seeds",
+    "data": "ucr:FordA",
+    "data_args": {},
+    "models": ARENA_UCR_MODELS,
+    "noises": ["gaussian", "pink"],
+    "snrs": [0],
+    "seeds": [0, 1, 2, 3, 4],
+    "folds": 0,
+    "noise_protocol": "fixed",
+    "normalize": "per_sample",
+    "split": "predefined",
+    "grids": [{"noise_protocol": "clean", "snrs": [-10, -5, 0, 5, 10]}],
+    "train": {"epochs": 40, "batch_size": 64, "recipe": "paper", "val_fraction": 0.0},
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
         "name": "paper",
@@ -135,39 +153,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "grids": [{"noise_protocol": "clean", "snrs": [-10, -5, 0, 5, 10]}],
         "train": {"epochs": 80, "batch_size": 32, "recipe": "paper", "test_fraction": 0.25, "val_fraction": 0.0},
     },
-    "arena_ucr": {
-        "name": "arena_ucr",
-        "description": "The arena on 5 UCR sets: paper networks, shrinkage variants and MiniRocket x Gaussian and pink "
-        "noise, noisy training at 0 dB and clean training tested at -10..10 dB, standardised input, 5 seeds",
-        "data": "ucr:FordA",
-        "data_args": {},
-        "models": ARENA_UCR_MODELS,
-        "noises": ["gaussian", "pink"],
-        "snrs": [0],
-        "seeds": [0, 1, 2, 3, 4],
-        "folds": 0,
-        "noise_protocol": "fixed",
-        "normalize": "per_sample",
-        "split": "predefined",
-        "grids": [{"noise_protocol": "clean", "snrs": [-10, -5, 0, 5, 10]}],
-        "train": {"epochs": 40, "batch_size": 64, "recipe": "paper", "val_fraction": 0.0},
-    },
+    "arena_ucr": _ARENA_UCR,
     "arena_field": {
+        **_ARENA_UCR,
         "name": "arena_field",
         "description": "The field's deep baselines at published size (FCN, ResNet-TSC, InceptionTime) vs ResNet, "
         "DRSN-CW and MiniRocket on a UCR set, Gaussian and pink noise, noisy at 0 dB and clean-trained (GPU job)",
-        "data": "ucr:FordA",
-        "data_args": {},
         "models": ["fcn", "fawaz_resnet", "inception_time", "resnet_paper", "drsn_cw_paper", "minirocket"],
-        "noises": ["gaussian", "pink"],
-        "snrs": [0],
-        "seeds": [0, 1, 2, 3, 4],
-        "folds": 0,
-        "noise_protocol": "fixed",
-        "normalize": "per_sample",
-        "split": "predefined",
-        "grids": [{"noise_protocol": "clean", "snrs": [-10, -5, 0, 5, 10]}],
-        "train": {"epochs": 100, "batch_size": 64, "recipe": "paper", "val_fraction": 0.0},
+        "train": {**_ARENA_UCR["train"], "epochs": 100},
     },
 }
 """Preset name -> study mapping (the same keys as a study YAML file)."""

@@ -35,13 +35,14 @@ from typing import Any, NamedTuple
 from torch import nn
 
 from deepshrink.errors import ConfigError
+from deepshrink.layers.gates import SHRINKAGE_MODES
 from deepshrink.models import skeleton
 from deepshrink.models.arguments import argument_names, describe_value
 from deepshrink.models.baselines import BASELINES
 from deepshrink.models.skeleton import ResidualNet
 
 __all__ = [
-    "create_model", "list_models", "is_model", "describe_model", "model_family", "model_label",
+    "create_model", "list_models", "is_model", "describe_model", "model_family", "model_label", "uses_shrinkage",
     "model_config", "check_model_args", "check_model_config", "build_model", "model_arguments", "FAMILIES", "PRESETS",
     "ARCHITECTURES", "Architecture", "Family", "Part", "RESERVED_ARGS",
 ]  # fmt: skip
@@ -291,6 +292,11 @@ def describe_model(name: str) -> str:
 def model_family(name: str) -> str:
     """The family of a registered model (a key of :data:`FAMILIES`): ``drsn_cw18_1d`` -> ``drsn_cw``."""
     return _MODELS[_check_name(name)][0]
+
+
+def uses_shrinkage(name: Any) -> bool:
+    """Whether a registered model thresholds its features (a shrinkage gate: DRSN-CS/CW/EW and variants)."""
+    return is_model(name) and _REGISTRY[name].get("gate") in SHRINKAGE_MODES
 
 
 def model_label(name: str) -> str:
