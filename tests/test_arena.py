@@ -129,3 +129,37 @@ def test_command_line_grid_keys_reach_every_grid_of_a_preset():
     assert {r.snr_db for r in runs if r.protocol == "clean"} == {None, -10, -5, 0, 5, 10}
     # per model and seed: 2 inputs x (3 noisy-trained cells + 1 clean run + 3 kinds x 5 SNRs tested)
     assert len(runs) == 2 * 2 * 2 * (3 + 1 + 15)
+
+
+def _write_results(folder, data, accs):
+    """A study folder's results.csv: per model, one accuracy per (seed, SNR) cell."""
+    from deepshrink.experiments.results import append_result
+
+    folder.mkdir(parents=True)
+    for model, by_seed in accs.items():
+        for seed, values in enumerate(by_seed):
+            for snr, acc in zip((-5.0, 0.0), values):
+                append_result(folder / "results.csv", {
+                    "run_id": f"{model}-gaussian-{snr:g}-seed{seed}", "model": model, "noise": "gaussian",
+                    "snr_db": snr, "seed": seed, "train_acc": 1.0, "test_acc": acc, "data": data,
+                    "status": "finished", "epochs": 1, "seconds": 1.0, "n_test": 10})  # fmt: skip
+
+
+def test_panel_ranks_models_over_the_cells_of_several_datasets(tmp_path, capsys):
+    # dataset A: DRSN-CW best, ResNet second; dataset B: MiniRocket best; each cell once per seed
+    a = {"drsn_cw_paper": [[0.9, 0.8], [0.92, 0.82]], "resnet_paper": [[0.8, 0.7], [0.8, 0.72]],
+         "minirocket": [[0.7, 0.6], [0.7, 0.6]]}  # fmt: skip
+    b = {"drsn_cw_paper": [[0.5, 0.4], [0.5, 0.4]], "resnet_paper": [[0.6, 0.5], [0.6, 0.5]],
+         "minirocket": [[0.9, 0.8], [0.9, 0.8]]}  # fmt: skip
+    _write_results(tmp_path / "a", "ucr:A", a)
+    _write_results(tmp_path / "b", "ucr:B", b)
+    assert main(["benchmark", "--panel", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(tmp_path / "p")]) == 0
+    text = (tmp_path / "p" / "panel.md").read_text()
+    # 4 cells (2 datasets x 2 SNRs); ranks: DRSN-CW 1,1,3,3 -> 2.0; ResNet 2,2,2,2 -> 2.0; MiniRocket 3,3,1,1 -> 2.0
+    assert "in each of the 4 cells" in text
+    for label in ("DRSN-CW", "ResNet", "MiniRocket"):
+        assert f"| {label} | 2.00 |" in text
+    assert "| DRSN-CW | 86.00 | 45.00 |" in text  # mean accuracy per dataset (%): (90+80+92+82)/4, (50+40)/2
+    assert list((tmp_path / "p" / "figures").glob("panel_*critical_difference.png"))
+    assert main(["benchmark", "--panel", str(tmp_path / "a"), str(tmp_path / "a"), "-o", str(tmp_path / "q")]) == 2
+    assert "one folder per dataset" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from typing import Any
 from deepshrink.cli import UsageError
 from deepshrink.experiments import commands
 from deepshrink.experiments.presets import PRESETS
-from deepshrink.experiments.report import format_console_table
+from deepshrink.experiments.report import format_console_table, write_panel_report
 from deepshrink.experiments.results import read_results
 from deepshrink.experiments.spec import AXES, StudySpec, parse_shard, study_to_yaml
 from deepshrink.train.config import TrainConfig, parse_key_values
@@ -115,6 +115,11 @@ def run(args: argparse.Namespace) -> int:
         for name in sorted(PRESETS):
             print(f"{name:<8} {PRESETS[name].get('description', '')}")
         return 0
+    if args.panel:
+        if not args.output:
+            raise UsageError("--panel needs --output DIR (where panel.md and its figures go)")
+        print(f"panel: {write_panel_report(args.panel, args.output)}")
+        return 0
     spec, output = resolve_study(args)
     if args.print_study:
         sys.stdout.write(study_to_yaml(spec))
@@ -159,6 +164,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--print-study", action="store_true", help="print the resolved study as YAML and exit")
     p.add_argument("--dry-run", action="store_true", help="list this shard's runs and exit")
     p.add_argument("--report", action="store_true", help="only (re)write report.md and figures from results.csv")
+    p.add_argument("--panel", nargs="+", metavar="DIR", help="rank the models of these study folders (one dataset "
+                   "each) over all their cells together: panel.md and a critical-difference figure in --output")
 
     g = p.add_argument_group("study overrides")
     g.add_argument("--name", help="study name")
