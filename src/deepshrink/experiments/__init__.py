@@ -10,9 +10,11 @@ Public API::
     analysis = analyze_thresholds("studies/quick/runs/drsn_cw_paper-gaussian-m5dB-seed0")
 
 Modules, each importing only those before it: :mod:`.presets`, :mod:`.spec` (the study, its
-axes and runs), :mod:`.results` (``results.csv``), :mod:`.stats` (means, intervals, paired
-differences), :mod:`.plots` (figures), :mod:`.report` (tables), :mod:`.study` (running, cohorts,
-sharding), :mod:`.parallel` (local worker processes), :mod:`.thresholds` (learned thresholds vs SNR).
+axes and runs), :mod:`.results` (``results.csv``), :mod:`.rocket` (MiniRocket as a study model),
+:mod:`.stats` (means, intervals, paired differences), :mod:`.ranking` (ranks, Friedman,
+Wilcoxon-Holm cliques over many models and cells), :mod:`.plots` (figures), :mod:`.report`
+(tables, and the panel of several datasets), :mod:`.study` (running, cohorts, sharding),
+:mod:`.parallel` (local worker processes), :mod:`.thresholds` (learned thresholds vs SNR).
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ _EXPORTS = {
     "PRESETS": "deepshrink.experiments.presets",
     "list_presets": "deepshrink.experiments.presets",
     "write_study_report": "deepshrink.experiments.report",
+    "write_panel_report": "deepshrink.experiments.report",
+    "rank_models": "deepshrink.experiments.ranking",
+    "plot_critical_difference": "deepshrink.experiments.plots",
+    "run_rocket": "deepshrink.experiments.rocket",
     "format_console_table": "deepshrink.experiments.report",
     "plot_accuracy_vs_snr": "deepshrink.experiments.plots",
     "analyze_thresholds": "deepshrink.experiments.thresholds",
