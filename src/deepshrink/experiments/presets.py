@@ -35,11 +35,12 @@ writes it out as YAML to copy and edit.
   at 0 dB). Sized for two 1-thread workers on 2 cores in about 3 hours (``benchmarks/RESULTS.md``
   has the measured time).
 * ``arena_ucr``: the same question on five real UCR sets (FordA, FreezerRegularTrain,
-  ElectricDevices, ECG5000, CBF; each with its own train/test split), per-window standardised
+  ElectricDevices, ECG5000, ChlorineConcentration; each with its own train/test split), per-window standardised
   (the archive's series already are), Gaussian and pink noise, the same two protocols (noisy at
   0 dB; clean, tested at -10 ... 10 dB), the paper-size networks and MiniRocket, 5 seeds, 40
   epochs. A study folder holds one dataset: the preset's is FordA, the others are
-  ``deepshrink benchmark arena_ucr --data ucr:CBF -o studies/arena_ucr-CBF`` and so on.
+  ``deepshrink benchmark arena_ucr --data ucr:ECG5000 -o studies/arena_ucr-ECG5000`` and so on,
+  and ``deepshrink benchmark --panel studies/arena_ucr-* -o studies/arena_ucr-panel`` ranks them together.
 * ``arena_field``: the field's deep baselines at their published size (FCN, ResNet-TSC,
   InceptionTime) against the paper's ResNet and DRSN-CW and MiniRocket, on FordA (``--data`` for
   the rest of the UCR panel), otherwise as ``arena_ucr`` with 100 epochs. Those networks cost tens
