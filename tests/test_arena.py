@@ -163,3 +163,15 @@ def test_panel_ranks_models_over_the_cells_of_several_datasets(tmp_path, capsys)
     assert list((tmp_path / "p" / "figures").glob("panel_*critical_difference.png"))
     assert main(["benchmark", "--panel", str(tmp_path / "a"), str(tmp_path / "a"), "-o", str(tmp_path / "q")]) == 2
     assert "one folder per dataset" in capsys.readouterr().err
+
+
+def test_clean_cells_are_tested_as_soon_as_their_clean_run_is_trained(tmp_path):
+    """A study stopped after one cohort keeps that cohort's noisy cells; resuming adds the rest once."""
+    spec = tiny_arena(["resnet_paper6", "drsn_cw_paper6"], noise_protocol="clean", seeds=[0])
+    out = tmp_path / "clean"
+    run_study(spec, out, num_threads=1, stack=1, max_runs=3, log=None)
+    first = {r["run_id"] for r in read_results(out / "results.csv")}
+    assert first == {f"resnet_paper6-{lvl}-trainclean-seed0" for lvl in ("none-clean", "gaussian-m5dB", "gaussian-5dB")}
+    run_study(spec, out, num_threads=1, stack=1, log=None)
+    lines = (out / "results.csv").read_text().strip().splitlines()[1:]
+    assert len(lines) == len({line.split(",")[0] for line in lines}) == 2 * 3  # every run and cell once
