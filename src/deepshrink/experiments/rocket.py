@@ -28,6 +28,7 @@ from deepshrink.experiments.results import result_row
 from deepshrink.experiments.spec import FEATURE_MODELS, RunSpec, StudySpec, fold_dataset, run_config
 from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.train.engine import normalize_batch
+from deepshrink.train.metrics import classification_report
 from deepshrink.train.run import load_data_spec, prepare_data
 
 __all__ = ["is_rocket", "require_aeon", "run_rocket"]
@@ -61,10 +62,11 @@ def _parts(spec: StudySpec, run: RunSpec, dataset: Any) -> tuple[Any, Any]:
     ds = dataset if dataset is not None else load_data_spec(spec.data, spec.data_args, cfg.split)
     if run.fold is not None:
         ds = fold_dataset(ds, spec.folds, run.fold, run.seed)
-    train = prepare_data(cfg, ds).train  # a clean cell: run_config gives its clean run's config
-    test_run = run if run.trains else dataclasses.replace(run, protocol="fixed")
-    test = prepare_data(run_config(spec, test_run), ds).test  # a clean cell: the fixed-protocol test noise
-    return train, test
+    data = prepare_data(cfg, ds)  # a clean cell: run_config gives its clean run's config
+    if run.trains:
+        return data.train, data.test
+    test_cfg = run_config(spec, dataclasses.replace(run, protocol="fixed"))  # the fixed-protocol test noise
+    return data.train, prepare_data(test_cfg, ds).test
 
 
 def run_rocket(spec: StudySpec, run: RunSpec, *, dataset: Any = None, num_threads: int | None = None) -> dict[str, Any]:
@@ -89,19 +91,9 @@ def run_rocket(spec: StudySpec, run: RunSpec, *, dataset: Any = None, num_thread
     t0 = time.perf_counter()
     pred = clf.predict(x_test)
     predict_seconds = time.perf_counter() - t0
-    report = {"accuracy": float(np.mean(pred == y_test)), "macro_f1": _macro_f1(y_test, pred), "loss": None,
-              "num_observations": int(len(y_test))}  # fmt: skip
+    report = classification_report(y_test, pred, train.label_names)
     row = result_row(spec, run, history=[{"train_acc": train_acc, "seconds": fit_seconds}], report=report,
                      model=None, n_train=len(y_train), total_seconds=time.perf_counter() - started)  # fmt: skip
     row.update(epochs=0, device="cpu", num_classes=len(train.label_names), predict_seconds=round(predict_seconds, 3))
     return row
 
-
-def _macro_f1(y: np.ndarray, pred: np.ndarray) -> float:
-    """Mean F1 over the classes present in ``y`` or ``pred``."""
-    scores = []
-    for c in np.union1d(y, pred):
-        tp = float(np.sum((pred == c) & (y == c)))
-        denom = float(np.sum(pred == c) + np.sum(y == c))
-        scores.append(2 * tp / denom if denom else 0.0)
-    return float(np.mean(scores))

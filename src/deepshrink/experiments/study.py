@@ -553,7 +553,9 @@ def run_study(
             run_cohort(spec, cohort, out, dataset=ds, data_file=cache.path, device=device, num_threads=num_threads,
                        save_runs=save_runs, done=done, on_row=record, log=lambda m: say(tag + m))  # fmt: skip
         trained = {r.run_id for r in cohort}  # test its clean runs' models now: a stopped study keeps those cells
-        _test_clean_cells(spec, [c for c in cells if c.clean_run.run_id in trained], out, done | set(ran), device, record)
+        now = [c for c in cells if c.clean_run.run_id in trained]
+        if now:
+            _test_clean_cells(spec, now, out, done | set(ran), device, record)
     if cells and (max_runs is None or len(ran) < max_runs):
         _test_clean_cells(spec, cells, out, done | set(ran), device, record)
     all_ids = {r.run_id for r in runs}
