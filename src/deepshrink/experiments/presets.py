@@ -37,8 +37,9 @@ writes it out as YAML to copy and edit.
 * ``arena_ucr``: the same question on five real UCR sets (FordA, FreezerRegularTrain,
   ElectricDevices, ECG5000, ChlorineConcentration; each with its own train/test split), per-window standardised
   (the archive's series already are), Gaussian and pink noise, the same two protocols (noisy at
-  0 dB; clean, tested at -10 ... 10 dB), the paper-size networks and MiniRocket, 5 seeds, 40
-  epochs. A study folder holds one dataset: the preset's is FordA, the others are
+  0 dB; clean, tested at -10 ... 10 dB), the models of ``arena`` but WDCNN (the 6-unit
+  networks: the paper-size ones cost twice as much and did not fit five sets in 3 hours on 2
+  cores), 5 seeds, 40 epochs. A study folder holds one dataset: the preset's is FordA, the others are
   ``deepshrink benchmark arena_ucr --data ucr:ECG5000 -o studies/arena_ucr-ECG5000`` and so on,
   and ``deepshrink benchmark --panel studies/arena_ucr-* -o studies/arena_ucr-panel`` ranks them together.
 * ``arena_field``: the field's deep baselines at their published size (FCN, ResNet-TSC,
@@ -60,11 +61,11 @@ ARENA_MODELS = (
     ["resnet_paper6", "se_resnet_paper6", "drsn_cs_paper6", "drsn_cw_paper6"] + [f"{v}_paper6" for v in _VARIANTS]
     + ["wdcnn", "minirocket"]
 )  # fmt: skip
-ARENA_UCR_MODELS = ["resnet_paper", "drsn_cs_paper", "drsn_cw_paper"] + [f"{v}_paper" for v in _VARIANTS] + ["minirocket"]
+ARENA_UCR_MODELS = [m for m in ARENA_MODELS if m != "wdcnn"]  # WDCNN is built for 2,048-point vibration windows
 
 _ARENA_UCR: dict[str, Any] = {
     "name": "arena_ucr",
-    "description": "The arena on 5 UCR sets: paper networks, shrinkage variants and MiniRocket x Gaussian and pink "
+    "description": "The arena on 5 UCR sets: paper networks (6-unit), shrinkage variants and MiniRocket x Gaussian and pink "
     "noise, noisy training at 0 dB and clean training tested at -10..10 dB, standardised input, 5 seeds",
     "data": "ucr:FordA",
     "data_args": {},
