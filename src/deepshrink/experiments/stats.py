@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import scipy.stats
 
 from deepshrink.experiments.spec import AXES, DEFAULT_SETTING, FEATURE_MODELS
 from deepshrink.models import is_model, model_family, model_label
@@ -38,18 +39,12 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
 
 
-# two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom (then the normal's 1.96)
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)  # fmt: skip
-
-
 def ci95(values: Sequence[float]) -> tuple[float, float]:
     """The 95 % confidence interval ``(low, high)`` of the mean of ``values`` (Student's t; NaN below 2 values)."""
     v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=np.float64)
     if v.size < 2:
         return float("nan"), float("nan")
-    t = _T975[v.size - 2] if v.size - 1 <= len(_T975) else 1.96
-    half = t * float(v.std(ddof=1)) / math.sqrt(v.size)
+    half = float(scipy.stats.t.ppf(0.975, v.size - 1)) * float(v.std(ddof=1)) / math.sqrt(v.size)
     return float(v.mean()) - half, float(v.mean()) + half
 
 
