@@ -5,8 +5,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
-# timm and torchvision, for the tests of deepshrink.convert; --no-deps keeps the torch above.
-VISION ?= "torchvision==0.28.0" "timm==1.0.31"
 BIN = $(VENV)/bin
 
 .PHONY: demo test install dist-check clean
@@ -16,7 +14,6 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
-	$(BIN)/python -m pip install --quiet --no-deps $(VISION)
 	touch $@
 
 install: $(BIN)/.installed
