@@ -40,6 +40,7 @@ import torch
 
 from deepshrink.data import load_npz, save_npz
 from deepshrink.errors import ConfigError
+from deepshrink.experiments.progress import StudyMeter
 from deepshrink.experiments.report import write_study_report
 from deepshrink.experiments.results import RESULT_COLUMNS, append_result, read_results, result_row  # noqa: F401 (re-exported)
 from deepshrink.experiments.rocket import is_rocket, require_aeon, run_rocket
@@ -137,6 +138,7 @@ def run_one(
     device: str = "auto",
     num_threads: int | None = None,
     save_runs: bool = True,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Train and test one run; returns its ``results.csv`` row (not written here).
 
@@ -149,6 +151,7 @@ def run_one(
             as its data, so the run folder rebuilds its own test set.
         device, num_threads: runtime settings of the run.
         save_runs: write the run folder (weights, checkpoint, test report); False trains in memory.
+        on_epoch: called with the epochs done after each epoch (the study's progress).
     """
     started = time.perf_counter()
     cfg = run_config(spec, run, device=device, num_threads=num_threads)
@@ -158,7 +161,7 @@ def run_one(
     if run.fold is not None:
         ds = fold_dataset(ds, spec.folds, run.fold, run.seed)
     run_dir = Path(out_dir) / "runs" / run.run_id
-    kwargs: dict[str, Any] = {"dataset": ds, "console": False, "write": save_runs}
+    kwargs: dict[str, Any] = {"dataset": ds, "console": False, "write": save_runs, "on_epoch": on_epoch}
     if save_runs:
         if (run_dir / "last.ckpt").is_file():
             kwargs["resume"] = run_dir
@@ -256,6 +259,7 @@ def run_cohort(
     done: set[str] | frozenset[str] = frozenset(),
     on_row: Callable[[dict[str, Any]], None] | None = None,
     log: Callable[[str], None] | None = None,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Train runs of one model together as stacked networks; returns the new ``results.csv`` rows.
 
@@ -268,6 +272,7 @@ def run_cohort(
     Args:
         done: run ids already in ``results.csv`` (they train with their cohort but are not written again).
         on_row: called with each run's row as soon as its folder is written (e.g. :func:`append_result`).
+        on_epoch: called with the epochs done after each epoch of a cohort (or of a run trained alone).
     """
     emit = on_row or (lambda row: None)
     cfgs, dsets = [], []
@@ -289,7 +294,7 @@ def run_cohort(
             run = runs[members[0]]
             if run.run_id not in done:
                 rows.append(run_one(spec, run, out_dir, dataset=dataset, data_file=data_file, device=device,
-                                    num_threads=num_threads, save_runs=save_runs))  # fmt: skip
+                                    num_threads=num_threads, save_runs=save_runs, on_epoch=on_epoch))  # fmt: skip
                 emit(rows[-1])
             continue
         out = Path(out_dir)
@@ -300,7 +305,8 @@ def run_cohort(
                 continue
             if len(members) == 1:
                 rows.append(run_one(spec, runs[members[0]], out_dir, dataset=dataset, data_file=data_file,
-                                    device=device, num_threads=num_threads, save_runs=save_runs))  # fmt: skip
+                                    device=device, num_threads=num_threads, save_runs=save_runs,
+                                    on_epoch=on_epoch))  # fmt: skip
                 emit(rows[-1])
                 continue
             cohort_dir = _cohort_dir(out, [runs[k] for k in members]) if save_runs else None
@@ -321,7 +327,7 @@ def run_cohort(
         with _single_process_env():
             train_cohort([cfgs[k] for k in members], [dsets[k] for k in members], names=ids, run_dirs=run_dirs,
                          cohort_dir=cohort_dir, skip={i for i, r in enumerate(group) if r.run_id in done},
-                         on_done=on_done, log=log)  # fmt: skip
+                         on_done=on_done, log=log, on_epoch=on_epoch)  # fmt: skip
         if cohort_dir is not None:
             shutil.rmtree(cohort_dir, ignore_errors=True)
             with contextlib.suppress(OSError):
@@ -435,6 +441,19 @@ def _note_orphans(out: Path, cohorts: list[list[RunSpec]], done: set[str], say: 
             f"(e.g. {orphans[0]}); rerun with the --stack they were started with to resume them")  # fmt: skip
 
 
+def _work(spec: StudySpec, cohort: Sequence[RunSpec]) -> int:
+    """The progress units of a cohort: its training epochs (1 for a model without epochs)."""
+    return 1 if is_rocket(cohort[0].model) else int(run_config(spec, cohort[0]).epochs)
+
+
+def _meter(spec: StudySpec, cohorts: list[list[RunSpec]], todo: list[RunSpec], tag: str, shard: tuple[int, int],
+           log: Callable[[str], None] | None) -> StudyMeter:  # fmt: skip
+    """This shard's progress: a bar on a terminal (none when silent or with nothing to train)."""
+    total = sum(_work(spec, c) for c in cohorts) if todo else 0
+    return StudyMeter(total, tag=tag, position=shard[0], say=log or (lambda message: None),
+                      live=None if log is not None else False)  # fmt: skip
+
+
 def _test_clean_cells(spec: StudySpec, cells: list[RunSpec], out: Path, done: set[str], device: str,
                       record: Callable[[dict[str, Any]], None]) -> None:  # fmt: skip
     """Record each clean-protocol cell not yet done: its clean run's saved model tested at the cell's
@@ -525,6 +544,8 @@ def run_study(
     if shard[1] == 1:  # shards each plan a part only
         _note_orphans(out, cohorts, done, say)
     ran: list[str] = []
+    meter = _meter(spec, todo_cohorts, todo, tag, shard, log)
+    say = meter.say
 
     def record(row: dict[str, Any]) -> None:
         append_result(results_path, row)
@@ -535,29 +556,35 @@ def run_study(
         say(f"{tag}[{len(ran)}/{len(todo)}] {row['run_id']}: test acc {row['test_acc']:.4f}, "
             f"train acc {row['train_acc']:.4f}, {row['seconds']:.0f} s")  # fmt: skip
 
-    for cohort in todo_cohorts:
-        if max_runs is not None and len(ran) >= max_runs:
-            break
-        left = [r for r in cohort if r.run_id not in done]
-        budget = None if max_runs is None else max_runs - len(ran)
-        if budget is not None and len(left) > budget and not (_cohort_dir(out, cohort) / "last.ckpt").is_file():
-            cohort = left[:budget]  # --max-runs: a smaller cohort now, the rest later (an unfinished cohort is finished whole)
-        cfg = run_config(spec, cohort[0])
-        ds = cache.get(spec, cfg)
-        if is_rocket(cohort[0].model):
-            record(run_rocket(spec, cohort[0], dataset=ds, num_threads=num_threads))
-        elif len(cohort) == 1:
-            record(run_one(spec, cohort[0], out, dataset=ds, data_file=cache.path, device=device,
-                           num_threads=num_threads, save_runs=save_runs))  # fmt: skip
-        else:
-            run_cohort(spec, cohort, out, dataset=ds, data_file=cache.path, device=device, num_threads=num_threads,
-                       save_runs=save_runs, done=done, on_row=record, log=lambda m: say(tag + m))  # fmt: skip
-        trained = {r.run_id for r in cohort}  # test its clean runs' models now: a stopped study keeps those cells
-        now = [c for c in cells if c.clean_run.run_id in trained]
-        if now:
-            _test_clean_cells(spec, now, out, done | set(ran), device, record)
-    if cells and (max_runs is None or len(ran) < max_runs):
-        _test_clean_cells(spec, cells, out, done | set(ran), device, record)
+    try:
+        for k, cohort in enumerate(todo_cohorts):
+            if max_runs is not None and len(ran) >= max_runs:
+                break
+            left = [r for r in cohort if r.run_id not in done]
+            budget = None if max_runs is None else max_runs - len(ran)
+            if budget is not None and len(left) > budget and not (_cohort_dir(out, cohort) / "last.ckpt").is_file():
+                cohort = left[:budget]  # --max-runs: a smaller cohort now, the rest later (an unfinished cohort is finished whole)
+            cfg = run_config(spec, cohort[0])
+            ds = cache.get(spec, cfg)
+            meter.start(f"cohort {k + 1}/{len(todo_cohorts)}: {cohort[0].model} x {len(left)}")
+            if is_rocket(cohort[0].model):
+                record(run_rocket(spec, cohort[0], dataset=ds, num_threads=num_threads))
+            elif len(cohort) == 1:
+                record(run_one(spec, cohort[0], out, dataset=ds, data_file=cache.path, device=device,
+                               num_threads=num_threads, save_runs=save_runs, on_epoch=meter.epoch))  # fmt: skip
+            else:
+                run_cohort(spec, cohort, out, dataset=ds, data_file=cache.path, device=device, num_threads=num_threads,
+                           save_runs=save_runs, done=done, on_row=record, log=lambda m: say(tag + m),
+                           on_epoch=meter.epoch)  # fmt: skip
+            meter.finish(_work(spec, cohort))
+            trained = {r.run_id for r in cohort}  # test its clean runs' models now: a stopped study keeps those cells
+            now = [c for c in cells if c.clean_run.run_id in trained]
+            if now:
+                _test_clean_cells(spec, now, out, done | set(ran), device, record)
+        if cells and (max_runs is None or len(ran) < max_runs):
+            _test_clean_cells(spec, cells, out, done | set(ran), device, record)
+    finally:
+        meter.close()
     all_ids = {r.run_id for r in runs}
     finished = {r["run_id"] for r in read_results(results_path)} & all_ids
     report_path = None

@@ -125,6 +125,10 @@ class TrainConfig:
     model_args: dict[str, Any] = setting(
         {}, "extra ResidualNet arguments, e.g. drop_rate=0.1", group="model", flag="--model-arg", merge=True,
     )  # fmt: skip
+    init_from: Union[str, None] = setting(
+        None, "start from the weights of this run folder (fine-tuning: weights only, a new run; the head is "
+        "re-created when the classes differ)", group="model", metavar="RUN",
+    )  # fmt: skip
     data: str = setting(
         "simulator", "dataset: simulator, cwru, ucr:NAME or a path (.npz, folder)",
         group="data", metavar="SPEC", check=_not_empty,

@@ -288,8 +288,10 @@ class Trainer:
         writer: Writer | None = None,
         log: Callable[[str], None] | None = None,
         compile_mode: str | None = None,
+        on_epoch: Callable[[int], None] | None = None,
     ) -> None:
         self.cfg = cfg
+        self._on_epoch = on_epoch  # called with the epochs done after each epoch (a study's progress)
         self.ctx = ctx or DistContext()
         self.device = self.ctx.device
         self.writer = writer
@@ -829,6 +831,8 @@ class Trainer:
                 self._update_best(i, row)
                 self.log(self._who(i) + self.epoch_line(row))
         self._save(epoch_end=True)
+        if self._on_epoch is not None:
+            self._on_epoch(self.epoch)
 
     def _update_best(self, i: int, row: dict[str, Any]) -> None:
         if not self.validating:

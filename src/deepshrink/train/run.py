@@ -24,6 +24,7 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from deepshrink.train.engine import (
     seed_everything,
 )
 from deepshrink.train.metrics import classification_report, write_report
+from deepshrink.train.warmstart import init_from
 
 __all__ = [
     "train",
@@ -365,11 +367,17 @@ def _best_note(cfg: TrainConfig, epoch: int) -> str:
 
 
 # ---------------------------------------------------------------------- train
-def _build_model(cfg: TrainConfig, data: RunData) -> nn.Module:
-    """The run's model for ``data``, initialised from the run's own seed (alone or in a cohort)."""
+def _build_model(cfg: TrainConfig, data: RunData, log: Callable[[str], None] | None = None) -> nn.Module:
+    """The run's model for ``data``, initialised from the run's own seed (alone or in a cohort), then
+    from ``cfg.init_from``'s weights when it names a run."""
     seed_everything(derive_seed(cfg.seed, Purpose.INIT))
-    return create_model(cfg.model, in_channels=data.in_channels, num_classes=len(data.label_names),
-                        input_length=data.length, **cfg.model_args)  # fmt: skip
+    model = create_model(cfg.model, in_channels=data.in_channels, num_classes=len(data.label_names),
+                         input_length=data.length, **cfg.model_args)  # fmt: skip
+    if cfg.init_from is not None:
+        line = init_from(model, cfg.init_from)
+        if log is not None:
+            log(line)
+    return model
 
 
 def _set_threads(cfg: TrainConfig, ctx: DistContext) -> None:
@@ -495,6 +503,7 @@ def train(
     dataset: Any | None = None,
     write: bool = True,
     console: bool = True,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Train a model as ``cfg`` says and write the run folder.
 
@@ -508,6 +517,7 @@ def train(
         dataset: train on this :class:`~deepshrink.data.SignalDataset` instead of loading ``cfg.data``.
         write: write a run folder (False: train in memory only).
         console: print log lines to stdout (rank 0).
+        on_epoch: called with the number of epochs done after each epoch (e.g. a progress bar).
 
     Returns:
         :class:`TrainResult` with the run folder, per-epoch history, test report and model.
@@ -527,13 +537,16 @@ def train(
         state = _resume_state(cfg, resume_dir) if resume_dir is not None else None
         data = prepare_data(cfg, dataset)
         check_batch_size(cfg.batch_size, len(data.train), ctx.world_size)
-        model = _build_model(cfg, data)
+        notes: list[str] = []
+        model = _build_model(cfg, data, notes.append)
         run_dir = _open_run_folder(cfg, ctx, resume_dir, output, runs_root, force) if write else None
 
         logger, handlers = _make_logger(run_dir if ctx.is_main else None, console and ctx.is_main)
         log = logger.info
+        for note in notes if state is None else []:  # resuming: the checkpoint's weights replace them
+            log(note)
         writer = _run_writer(cfg, data, run_dir) if (run_dir is not None and ctx.is_main) else None
-        trainer = Trainer(cfg, model, data.train, data.val, ctx=ctx, writer=writer, log=log)
+        trainer = Trainer(cfg, model, data.train, data.val, ctx=ctx, writer=writer, log=log, on_epoch=on_epoch)
         if state is not None:
             _resume_trainer(trainer, state, resume_dir, ctx, writer, log)
         else:
@@ -686,6 +699,7 @@ def train_cohort(
     skip: set[int] | frozenset[int] = frozenset(),
     on_done: Any | None = None,
     log: Any | None = None,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> list[CohortRunResult | None]:
     """Train S runs that share a model and training settings as one stacked network.
 
@@ -706,6 +720,7 @@ def train_cohort(
             keep their cohort).
         on_done: called as ``on_done(i, result)`` after run ``i``'s folder is written.
         log: called with log lines (the cohort's ``train.log`` gets them too).
+        on_epoch: called with the number of epochs done after each epoch of the cohort.
 
     Returns:
         One :class:`CohortRunResult` per run (None for those in ``skip``).
@@ -734,7 +749,8 @@ def train_cohort(
             _write_configs(cfgs, run_dirs)
         writer = CohortWriter(cohort_dir, names, run_dirs) if cohort_dir is not None else None
         trainer = Trainer(cfg, stacked, [d.train for d in datas], [d.val for d in datas],
-                          seeds=[c.seed for c in cfgs], ctx=ctx, writer=writer, log=cohort_log)  # fmt: skip
+                          seeds=[c.seed for c in cfgs], ctx=ctx, writer=writer, log=cohort_log,
+                          on_epoch=on_epoch)  # fmt: skip
         _resume_or_start(trainer, cohort_dir, names, cfg, cohort_log)
         trainer.fit()
         wall = time.perf_counter() - started
