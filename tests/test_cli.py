@@ -124,6 +124,7 @@ def test_evaluate_per_snr_into_output(workspace, tmp_path, capsys):
     assert [float(r["snr_db"]) for r in rows] == [-10.0, 0.0, 10.0]
     assert len({r["count"] for r in rows}) == 1  # every test signal at every SNR
     assert (out_dir / "eval_confusion_matrix.png").read_bytes()[:8] == PNG_MAGIC
+    assert (out_dir / "eval_accuracy_by_snr.png").read_bytes()[:8] == PNG_MAGIC  # the accuracy-vs-SNR figure
     with open(out_dir / "eval_confusion_matrix.csv", newline="") as f:
         matrix = list(csv.reader(f))
     assert matrix[0][1:] == [f"class{i}" for i in range(4)] and len(matrix) == 5

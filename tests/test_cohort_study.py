@@ -70,6 +70,7 @@ def _assert_same(alone: dict, study_dir: Path) -> None:
         assert abs(mine["test_acc"] - row["test_acc"]) <= 1e-6 and abs(mine["train_acc"] - row["train_acc"]) <= 1e-6
         stacked = load_file(study_dir / "runs" / run_id / "model.safetensors")
         assert stacked.keys() == weights.keys()
+        assert (study_dir / "runs" / run_id / "training_curves.png").is_file()  # a member's folder is a run's
         for key, value in weights.items():
             if value.is_floating_point():
                 assert value.dtype == torch.float64

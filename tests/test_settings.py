@@ -62,7 +62,7 @@ def test_docs_config_md_is_what_the_declaration_generates():
 
 
 def test_derived_constants_keep_their_values():
-    assert RUNTIME_KEYS == {"device", "progress", "num_threads", "compile", "eval_batch_size", "checkpoint_every"}
+    assert RUNTIME_KEYS == {"device", "progress", "log", "num_threads", "compile", "eval_batch_size", "checkpoint_every"}
     assert NOISE_CHOICES == ("none", "gaussian", "laplacian", "uniform", "pink", "brown")
     assert settings.declared(TrainConfig)["recipe"].choices == tuple(RECIPES)
     assert settings.declared(TrainConfig)["split"].choices == ("recording", "condition", "predefined", "window")
@@ -80,6 +80,7 @@ _FLAG_EXAMPLES = {
     "test_conditions": (["speed_hz=40"], {"speed_hz": [40]}),
     "milestones": (["0.3", "0.6"], [0.3, 0.6]),
     "device": (["cpu"], "cpu"),
+    "init_from": (["runs/pretrained"], "runs/pretrained"),
 }
 
 

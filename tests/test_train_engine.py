@@ -135,8 +135,10 @@ def test_run_folder_contents_and_load(tmp_path, dataset):
     result = train(small_cfg(epochs=2), dataset=dataset, output=tmp_path / "run", console=False)
     run = tmp_path / "run"
     for name in ("config.yaml", "metrics.csv", "train.log", "config.json", "model.safetensors", "last.ckpt",
-                 "test_metrics.json", "test_confusion_matrix.csv", "test_confusion_matrix.png", "test_per_class.csv"):  # fmt: skip
+                 "test_metrics.json", "test_confusion_matrix.csv", "test_confusion_matrix.png", "test_per_class.csv",
+                 "training_curves.png"):  # fmt: skip
         assert (run / name).is_file(), name
+    assert (run / "training_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(run.glob(".*tmp")), "temporary files left behind"
     rows = read_metrics(run)
     assert [r["epoch"] for r in rows] == [1, 2]

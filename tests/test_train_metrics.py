@@ -54,7 +54,7 @@ def test_write_report_files(tmp_path):
     paths = write_report(report, tmp_path, prefix="test")
     names = sorted(path.name for path in paths)
     assert names == sorted(["test_metrics.json", "test_confusion_matrix.csv", "test_confusion_matrix.png",
-                            "test_per_class.csv", "test_accuracy_by_snr.csv"])  # fmt: skip
+                            "test_per_class.csv", "test_accuracy_by_snr.csv", "test_accuracy_by_snr.png"])  # fmt: skip
     assert json.loads((tmp_path / "test_metrics.json").read_text())["loss"] == 0.5
     with open(tmp_path / "test_confusion_matrix.csv", newline="") as f:
         rows = list(csv.reader(f))

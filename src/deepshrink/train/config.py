@@ -126,8 +126,8 @@ class TrainConfig:
         {}, "extra ResidualNet arguments, e.g. drop_rate=0.1", group="model", flag="--model-arg", merge=True,
     )  # fmt: skip
     init_from: Union[str, None] = setting(
-        None, "start from the weights of this run folder (fine-tuning: weights only, a new run; the head is "
-        "re-created when the classes differ)", group="model", metavar="RUN",
+        None, "start from the weights of this run folder (weights only, as a new run; the classifier is "
+        "recreated when the classes differ)", group="model", metavar="RUN",
     )  # fmt: skip
     data: str = setting(
         "simulator", "dataset: simulator, cwru, ucr:NAME or a path (.npz, folder)",
@@ -230,6 +230,10 @@ class TrainConfig:
     )  # fmt: skip
     progress: Literal["auto", "bar", "log", "off"] = setting(
         "auto", "auto (a bar on a terminal, log lines otherwise), bar, log or off", group="runtime", runtime=True,
+    )  # fmt: skip
+    log: Literal["none", "tensorboard"] = setting(
+        "none", "also write per-epoch scalars: none, or tensorboard (into RUN/tensorboard/; needs the tensorboard "
+        "package)", group="runtime", runtime=True,
     )  # fmt: skip
 
     # ------------------------------------------------------------------ conveniences

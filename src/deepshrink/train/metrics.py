@@ -3,7 +3,8 @@
 * :func:`confusion_matrix`, :func:`classification_report`: accuracy, macro-F1, per-class
   precision / recall / F1 / support, and accuracy per SNR when the observations have several.
 * :func:`write_report`: ``metrics.json``, ``confusion_matrix.csv``, ``confusion_matrix.png``,
-  ``per_class.csv`` and, with SNRs, ``accuracy_by_snr.csv`` into a folder.
+  ``per_class.csv`` and, with SNRs, ``accuracy_by_snr.csv`` (and its figure) into a folder.
+* :func:`plot_training_curves`: a run's loss and accuracy per epoch.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import numpy as np
 
 from deepshrink.fileio import atomic_write
 
-__all__ = ["confusion_matrix", "classification_report", "accuracy_by_snr", "write_report", "plot_confusion_matrix"]
+__all__ = [
+    "confusion_matrix", "classification_report", "accuracy_by_snr", "write_report", "plot_confusion_matrix",
+    "plot_training_curves", "plot_accuracy_by_snr",
+]  # fmt: skip
 
 
 def confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray, num_classes: int) -> np.ndarray:
@@ -127,6 +131,57 @@ def plot_confusion_matrix(cm: np.ndarray, label_names: Sequence[str], path: str 
     atomic_write(path, buffer.getvalue())
 
 
+def _figure(width: float, height: float, panels: int = 1) -> tuple[Any, list[Any]]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    return fig, [fig.add_subplot(1, panels, k + 1) for k in range(panels)]
+
+
+def _save(fig: Any, path: str | os.PathLike) -> None:
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    atomic_write(path, buffer.getvalue())
+
+
+def plot_training_curves(history: Sequence[dict[str, Any]], path: str | os.PathLike, title: str = "") -> None:
+    """A PNG of loss and accuracy per epoch, training and (when there is one) validation: a run's
+    ``metrics.csv`` at a glance (is it still improving? over-fitting? diverging?)."""
+    fig, (loss_ax, acc_ax) = _figure(9.0, 3.4, panels=2)
+    epochs = [int(r["epoch"]) for r in history]
+    for ax, key, label in ((loss_ax, "loss", "cross-entropy loss"), (acc_ax, "acc", "accuracy")):
+        ax.plot(epochs, [float(r[f"train_{key}"]) for r in history], label="training", color="tab:blue")
+        val = [float(r.get(f"val_{key}", float("nan"))) for r in history]
+        if any(np.isfinite(val)):
+            ax.plot(epochs, val, label="validation", color="tab:orange")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    acc_ax.set_ylim(-0.02, 1.02)
+    acc_ax.legend(loc="lower right", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+
+
+def plot_accuracy_by_snr(rows: Sequence[dict[str, Any]], path: str | os.PathLike, title: str = "") -> None:
+    """A PNG of accuracy against SNR (``accuracy_by_snr`` rows of a report: ``snr_db``, ``count``, ``accuracy``)."""
+    fig, (ax,) = _figure(5.0, 3.4)
+    snrs = [float(r["snr_db"]) for r in rows]
+    ax.plot(snrs, [100.0 * float(r["accuracy"]) for r in rows], marker="o", color="tab:blue")
+    ax.set_xlabel("SNR (dB)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 101)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    _save(fig, path)
+
+
 def _csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -140,7 +195,7 @@ def write_report(report: dict[str, Any], directory: str | os.PathLike, prefix: s
 
     Files: ``{prefix}_metrics.json`` (everything), ``{prefix}_confusion_matrix.csv`` (rows are
     true classes), ``{prefix}_confusion_matrix.png``, ``{prefix}_per_class.csv`` and, when
-    present, ``{prefix}_accuracy_by_snr.csv``.
+    present, ``{prefix}_accuracy_by_snr.csv`` (with ``.png`` when there are several SNRs).
 
     Returns:
         The paths written.
@@ -172,4 +227,8 @@ def write_report(report: dict[str, Any], directory: str | os.PathLike, prefix: s
             [[f"{r['snr_db']:g}", r["count"], f"{r['accuracy']:.6f}"] for r in report["accuracy_by_snr"]],
         ))  # fmt: skip
         paths.append(p)
+        if len(report["accuracy_by_snr"]) > 1:
+            p = directory / f"{prefix}_accuracy_by_snr.png"
+            plot_accuracy_by_snr(report["accuracy_by_snr"], p, title=title)
+            paths.append(p)
     return paths

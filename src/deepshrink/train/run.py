@@ -52,7 +52,8 @@ from deepshrink.train.engine import (
     predict_logits,
     seed_everything,
 )
-from deepshrink.train.metrics import classification_report, write_report
+from deepshrink.train.metrics import classification_report, plot_training_curves, write_report
+from deepshrink.train.scalars import TensorBoardLog, require_tensorboard
 from deepshrink.train.warmstart import init_from
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
 
 CONFIG_YAML = "config.yaml"
 METRICS_CSV = "metrics.csv"
+CURVES_PNG = "training_curves.png"
 LOG_NAME = "train.log"
 _RUN_FILES = (CONFIG_YAML, METRICS_CSV, LOG_NAME, CKPT_NAME, "config.json", "model.safetensors")
 
@@ -275,14 +277,21 @@ def _run_writer(cfg: TrainConfig, data: RunData, run_dir: Path) -> RunWriter:
     return RunWriter(run_dir, data.label_names, input_spec, extra)
 
 
-class RunWriter:
-    """Writes a run's files (call on rank 0 only)."""
+def _scalars(cfg: TrainConfig, run_dir: Path) -> TensorBoardLog | None:
+    """The run's TensorBoard log when ``cfg.log`` asks for one (its metrics.csv says where a resumed run was)."""
+    return TensorBoardLog(run_dir, run_dir / METRICS_CSV) if cfg.log == "tensorboard" else None
 
-    def __init__(self, run_dir: Path, label_names: list[str], input_spec: dict[str, Any], extra: dict[str, Any]) -> None:
+
+class RunWriter:
+    """Writes a run's files (call on rank 0 only); ``scalars`` mirrors each epoch elsewhere (TensorBoard)."""
+
+    def __init__(self, run_dir: Path, label_names: list[str], input_spec: dict[str, Any], extra: dict[str, Any],
+                 scalars: TensorBoardLog | None = None) -> None:  # fmt: skip
         self.run_dir = Path(run_dir)
         self.label_names = label_names
         self.input_spec = input_spec
         self.extra = extra
+        self.scalars = scalars
 
     def checkpoint(self, state: dict[str, Any]) -> None:
         save_checkpoint(state, self.run_dir / CKPT_NAME)
@@ -291,6 +300,13 @@ class RunWriter:
         lines = [",".join(METRIC_COLUMNS)]
         lines += [",".join(_fmt(row.get(c, "")) for c in METRIC_COLUMNS) for row in history]
         atomic_write(self.run_dir / METRICS_CSV, ("\n".join(lines) + "\n").encode())
+        if self.scalars is not None:
+            self.scalars.epochs(history)
+
+    def curves(self, history: list[dict[str, Any]], title: str = "") -> None:
+        """``training_curves.png``: loss and accuracy per epoch, as in ``metrics.csv``."""
+        if history:
+            plot_training_curves(history, self.run_dir / CURVES_PNG, title=title)
 
     def model(self, model: nn.Module, state: dict[str, Tensor] | None = None) -> None:
         if state is not None:  # the best weights: a plain copy of the model carrying them
@@ -529,8 +545,11 @@ def train(
     """
     cfg = resolve(cfg)
     model_config(cfg.model, **cfg.model_args)  # unknown model or argument: fail before anything else
+    if cfg.log == "tensorboard":
+        require_tensorboard()
     ctx = DistContext.setup(cfg.device)
     handlers: list[logging.Handler] = []
+    writer: RunWriter | None = None
     try:
         _set_threads(cfg, ctx)
         resume_dir = Path(resume) if resume is not None else None
@@ -546,6 +565,8 @@ def train(
         for note in notes if state is None else []:  # resuming: the checkpoint's weights replace them
             log(note)
         writer = _run_writer(cfg, data, run_dir) if (run_dir is not None and ctx.is_main) else None
+        if writer is not None:
+            writer.scalars = _scalars(cfg, run_dir)
         trainer = Trainer(cfg, model, data.train, data.val, ctx=ctx, writer=writer, log=log, on_epoch=on_epoch)
         if state is not None:
             _resume_trainer(trainer, state, resume_dir, ctx, writer, log)
@@ -554,10 +575,14 @@ def train(
                 atomic_write(run_dir / CONFIG_YAML, to_yaml(cfg).encode())
             _log_start(cfg, ctx, data, model, trainer, run_dir, log)
         history = _fit(trainer, logger, handlers)
+        if writer is not None:
+            writer.curves(history, title=run_dir.name)
         final, report = _test_kept(cfg, trainer, data, ctx, run_dir, log)
         ctx.barrier()
         return TrainResult(run_dir, history, report, final, cfg)
     finally:
+        if writer is not None and writer.scalars is not None:
+            writer.scalars.close()
         _close_logger(RUN_LOGGER, handlers)
         ctx.close()
 
@@ -672,7 +697,9 @@ def _member_result(
         for row in res["history"]:
             run_log(trainer.epoch_line(row))
         if run_dir is not None:
-            RunWriter(run_dir, data.label_names, {}, {}).metrics(res["history"])
+            writer = RunWriter(run_dir, data.label_names, {}, {})
+            writer.metrics(res["history"])
+            writer.curves(res["history"], title=run_dir.name)
         model, report = None, None
         if res["state"] is not None:
             model = _plain_model(template, res["state"], model_name)
