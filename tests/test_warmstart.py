@@ -3,6 +3,8 @@ re-created when the classes differ, other architectures refused in one line."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -80,3 +82,23 @@ def test_init_from_a_missing_folder_is_one_line_and_exit_2(tmp_path, capsys):
                  "--output", str(tmp_path / "x")])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "nope" in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_with_more_epochs_extends_a_finished_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *COMMON, *TINY, "--epochs", "2", "--output", str(run)]) == 0
+    before = (run / "metrics.csv").read_text().splitlines()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "4"]) == 0
+    assert "extending the run from 2 to 4 epochs (at epoch 2)" in capsys.readouterr().out
+    after = (run / "metrics.csv").read_text().splitlines()
+    assert after[:3] == before and [line.split(",")[0] for line in after[1:]] == ["1", "2", "3", "4"]
+    assert yaml.safe_load((run / "config.yaml").read_text())["epochs"] == 4  # recorded: the new total
+    assert json.loads((run / "config.json").read_text())["extra"]["extended_from"] == [2]  # and the former one
+
+    assert main(["train", "--resume", str(run), "--epochs", "3"]) == 2  # epochs may only grow
+    err = capsys.readouterr().err
+    assert "epochs: 4 -> 3" in err and "may only grow" in err and len(err.strip().splitlines()) == 1
+    assert main(["train", "--resume", str(run), "--epochs", "6", "--seed", "1"]) == 2  # anything else: refused
+    assert "seed: 0 -> 1" in capsys.readouterr().err
+    assert yaml.safe_load((run / "config.yaml").read_text())["epochs"] == 4  # nothing written by the refusals

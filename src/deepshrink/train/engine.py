@@ -479,13 +479,17 @@ class Trainer:
                          messages=[m or "" for m in self.messages], final_states=list(self.final_states))  # fmt: skip
         return state
 
-    def load_state_dict(self, state: dict[str, Any], source: str = "checkpoint") -> None:
+    def load_state_dict(self, state: dict[str, Any], source: str = "checkpoint", extended_from: int | None = None) -> None:
         """Resume from :meth:`state_dict` output (read with :func:`~deepshrink.train.checkpoint.load_checkpoint`).
+
+        Args:
+            extended_from: the run's former number of epochs, when this resume extends it (the
+                checkpoint then matches the configuration with that number).
 
         Raises:
             CheckpointError: the checkpoint was made with another configuration or model.
         """
-        want = config_hash(self.cfg)
+        want = config_hash(self.cfg if extended_from is None else self.cfg.replace(epochs=extended_from))
         if state.get("config_hash") != want:
             raise CheckpointError(
                 f"{source}: made with a different configuration (config hash {str(state.get('config_hash'))[:12]} "

@@ -17,6 +17,7 @@ Only rank 0 writes. An existing folder is never overwritten without ``force=True
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
@@ -39,7 +40,7 @@ from deepshrink.models import create_model, model_config
 from deepshrink.models.registry import build_model
 from deepshrink.models.stacked import stack_models
 from deepshrink.seeds import PART_NOISE, Purpose, derive_seed
-from deepshrink.serialization import atomic_write, save_pretrained
+from deepshrink.serialization import atomic_write, read_model_config, save_pretrained
 from deepshrink.train.checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
 from deepshrink.train.config import TrainConfig, config_diff, load_config, parse_snr, resolve, to_yaml
 from deepshrink.train.distributed import DistContext, resolve_device
@@ -404,21 +405,28 @@ def _set_threads(cfg: TrainConfig, ctx: DistContext) -> None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, ctx.local_world_size)))
 
 
-def _resume_state(cfg: TrainConfig, resume_dir: Path) -> dict[str, Any]:
-    """The checkpoint of ``resume_dir``, refused when its saved config differs beyond runtime keys."""
+def _resume_state(cfg: TrainConfig, resume_dir: Path) -> tuple[dict[str, Any], int | None]:
+    """The checkpoint of ``resume_dir`` and, when ``cfg`` asks for more epochs than the run was
+    configured for (an extension), the run's former number of epochs; refused when the saved
+    config differs otherwise beyond runtime keys."""
     if not resume_dir.is_dir():
         raise CheckpointError(f"{resume_dir}: run folder to resume does not exist")
     state = load_checkpoint(resume_dir / CKPT_NAME)
     saved_cfg_path = resume_dir / CONFIG_YAML
+    extended_from = None
     if saved_cfg_path.is_file():
-        diff = config_diff(load_config(saved_cfg_path), cfg)
-        if diff:
+        saved = load_config(saved_cfg_path)
+        diff = config_diff(saved, cfg)
+        if diff and config_diff(saved.replace(epochs=cfg.epochs), cfg) == [] and cfg.epochs > saved.epochs:
+            extended_from = saved.epochs  # only the epochs grew: train on to the new total
+        elif diff:
+            fewer = " (a run's epochs may only grow)" if any(d.startswith("epochs:") for d in diff) else ""
             raise CheckpointError(
-                f"{resume_dir}: cannot resume with a different configuration ({'; '.join(diff[:4])}); "
-                "only runtime keys (device, progress, num_threads, compile, eval_batch_size, "
-                "checkpoint_every) may change"
+                f"{resume_dir}: cannot resume with a different configuration ({'; '.join(diff[:4])}){fewer}; "
+                "only runtime keys (device, progress, log, num_threads, compile, eval_batch_size, "
+                "checkpoint_every) may change, and epochs may grow"
             )
-    return state
+    return state, extended_from
 
 
 def _open_run_folder(
@@ -445,15 +453,31 @@ def _open_run_folder(
 
 
 def _resume_trainer(trainer: Trainer, state: dict[str, Any], resume_dir: Path, ctx: DistContext,
-                    writer: RunWriter | None, log: Any) -> None:  # fmt: skip
+                    writer: RunWriter | None, log: Any, extended_from: int | None = None) -> None:  # fmt: skip
     """Load ``state`` into ``trainer``, drop the temp files of writes the crash cut short, rewrite metrics."""
-    trainer.load_state_dict(state, source=str(resume_dir / CKPT_NAME))
+    trainer.load_state_dict(state, source=str(resume_dir / CKPT_NAME), extended_from=extended_from)
     if ctx.is_main:
         for stale in resume_dir.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
     log(f"resumed {resume_dir} at epoch {trainer.epoch}, step {trainer.step_in_epoch} (global step {trainer.global_step})")
     if writer is not None:
         writer.metrics(trainer.history)
+
+
+def _extend(cfg: TrainConfig, extended_from: int, trainer: Trainer, run_dir: Path, writer: RunWriter | None,
+            log: Any) -> None:  # fmt: skip
+    """A finished (or unfinished) run continued to more epochs: said in one line and recorded in the
+    run's config.yaml (the new total) and config.json (``extra.extended_from``: each former total)."""
+    log(f"extending the run from {extended_from} to {cfg.epochs} epochs (at epoch {trainer.epoch}); the lr "
+        f"schedule from here is that of a {cfg.epochs}-epoch run (recipe {cfg.recipe})")  # fmt: skip
+    if writer is None:
+        return
+    atomic_write(run_dir / CONFIG_YAML, to_yaml(cfg).encode())
+    before = []
+    if (run_dir / "config.json").is_file():
+        with contextlib.suppress(CheckpointError):
+            before = list(read_model_config(run_dir).get("extra", {}).get("extended_from", []))
+    writer.extra["extended_from"] = [*before, extended_from]
 
 
 def _log_start(cfg: TrainConfig, ctx: DistContext, data: RunData, model: nn.Module, trainer: Trainer,
@@ -553,7 +577,7 @@ def train(
     try:
         _set_threads(cfg, ctx)
         resume_dir = Path(resume) if resume is not None else None
-        state = _resume_state(cfg, resume_dir) if resume_dir is not None else None
+        state, extended_from = _resume_state(cfg, resume_dir) if resume_dir is not None else (None, None)
         data = prepare_data(cfg, dataset)
         check_batch_size(cfg.batch_size, len(data.train), ctx.world_size)
         notes: list[str] = []
@@ -569,7 +593,9 @@ def train(
             writer.scalars = _scalars(cfg, run_dir)
         trainer = Trainer(cfg, model, data.train, data.val, ctx=ctx, writer=writer, log=log, on_epoch=on_epoch)
         if state is not None:
-            _resume_trainer(trainer, state, resume_dir, ctx, writer, log)
+            _resume_trainer(trainer, state, resume_dir, ctx, writer, log, extended_from)
+            if extended_from is not None:
+                _extend(cfg, extended_from, trainer, run_dir, writer, log)
         else:
             if writer is not None:
                 atomic_write(run_dir / CONFIG_YAML, to_yaml(cfg).encode())
