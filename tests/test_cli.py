@@ -226,7 +226,7 @@ def _bad_inputs(root, data, run):
         "bad --set": (["train", "--set", "lr=fast", "--print-config"], "key 'lr' must be"),
         "bad snr": (["train", "--snr=loud", "--print-config"], "snr"),
         "existing run folder": (base[:-2] + ["--output", str(run)], "already exists"),
-        "incompatible resume": (["train", "--resume", str(run), "--epochs", "9"], "different configuration"),
+        "incompatible resume": (["train", "--resume", str(run), "--seed", "9"], "different configuration"),
         "missing resume folder": (["train", "--resume", str(root / "nope")], "does not exist"),
         "batch larger than data": (base[:-2] + ["--output", str(root / "r2"), "--batch-size", "4096"], "larger than the training set"),
         "nan loss": (base[:-2] + ["--output", str(root / "nan-run"), "--lr", "1e30", "--epochs", "2"], "loss became nan at epoch 1, step"),

@@ -12,7 +12,7 @@ from deepshrink.cli import main
 
 TINY = ["--data-arg", "recordings_per_condition=2", "--data-arg", "windows_per_recording=8", "--data-arg", "window=256",
         "--data-arg", "speeds_hz=[30]", "--data-arg", "loads=[0.5]", "--model", "resnet_paper6", "--batch-size", "8",
-        "--num-threads", "1", "--val-fraction", "0.25"]  # fmt: skip
+        "--threads", "1", "--val-fraction", "0.25"]  # fmt: skip
 
 
 def _scalars(folder):

@@ -55,7 +55,7 @@ def test_analysis_rows_are_sane(cw_run):
 
 def test_cli_writes_csv_and_pngs(cw_run, tmp_path, capsys):
     out = tmp_path / "thr"
-    assert main(["thresholds", str(cw_run), "--snrs=-5,5", "--max-signals", "16", "--output", str(out)]) == 0
+    assert main(["thresholds", str(cw_run), "--snr=-5,5", "--max-signals", "16", "--output", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "CW thresholds, gaussian noise" in printed and "stage 1 unit 1" in printed
     with open(out / "thresholds.csv", newline="") as f:

@@ -75,5 +75,5 @@ def start_cli(args: list[str], cwd: Path | None = None, **kwargs) -> subprocess.
 def fast_train_args(data: Path, output: Path, epochs: int = 3, batch_size: int = 32) -> list[str]:
     """CLI arguments of a small, quick, deterministic CPU run on ``data``."""
     return ["train", "--model", "drsn_cw_paper", "--data", data, "--noise", "none", "--epochs", epochs,
-            "--batch-size", batch_size, "--device", "cpu", "--num-threads", "1", "--progress", "log",
+            "--batch-size", batch_size, "--device", "cpu", "--threads", "1", "--progress", "log",
             "--test-fraction", "0.25", "--val-fraction", "0.2", "--output", output]  # fmt: skip

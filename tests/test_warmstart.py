@@ -16,7 +16,7 @@ from deepshrink.data import SignalDataset, load_dataset, save_npz
 
 TINY = ["--data-arg", "recordings_per_condition=2", "--data-arg", "windows_per_recording=8",
         "--data-arg", "window=256", "--data-arg", "speeds_hz=[30]", "--data-arg", "loads=[0.5]"]  # fmt: skip
-COMMON = ["--model", "resnet_paper6", "--batch-size", "8", "--num-threads", "1", "--noise", "none"]
+COMMON = ["--model", "resnet_paper6", "--batch-size", "8", "--threads", "1", "--noise", "none"]
 
 
 @pytest.fixture(scope="module")

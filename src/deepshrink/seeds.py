@@ -16,7 +16,7 @@ TRAIN_NOISE        ``mix(seed, 11)``                             training noise,
                                                                  SNR of a discrete set
 VAL_NOISE          ``mix(seed, 12)``                             validation noise (the same way)
 TEST_NOISE         ``mix(seed, 13)``                             test noise (the same way)
-ALL_NOISE          ``mix(seed, 14)``                             the noise of ``evaluate --split all``
+ALL_NOISE          ``mix(seed, 14)``                             the noise of ``evaluate --part all``
 NOISE_EPOCH        ``SeedSequence([seed, epoch])``, 63 bits      a noisy set's noise in ``epoch`` (0: the fixed
                                                                  noise); ``seed`` is the set's, one of the above
 SHUFFLE            ``(seed·1000003 + epoch·7919 + 12345)``       the order of the training set in ``epoch``, the
@@ -74,7 +74,7 @@ PART_NOISE: dict[str, Purpose] = {
     "test": Purpose.TEST_NOISE,
     "all": Purpose.ALL_NOISE,
 }
-"""The noise purpose of each part of a run's data, so ``evaluate --split`` redraws a run's own noise."""
+"""The noise purpose of each part of a run's data, so ``evaluate --part`` redraws a run's own noise."""
 
 
 def _mix(number: int) -> Callable[[int], int]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from deepshrink.cli import UsageError
+from deepshrink.cli.flags import add_old_spelling
 from deepshrink.experiments import commands
 from deepshrink.experiments.presets import PRESETS
 from deepshrink.experiments.report import format_console_table, write_panel_report
@@ -25,7 +26,7 @@ EPILOG = """\
 examples:
   deepshrink benchmark quick --jobs 2                 # the CPU study of docs/results.md
   deepshrink benchmark paper --print-study > my.yaml  # a preset as a YAML file to edit
-  deepshrink benchmark my.yaml --output studies/my --snrs=-5,0 --seeds 0,1,2 --epochs 20
+  deepshrink benchmark my.yaml --output studies/my --snr=-5,0 --seeds 0,1,2 --epochs 20
   deepshrink benchmark studies/my                     # resume: finished runs are skipped
   deepshrink benchmark quick --stack 1                # train the runs one by one (no stacking)
   deepshrink benchmark paper --stack 64 --shard 0/4   # give every shard the same --stack
@@ -171,7 +172,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--name", help="study name")
     g.add_argument("--models", metavar="A,B", help="comma-separated model names")
     g.add_argument("--noises", metavar="A,B", help="comma-separated noise kinds (gaussian, laplacian, pink, ...)")
-    g.add_argument("--snrs", metavar="SPEC", help="SNRs: --snrs=-5,0 or --snrs=-5:5:1")
+    g.add_argument("--snr", dest="snrs", metavar="SPEC", help="SNRs (the spec of train and evaluate): --snr=-5,0 or --snr=-5:5:1")
     g.add_argument("--seeds", metavar="0,1,2", help="comma-separated seeds")
     g.add_argument("--folds", type=_int_in(0, 1000), metavar="K", help="K-fold cross-validation by recording (0: seeds)")
     g.add_argument("--run-folds", metavar="0,1,2", help="run only these folds")
@@ -202,4 +203,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--max-runs", type=_int_in(1, 10**9), metavar="N", help="stop after N runs (resume later)")
     g.add_argument("--no-save-runs", action="store_true", help="do not keep run folders (weights, checkpoints)")
     g.add_argument("--force", action="store_true", help="start over in OUTPUT (deletes its results)")
+    add_old_spelling(p, "--snrs", "--snr")
     p.set_defaults(func=run)

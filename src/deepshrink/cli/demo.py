@@ -12,10 +12,11 @@ The demo is the 'demo' preset of `deepshrink benchmark` (print it with `deepshri
 --print-study`): ResNet and DRSN-CW (the 6-unit networks of the authors' code) trained on a
 small simulated drivetrain set (8 health states, 3 speeds x 3 loads) with white Gaussian noise
 at 0 dB (as strong as the signal) added once, tested on held-out recordings; 4 seeds, 80 epochs
-(both models reach about 90 % training accuracy). The runs of each model train together as one
+(enough for both models to converge; the report gives each run's training accuracy). The runs of each model train together as one
 stacked network, one model per core. It prints mean ± std test accuracy and the paired
 difference DRSN-CW - ResNet with its 95 % confidence interval, then plots the learned
-thresholds of one DRSN-CW against the input SNR. About 3-4 minutes on 2 idle CPU cores.
+thresholds of one DRSN-CW against the input SNR. A few minutes on 2 CPU cores (measured times:
+benchmarks/RESULTS.md); a live bar per worker shows the epochs done and the time left.
 Rerunning reuses finished runs (--force starts over); an interrupted demo resumes.
 """
 

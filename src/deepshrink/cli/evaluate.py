@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from deepshrink.cli import UsageError
+from deepshrink.cli.flags import add_old_spelling
 from deepshrink.serialization import check_device
 from deepshrink.train.config import NOISE_CHOICES, parse_key_values
 from deepshrink.train.evaluation import evaluate_run
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     check_args(args)
     report = evaluate_run(
         args.run_dir, data=args.data, data_args=parse_key_values(args.data_arg, "--data-arg"), noise=args.noise,
-        snr=args.snr, split=args.split, output=args.output, prefix=args.prefix, device=args.device,
+        snr=args.snr, split=args.part, output=args.output, prefix=args.prefix, device=args.device,
         batch_size=args.batch_size, seed=args.seed,
     )  # fmt: skip
     print(format_report(report))
@@ -93,14 +94,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by `deepshrink train`")
     p.add_argument("--data", metavar="SPEC", help="another dataset (simulator, ucr:NAME, a path); default the run's")
     p.add_argument("--data-arg", action="append", metavar="KEY=VALUE", help="loader argument for --data; repeatable")
-    p.add_argument("--split", choices=["test", "val", "train", "all"], help="part to evaluate (default test; all with --data)")
+    p.add_argument("--part", choices=["test", "val", "train", "all"], help="part to evaluate (default test; all with --data)")
     p.add_argument("--noise", choices=NOISE_CHOICES, help="noise kind (default the run's)")
     p.add_argument("--snr", type=_snr, metavar="SPEC", help="SNR: 0, -5:5 (range), or -5:5:1 / -5,0,5 (every signal at every SNR)")
     p.add_argument("--seed", type=int, help="noise seed (default the run's)")
-    p.add_argument("--output", metavar="DIR", help="folder for the report files (default the run folder)")
+    p.add_argument("--output", "-o", metavar="DIR", help="folder for the report files (default the run folder)")
     p.add_argument("--prefix", help="file name prefix (default test, or eval with overrides)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--batch-size", type=int, metavar="N", help="evaluation batch size")
     # let SNR specs that start with '-' ("-5:5", "-5,0,5") be values, not options
     p._negative_number_matcher = NEGATIVE_SPEC
+    add_old_spelling(p, "--split", "--part")
     p.set_defaults(func=run)

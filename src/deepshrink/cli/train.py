@@ -12,6 +12,7 @@ import re
 import sys
 
 from deepshrink.cli import UsageError
+from deepshrink.cli.flags import add_old_spelling
 from deepshrink.train.config import TrainConfig, layered_config, resolve, to_yaml
 from deepshrink.train.run import train
 from deepshrink.train.settings import add_flags, flag_values
@@ -70,10 +71,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit")
     add_flags(p, TrainConfig)
     g = p.add_argument_group("run folder")
-    g.add_argument("--output", metavar="DIR", help="run folder (default RUNS_ROOT/<stamp>-<model>-<data>)")
+    g.add_argument("--output", "-o", metavar="DIR", help="run folder (default RUNS_ROOT/<stamp>-<model>-<data>)")
     g.add_argument("--runs-root", default="runs", metavar="DIR", help="parent of auto-named run folders (default runs)")
     g.add_argument("--force", action="store_true", help="overwrite an existing --output run folder")
     g.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last.ckpt (uses its config.yaml)")
     # let SNR specs that start with '-' ("-5:5", "-5,0,5") be values, not options
     p._negative_number_matcher = NEGATIVE_SPEC
+    add_old_spelling(p, "--num-threads", "--threads")
     p.set_defaults(func=run)

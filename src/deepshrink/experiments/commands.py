@@ -311,7 +311,7 @@ def run_demo(
         "# the CPU study of docs/results.md: 3 models x 3 noises x 2 SNRs x 3 seeds\n"
         "  deepshrink benchmark paper --print-study       "
         "# the paper's full study (a GPU job; --shard i/n to split it)\n"
-        f"  deepshrink thresholds {out / 'runs' / (cw[0].run_id if cw else 'RUN')} --snrs=-10:10:2\n"
+        f"  deepshrink thresholds {out / 'runs' / (cw[0].run_id if cw else 'RUN')} --snr=-10:10:2\n"
         f"  deepshrink evaluate {out / 'runs' / runs[-1].run_id} --noise pink --snr=-5:5:1\n"
         "  deepshrink train --model drsn_cw_paper --noise gaussian --snr=-5 --epochs 100   # one full run"
     )

@@ -219,7 +219,7 @@ class TrainConfig:
     compile: bool = setting(False, "wrap the model in torch.compile", group="runtime", runtime=True)
     num_threads: Union[int, None] = setting(
         None, "CPU threads per process; null: torch's default (divided among torchrun's local processes)",
-        group="runtime", interval="[1, 4096]", metavar="N", runtime=True,
+        group="runtime", interval="[1, 4096]", metavar="N", runtime=True, flag="--threads",
     )  # fmt: skip
     eval_batch_size: int = setting(
         512, "batch size for validation and test", group="runtime", interval="[1, inf)", metavar="N", runtime=True,
