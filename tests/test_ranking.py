@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.plots import plot_critical_difference
+from deepshrink.experiments.plots import plot_critical_difference, plot_paired_differences
 from deepshrink.experiments.ranking import (
     cell_ranks,
     cliques,
@@ -23,6 +23,7 @@ from deepshrink.experiments.ranking import (
     wilcoxon_holm,
 )
 from deepshrink.experiments.report import format_markdown_report, write_study_report
+from deepshrink.experiments.stats import paired_differences, repetition_differences
 
 # ---------------------------------------------------------------------- ranks and Friedman
 
@@ -278,3 +279,22 @@ def test_report_sets_shrinkage_against_the_best_model_without_it():
     assert np.allclose(diffs["drsn_cw_paper"].mean() - diffs["convnet_paper"].mean(), 0.05)
     assert "Distinguishably ahead of ConvNet: DRSN-CW" in section
     assert "Holm over these 2 comparisons" in section
+
+
+def test_repetition_differences_and_the_paired_figure_linked_with_every_figure(tmp_path):
+    rows = _rows_from(ARENA, seeds=(0, 1, 2), spread=0.01)
+    by_seed = repetition_differences(rows, "resnet_paper", "drsn_cw_paper")
+    base = float(np.mean(ARENA["drsn_cw_paper"]) - np.mean(ARENA["resnet_paper"]))
+    # seed k: DRSN-CW gets +0.01 (k - 1), ResNet -0.01 (k - 1), in every cell
+    assert list(by_seed) == [(0, -1), (1, -1), (2, -1)]
+    assert list(by_seed.values()) == pytest.approx([base - 0.02, base, base + 0.02])
+    all_row = next(r for r in paired_differences(rows, "resnet_paper", ["drsn_cw_paper"]) if r["noise"] == "all")
+    assert all_row["diff"][0] == pytest.approx(np.mean(list(by_seed.values())))
+
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "thresholds.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # a figure written beside the study's
+    text = write_study_report(tmp_path, rows=rows).read_text()
+    assert "![study_paired_differences](figures/study_paired_differences.png)" in text
+    assert "![thresholds](figures/thresholds.png)" in text  # every figure of the folder is linked
+    assert (tmp_path / "figures" / "study_paired_differences.png").stat().st_size > 1000
+    assert plot_paired_differences(rows[:1], tmp_path / "none.png", baseline="resnet_paper", models=["resnet_paper"]) is None

@@ -8,7 +8,9 @@ import math
 import pytest
 
 from deepshrink.cli import main
-from deepshrink.experiments.thresholds import THRESHOLD_COLUMNS, analyze_thresholds
+from deepshrink.experiments.thresholds import THRESHOLD_COLUMNS, analyze_thresholds, first_unit_of_each_stage
+from deepshrink.layers import Shrinkage
+from deepshrink.models import create_model
 
 TINY_DATA = {"recordings_per_condition": 2, "windows_per_recording": 2, "window": 256, "speeds_hz": [30],
              "loads": [0.5], "workers": 1}  # fmt: skip
@@ -103,3 +105,11 @@ def test_threshold_summary_pools_runs_and_refuses_bad_input_in_one_line(cw_run, 
     with pytest.raises(SystemExit):
         summary.main([str(cw_run), "--snrs=a,b"])
     assert "--snrs: expected comma-separated numbers" in capsys.readouterr().err
+
+
+def test_by_class_figure_shows_the_first_unit_of_each_stage():
+    model = create_model("drsn_cw_paper6", num_classes=3)
+    layers = [name for name, m in model.named_modules() if isinstance(m, Shrinkage)]
+    picked = first_unit_of_each_stage(layers)
+    assert len(layers) == 6 and len(picked) == 3  # 3 stages of 2 units
+    assert picked == [layers[0], layers[2], layers[4]]

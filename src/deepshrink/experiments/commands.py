@@ -294,6 +294,7 @@ def run_demo(
         if (run_dir / "model.safetensors").is_file():
             analysis = analyze_thresholds(run_dir, snrs=list(DEMO_THRESHOLD_SNRS), max_signals=512)
             write_threshold_analysis(analysis, out / "figures", title=f"DRSN-CW thresholds ({cw[0].run_id})")
+            write_study_report(out)  # again, so that report.md links the threshold figures too
             say("")
             say(format_threshold_summary(analysis))
     elapsed = time.perf_counter() - started

@@ -4,6 +4,8 @@
   over the repetitions; one PNG per noise kind plus one panel of all noise kinds (Figs. 6-8).
 * :func:`plot_accuracy_per_model`: the same curves, one small panel per model with its 95 %
   interval over the repetitions and the others in grey, for studies of many models.
+* :func:`plot_paired_differences`: each model minus the baseline, one dot per repetition (the
+  cells' mean) with the mean and its 95 % interval: the report's paired verdicts at a glance.
 * :func:`plot_critical_difference`: mean ranks over the cells and the cliques of models that do
   not differ (:mod:`deepshrink.experiments.ranking`); aeon's diagram when aeon is installed.
 """
@@ -19,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from deepshrink.experiments.stats import aggregate, chance_level, ci95, display_name, mean_std
+from deepshrink.experiments.stats import aggregate, chance_level, ci95, display_name, mean_std, repetition_differences
 from deepshrink.models import is_model, model_family
 
 if TYPE_CHECKING:
     from deepshrink.experiments.ranking import Ranking
 
-__all__ = ["plot_accuracy_vs_snr", "plot_accuracy_per_model", "plot_critical_difference", "MODEL_COLORS"]
+__all__ = ["plot_accuracy_vs_snr", "plot_accuracy_per_model", "plot_paired_differences", "plot_critical_difference",
+           "MODEL_COLORS"]  # fmt: skip
 
 # Colour and marker of each family of deepshrink.models.FAMILIES (a test holds the keys to it);
 # a model the registry does not know gets matplotlib's colour cycle and a circle.
@@ -228,6 +231,44 @@ def plot_accuracy_per_model(
         paths.append(_save(plt, fig, out / f"{prefix}accuracy_per_model_{noise}.png",
                            f"{title}. {head}" if title else head, 9, dpi))  # fmt: skip
     return paths
+
+
+def plot_paired_differences(
+    rows: Sequence[dict[str, Any]],
+    path: str | os.PathLike,
+    *,
+    baseline: str,
+    models: Sequence[str],
+    title: str | None = None,
+    dpi: int = 120,
+) -> Path | None:
+    """Each model minus ``baseline`` (test accuracy, points), paired by repetition and averaged
+    over the cells: a dot per repetition, the mean with its 95 % Student-t interval, and zero.
+
+    Returns:
+        The path written, or None when no model pairs with the baseline in two repetitions.
+    """
+    pairs = [(m, repetition_differences(rows, baseline, m)) for m in models if m != baseline]
+    pairs = [(m, d) for m, d in pairs if len(d) >= 2]
+    if not pairs:
+        return None
+    plt = _pyplot()
+    styles = _styles([m for m, _ in pairs])
+    fig, ax = plt.subplots(figsize=(7.0, 0.9 + 0.45 * len(pairs)))
+    for k, (model, diffs) in enumerate(reversed(pairs)):
+        values = 100.0 * np.asarray(list(diffs.values()))
+        low, high = ci95(values)
+        color = styles[model][0]
+        jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else np.zeros(1)
+        ax.scatter(values, k + jitter, s=14, color=color, alpha=0.6, zorder=3)
+        ax.errorbar([values.mean()], [k], xerr=[[values.mean() - low], [high - values.mean()]], fmt="o",
+                    color=color, ms=7, capsize=4, lw=2, zorder=4)  # fmt: skip
+    ax.axvline(0.0, color="grey", lw=1, ls="--")
+    ax.set_yticks(range(len(pairs)), labels=[display_name(m) for m, _ in reversed(pairs)], fontsize=8)
+    ax.set_ylim(-0.6, len(pairs) - 0.4)
+    ax.set_xlabel(f"test accuracy minus {display_name(baseline)} (points): dots per repetition, mean and 95 % CI")
+    ax.grid(True, axis="x", alpha=0.3)
+    return _save(plt, fig, Path(path), title, 9, dpi)
 
 
 def plot_critical_difference(

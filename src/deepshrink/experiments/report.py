@@ -47,7 +47,12 @@ from pathlib import Path
 from typing import Any
 
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.plots import plot_accuracy_per_model, plot_accuracy_vs_snr, plot_critical_difference
+from deepshrink.experiments.plots import (
+    plot_accuracy_per_model,
+    plot_accuracy_vs_snr,
+    plot_critical_difference,
+    plot_paired_differences,
+)
 from deepshrink.experiments.ranking import Ranking, cell_accuracies, holm, paired_t_pvalue, rank_models
 from deepshrink.experiments.results import read_results
 from deepshrink.experiments.spec import DEFAULT_SETTING, load_study
@@ -570,12 +575,19 @@ def write_study_report(
         if len(present) >= RANK_MIN_MODELS:  # one panel of many bands gets unreadable
             figures += plot_accuracy_per_model(mine, fig_dir, models=present, noises=noises, prefix=prefix,
                                                title=None if plain else setting_label(st))  # fmt: skip
+        baseline = pick_baseline(present)
+        if baseline is not None:
+            paired = plot_paired_differences(mine, fig_dir / f"{prefix}paired_differences.png", baseline=baseline,
+                                             models=present, title=None if plain else setting_label(st))  # fmt: skip
+            figures += [paired] if paired is not None else []
         ranking, _ = _ranking(mine, present)
         if ranking is not None:
             cd = plot_critical_difference(ranking, fig_dir / f"{prefix}critical_difference.png",
                                           title=None if plain else setting_label(st))  # fmt: skip
             figures.append(cd)
             cd_figures[st] = os.path.relpath(cd, out)
+    made = {Path(p).resolve() for p in figures}  # and every other figure in the folder (the demo's thresholds)
+    figures += sorted(p for p in fig_dir.glob("*.png") if p.resolve() not in made)
     rel = [os.path.relpath(p, out) for p in figures]
     text = format_markdown_report(all_rows, spec, figures=rel, title=title, cd_figures=cd_figures)
     report = out / report_name

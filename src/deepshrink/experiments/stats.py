@@ -20,7 +20,8 @@ from deepshrink.models import is_model, model_family, model_label
 
 __all__ = [
     "aggregate", "axis_differences", "chance_level", "ci95", "complete_repetitions", "display_name", "finished_rows",
-    "mean_std", "overall_table", "paired_differences", "pick_baseline", "setting_label", "setting_of",
+    "mean_std", "overall_table", "paired_differences", "pick_baseline", "repetition_differences", "setting_label",
+    "setting_of",
     "summary_rows", "time_table", "verdict",
 ]  # fmt: skip
 
@@ -170,6 +171,32 @@ def overall_table(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> list
     return table
 
 
+def _paired(rows: Sequence[dict[str, Any]], baseline: str, model: str
+            ) -> tuple[dict[tuple[str, float | None], list[float]], dict[Any, dict[Any, float]]]:  # fmt: skip
+    """``model`` minus ``baseline`` in the same repetition: by cell, and by repetition then cell."""
+    index = {(r["model"], r["noise"], r.get("snr_db"), _rep(r)): r["test_acc"] for r in rows}
+    per_cell: dict[tuple[str, float | None], list[float]] = defaultdict(list)
+    per_rep: dict[Any, dict[Any, float]] = defaultdict(dict)
+    for (m, noise, snr, rep), acc in index.items():
+        if m != model:
+            continue
+        base = index.get((baseline, noise, snr, rep))
+        if base is None:
+            continue
+        per_cell[(noise, snr)].append(acc - base)
+        per_rep[rep][(noise, snr)] = acc - base
+    return per_cell, per_rep
+
+
+def repetition_differences(rows: Sequence[dict[str, Any]], baseline: str, model: str) -> dict[Any, float]:
+    """Per repetition (seed, fold): ``model`` minus ``baseline``, averaged over the cells, for the
+    repetitions that have every cell (:func:`complete_repetitions`): the values behind the
+    ``all`` row of :func:`paired_differences`."""
+    _, per_rep = _paired(rows, baseline, model)
+    complete = complete_repetitions(per_rep)
+    return {rep: float(np.mean(v)) for rep, v in sorted(complete.items())}
+
+
 def paired_differences(
     rows: Sequence[dict[str, Any]], baseline: str, models: Sequence[str]
 ) -> list[dict[str, Any]]:
@@ -180,21 +207,11 @@ def paired_differences(
     (``cells``), averaged per repetition first, over the repetitions that have them all (as
     :func:`overall_table`).
     """
-    index = {(r["model"], r["noise"], r.get("snr_db"), _rep(r)): r["test_acc"] for r in rows}
     out = []
     for model in models:
         if model == baseline:
             continue
-        per_cell: dict[tuple[str, float | None], list[float]] = defaultdict(list)
-        per_rep: dict[tuple[int, int], dict[tuple[str, float | None], float]] = defaultdict(dict)
-        for (m, noise, snr, rep), acc in index.items():
-            if m != model:
-                continue
-            base = index.get((baseline, noise, snr, rep))
-            if base is None:
-                continue
-            per_cell[(noise, snr)].append(acc - base)
-            per_rep[rep][(noise, snr)] = acc - base
+        per_cell, per_rep = _paired(rows, baseline, model)
         for (noise, snr), diffs in per_cell.items():
             out.append({"model": model, "noise": noise, "snr_db": snr, "diff": mean_std(diffs), "n": len(diffs),
                         "wins": sum(d > 0 for d in diffs), "ties": sum(d == 0 for d in diffs), "ci95": ci95(diffs),

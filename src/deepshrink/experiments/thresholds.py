@@ -227,11 +227,22 @@ def analyze_thresholds(
     return ThresholdAnalysis(rows, correlations, layers, label_names, kind, mode)
 
 
+def first_unit_of_each_stage(layers: Sequence[str]) -> list[str]:
+    """The shrinkage layer of the first unit of each stage (``stages.<s>.<u>...``), in order: the
+    units whose thresholds follow the input's noise (docs/results.md section 6)."""
+    first: dict[str, str] = {}
+    for layer in layers:
+        nums = [p for p in layer.split(".") if p.isdigit()]
+        first.setdefault(nums[0] if nums else layer, layer)
+    return list(first.values())
+
+
 def plot_thresholds(analysis: ThresholdAnalysis, out_dir: str | os.PathLike, *, prefix: str = "thresholds",
                     title: str | None = None, dpi: int = 120) -> list[Path]:  # fmt: skip
     """``{prefix}.png`` (per layer: τ, α and zero fraction vs SNR, with accuracy) and
-    ``{prefix}_by_class.png`` (the deepest layer of each stage: τ relative to clean and zero
-    fraction vs SNR per class)."""
+    ``{prefix}_by_class.png`` (the first unit of each stage, the units whose thresholds follow
+    the noise in docs/results.md section 6: τ relative to clean, or τ without a clean
+    reference, and the zero fraction vs SNR per class)."""
 
     plt = _pyplot()
     out = Path(out_dir)
@@ -274,21 +285,21 @@ def plot_thresholds(analysis: ThresholdAnalysis, out_dir: str | os.PathLike, *, 
     fig.savefig(main, dpi=dpi)
     plt.close(fig)
 
-    # per class: the last unit of each stage
-    last_of_stage: dict[str, str] = {}
-    for layer in analysis.layers:
-        nums = [p for p in layer.split(".") if p.isdigit()]
-        last_of_stage[nums[0] if nums else layer] = layer
-    picked = list(last_of_stage.values())
+    # per class: the first unit of each stage (the deeper ones do not adapt)
+    picked = first_unit_of_each_stage(analysis.layers)
+    relative = bool(clean)  # τ relative to its clean value, class by class, when the clean signals were run
+    tau_key, tau_title = ("tau_rel_clean", "mean τ relative to clean") if relative else ("tau_mean", "mean τ")
     classes = [c for c in analysis.label_names if any(r["class"] == c for r in rows)]
     fig, axes = plt.subplots(2, len(picked), figsize=(4.2 * len(picked), 7.0), squeeze=False)
     ccmap = plt.get_cmap("tab10")
     for j, layer in enumerate(picked):
         for k, cls in enumerate(classes):
             mine = {r["snr_db"]: r for r in rows if r["layer"] == layer and r["class"] == cls}
-            axes[0][j].plot(snrs, [mine[s]["tau_mean"] for s in snrs], color=ccmap(k % 10), marker="o", ms=3, lw=1.2, label=cls)
+            axes[0][j].plot(snrs, [mine[s][tau_key] for s in snrs], color=ccmap(k % 10), marker="o", ms=3, lw=1.2, label=cls)
             axes[1][j].plot(snrs, [mine[s]["zero_fraction"] for s in snrs], color=ccmap(k % 10), marker="o", ms=3, lw=1.2)
-        axes[0][j].set_title(f"{_block_name(layer)}: mean τ", fontsize=10)
+        axes[0][j].set_title(f"{_block_name(layer)}: {tau_title}", fontsize=10)
+        if relative:
+            axes[0][j].axhline(1.0, color="grey", lw=0.6, ls=":")
         axes[1][j].set_title(f"{_block_name(layer)}: zero fraction", fontsize=10)
         for ax in (axes[0][j], axes[1][j]):
             ax.set_xlabel("input SNR (dB)")
