@@ -102,3 +102,13 @@ def test_resume_with_more_epochs_extends_a_finished_run(tmp_path, capsys):
     assert main(["train", "--resume", str(run), "--epochs", "6", "--seed", "1"]) == 2  # anything else: refused
     assert "seed: 0 -> 1" in capsys.readouterr().err
     assert yaml.safe_load((run / "config.yaml").read_text())["epochs"] == 4  # nothing written by the refusals
+
+
+def test_resuming_a_finished_run_rewrites_nothing(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *COMMON, *TINY, "--epochs", "2", "--output", str(run)]) == 0
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in run.iterdir()}
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run)]) == 0
+    assert "the run already finished (2 epochs) and was tested; nothing rewritten" in capsys.readouterr().out
+    assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in run.iterdir()} == before

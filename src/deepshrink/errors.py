@@ -23,3 +23,7 @@ class CheckpointError(DeepshrinkError, ValueError):
 
 class ShapeError(DeepshrinkError, ValueError):
     """A tensor given to a layer or model has the wrong number of dims or channels."""
+
+
+class DeepshrinkWarning(UserWarning):
+    """Something was repaired or left out on purpose (a cut row of a bookkeeping file, say): said once, in one line."""

@@ -6,10 +6,12 @@ import csv
 import io
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from deepshrink.errors import ConfigError, DeepshrinkWarning
 from deepshrink.experiments.spec import AXIS_DEFAULTS, RunSpec, StudySpec
 from deepshrink.fileio import atomic_write, csv_cell, locked
 
@@ -88,6 +90,7 @@ def append_result(path: str | os.PathLike, row: dict[str, Any]) -> None:
     """
     path = Path(path)
     with locked(path):
+        _drop_cut_row(path)
         new = not path.exists() or path.stat().st_size == 0
         columns: Sequence[str] = RESULT_COLUMNS
         if not new:
@@ -106,6 +109,21 @@ def append_result(path: str | os.PathLike, row: dict[str, Any]) -> None:
             f.write(buf.getvalue())
             f.flush()
             os.fsync(f.fileno())
+
+
+def _drop_cut_row(path: Path) -> None:
+    """A ``results.csv`` whose last row was cut short (an interrupted write) loses that row, with a
+    warning, before the next row is appended after it (appending would glue the two); the caller
+    holds the lock."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    data = path.read_bytes()
+    if data.endswith(b"\n"):
+        return
+    keep = data[: data.rfind(b"\n") + 1]
+    warnings.warn(f"{path}: the last row was cut short (an interrupted write); it is removed and its run runs "
+                  "again", DeepshrinkWarning, stacklevel=3)  # fmt: skip
+    atomic_write(path, keep)
 
 
 def _rewrite_with_header(path: Path, columns: list[str]) -> None:
@@ -129,29 +147,73 @@ _FLOAT_COLUMNS = {"snr_db", "train_acc", "test_acc", "test_macro_f1", "test_loss
                   "predict_seconds"}
 
 
+def _text(path: Path, data: bytes) -> str:
+    """``data`` as UTF-8, or a one-line error naming the line of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ConfigError(f"{path}, line {line}: not UTF-8 text (byte 0x{data[err.start]:02x}); the file is damaged: "
+                          "fix or delete that row (its run then runs again)") from None  # fmt: skip
+
+
+def _cell(path: Path, line: int, key: str, text: str) -> Any:
+    try:
+        if key in _INT_COLUMNS:
+            return int(float(text)) if text else None
+        return float(text) if text else None
+    except ValueError:
+        raise ConfigError(f"{path}, line {line}: column {key!r} holds {text[:40]!r}, not a number; the file is "
+                          "damaged: fix or delete that row (its run then runs again)") from None  # fmt: skip
+
+
 def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The rows of a ``results.csv`` (numbers parsed; empty cells None), the last row of each
-    ``run_id`` winning. A missing file gives ``[]``."""
+    """The rows of a ``results.csv`` (numbers parsed; empty cells None). A missing file gives ``[]``.
+
+    Read strictly, never used silently when damaged: a last row cut short (a write that was
+    interrupted) is left out with a one-line :class:`DeepshrinkWarning` (its run runs again);
+    a run recorded twice counts once, its last row, with one warning; a row of the wrong length
+    elsewhere, bad bytes or a non-number in a number column is a :class:`ConfigError` naming the
+    file and line.
+    """
     path = Path(path)
     if not path.is_file():
         return []
+    data = path.read_bytes()
+    text = _text(path, data)
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header:
+        return []
     rows: dict[str, dict[str, Any]] = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        for raw in csv.DictReader(f):
-            if not raw.get("run_id"):
+    repeated: list[int] = []
+    cut = not text.endswith("\n")
+    for cells in reader:
+        line = reader.line_num
+        if len(cells) != len(header):
+            if cut and line == text.count("\n") + 1:  # the unterminated last line
+                warnings.warn(f"{path}, line {line}: the last row is cut short (an interrupted write); it is left "
+                              "out and its run runs again", DeepshrinkWarning, stacklevel=2)  # fmt: skip
+                break
+            if not any(c.strip() for c in cells):
                 continue
-            row: dict[str, Any] = dict(_IMPLIED)
-            for key, text in raw.items():
-                if key is None:
-                    continue
-                text = (text or "").strip()
-                if key in _INT_COLUMNS:
-                    row[key] = int(float(text)) if text else None
-                elif key in _FLOAT_COLUMNS:
-                    row[key] = float(text) if text else None
-                elif text or key not in _IMPLIED:
-                    row[key] = text
-            rows[row["run_id"]] = row
+            raise ConfigError(f"{path}, line {line}: {len(cells)} cells where the header has {len(header)}; the file "
+                              "is damaged: fix or delete that row (its run then runs again)")  # fmt: skip
+        raw = dict(zip(header, cells))
+        if not raw.get("run_id"):
+            continue
+        row: dict[str, Any] = dict(_IMPLIED)
+        for key, value in raw.items():
+            value = (value or "").strip()
+            if key in _INT_COLUMNS or key in _FLOAT_COLUMNS:
+                row[key] = _cell(path, line, key, value)
+            elif value or key not in _IMPLIED:
+                row[key] = value
+        if row["run_id"] in rows:
+            repeated.append(line)
+        rows[row["run_id"]] = row
+    if repeated:
+        warnings.warn(f"{path}: {len(repeated)} run(s) recorded more than once (lines {', '.join(map(str, repeated[:5]))}"
+                      f"{', ...' if len(repeated) > 5 else ''}); the last row of each counts", DeepshrinkWarning,
+                      stacklevel=2)  # fmt: skip
     return list(rows.values())
-
-

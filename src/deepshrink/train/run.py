@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import logging
 import os
 import re
@@ -40,7 +41,7 @@ from deepshrink.models import create_model, model_config
 from deepshrink.models.registry import build_model
 from deepshrink.models.stacked import stack_models
 from deepshrink.seeds import PART_NOISE, Purpose, derive_seed
-from deepshrink.serialization import atomic_write, read_model_config, save_pretrained
+from deepshrink.serialization import atomic_write, from_pretrained, read_model_config, save_pretrained
 from deepshrink.train.checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
 from deepshrink.train.config import TrainConfig, config_diff, load_config, parse_snr, resolve, to_yaml
 from deepshrink.train.distributed import DistContext, resolve_device
@@ -464,6 +465,24 @@ def _resume_trainer(trainer: Trainer, state: dict[str, Any], resume_dir: Path, c
         writer.metrics(trainer.history)
 
 
+def _already_finished(cfg: TrainConfig, state: dict[str, Any], run_dir: Path, console: bool) -> TrainResult | None:
+    """A resumed run that had finished (all its epochs, or stopped early) and was tested: its result
+    as it stands, said in one line, nothing rewritten (None: train on as usual)."""
+    finished = int(state.get("epoch", 0)) >= cfg.epochs or bool(state.get("stopped_early"))
+    report_path = run_dir / "test_metrics.json"
+    if not finished or not report_path.is_file():
+        return None
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        model = from_pretrained(run_dir)
+    except (OSError, ValueError, CheckpointError):
+        return None  # a damaged report or model: test again as a resume would
+    if console:
+        print(f"{run_dir}: the run already finished ({state.get('epoch')} epochs) and was tested; nothing rewritten "
+              f"(--epochs N with N > {cfg.epochs} trains on)", flush=True)  # fmt: skip
+    return TrainResult(run_dir, list(state.get("history") or []), report, model, cfg)
+
+
 def _extend(cfg: TrainConfig, extended_from: int, trainer: Trainer, run_dir: Path, writer: RunWriter | None,
             log: Any) -> None:  # fmt: skip
     """A finished (or unfinished) run continued to more epochs: said in one line and recorded in the
@@ -578,6 +597,10 @@ def train(
         _set_threads(cfg, ctx)
         resume_dir = Path(resume) if resume is not None else None
         state, extended_from = _resume_state(cfg, resume_dir) if resume_dir is not None else (None, None)
+        if state is not None and extended_from is None:
+            done = _already_finished(cfg, state, resume_dir, console and ctx.is_main)
+            if done is not None:
+                return done
         data = prepare_data(cfg, dataset)
         check_batch_size(cfg.batch_size, len(data.train), ctx.world_size)
         notes: list[str] = []
