@@ -16,6 +16,7 @@ from deepshrink.data.dataset import NoisyDataset, SignalData, SignalDataset, Tra
 from deepshrink.data.formats import (
     CWRU_12K_DRIVE_END,
     CWRU_NOMINAL_RPM,
+    check_array_sizes,
     list_bundled_ucr,
     load_cwru,
     load_folder,
@@ -37,6 +38,7 @@ from deepshrink.data.splits import (
 )
 
 __all__ = [
+    "check_array_sizes",
     "CWRU_12K_DRIVE_END",
     "CWRU_NOMINAL_RPM",
     "FORMATS",

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepshrink.data import check_array_sizes
 from deepshrink.data.dataset import SignalData
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
 from deepshrink.fileio import atomic_write
@@ -185,6 +186,8 @@ def read_signals(path: str | os.PathLike) -> np.ndarray:
     """
     p = existing_file(path)
     suffix = p.suffix.lower()
+    if suffix in (".npy", ".npz"):
+        check_array_sizes(p)
     try:
         if suffix == ".npy":
             arr = np.load(p, allow_pickle=False)
@@ -316,6 +319,8 @@ def _holds_windows(file: Path, model: nn.Module) -> bool:
         except DatasetError:
             return False  # ragged or headed columns: a recording (read_recording says what is wrong)
         return x.shape[-1] == window
+    if suffix in (".npy", ".npz"):
+        check_array_sizes(file)
     try:
         if suffix == ".npy":
             shape = np.load(file, mmap_mode="r", allow_pickle=False).shape

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepshrink.data.formats import check_array_sizes
 from deepshrink.data.formats.paderborn import parse_paderborn_name, read_paderborn_file
 from deepshrink.data.resample import resample as resample_signal
 from deepshrink.errors import ConfigError, DatasetError
@@ -202,6 +203,8 @@ def read_recording(
         raise ConfigError(f"--key: only for .npz and .mat files, not {suffix}")
     if columns and suffix != ".csv":
         raise ConfigError(f"--columns: only for .csv files, not {suffix}")
+    if suffix in (".npy", ".npz"):
+        check_array_sizes(p)
     try:
         if suffix == ".npy":
             arr, rate = np.load(p, allow_pickle=False), None

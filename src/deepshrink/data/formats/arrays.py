@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from deepshrink.data.dataset import SignalDataset, encode_labels
-from deepshrink.data.formats._common import PathLike, about_file, existing_path
+from deepshrink.data.formats._common import PathLike, about_file, check_array_sizes, existing_path
 from deepshrink.errors import DatasetError
 from deepshrink.serialization import atomic_write, check_path
 
@@ -95,6 +95,7 @@ def load_npz(path: PathLike, *, name: str | None = None) -> SignalDataset:
             the file and the key.
     """
     file = existing_path(check_path(path, "path", DatasetError), ".npz file", directory=False)
+    check_array_sizes(file)
     try:
         with np.load(file, allow_pickle=False) as archive:
             keys = list(archive.files)
@@ -180,6 +181,7 @@ def _read_signal_file(path: Path) -> np.ndarray:
     if path.suffix == ".csv":
         arr = _read_csv(path)
     else:
+        check_array_sizes(path)
         try:
             arr = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError) as err:
