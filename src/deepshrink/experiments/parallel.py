@@ -15,6 +15,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ from deepshrink.experiments.study import (
     shard_device,
     study_from_dict,
 )
+from deepshrink.fileio import owned
 from deepshrink.system import available_cpus
 
 __all__ = ["run_study_parallel", "fit_jobs"]
@@ -57,8 +60,23 @@ def fit_jobs(jobs: int, threads_per_job: int, *, oversubscribe: bool = False,
     return fitted
 
 
-def _worker(spec_dict: dict[str, Any], out_dir: str, shard: tuple[int, int], options: dict[str, Any]) -> None:
+def _exit_with(parent: int, every: float = 1.0) -> None:
+    """End this worker when the process that started it is gone (killed, say): an orphan would keep
+    training into the study folder beside whatever runs there next. A daemon thread; the cohort's
+    checkpoint lets a later run of the study resume the work."""
 
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _worker(spec_dict: dict[str, Any], out_dir: str, shard: tuple[int, int], options: dict[str, Any],
+            parent: int | None = None) -> None:  # fmt: skip
+    if parent is not None:
+        _exit_with(parent)
     try:
         if options.get("device") == "auto":
 
@@ -101,6 +119,15 @@ def run_study_parallel(
         DeepshrinkError: a worker failed (its message went to stderr).
     """
 
+    with owned(out_dir, "study"):  # the workers hold their shards; this process the whole study
+        return _run_parallel(spec, out_dir, jobs=jobs, threads_per_job=threads_per_job, device=device,
+                             save_runs=save_runs, force=force, max_runs=max_runs, report=report, stack=stack,
+                             oversubscribe=oversubscribe, log=log)  # fmt: skip
+
+
+def _run_parallel(spec: Any, out_dir: str | os.PathLike, *, jobs: int, threads_per_job: int, device: str,
+                  save_runs: bool, force: bool, max_runs: int | None, report: bool, stack: int | None,
+                  oversubscribe: bool, log: Callable[[str], None] | None) -> Any:  # fmt: skip
     say = log or (lambda message: None)
     out = Path(out_dir)
     if force and out.exists():
@@ -123,7 +150,7 @@ def run_study_parallel(
                "max_runs": None if max_runs is None else -(-max_runs // jobs),
                "plan_done": sorted(done_before)}  # fmt: skip
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(spec.to_dict(), str(out), (i, jobs), options), daemon=False)
+    procs = [ctx.Process(target=_worker, args=(spec.to_dict(), str(out), (i, jobs), options, os.getpid()), daemon=False)
              for i in range(jobs)]  # fmt: skip
     try:
         for p in procs:

@@ -57,7 +57,7 @@ from deepshrink.experiments.spec import (
     study_from_dict,  # noqa: F401 (re-exported)
     study_to_yaml,
 )
-from deepshrink.fileio import atomic_write, locked, named_os_error
+from deepshrink.fileio import atomic_write, locked, named_os_error, owned
 from deepshrink.system import available_cpus
 from deepshrink.train.evaluation import evaluate_run
 from deepshrink.train.run import clean_parts, load_data_spec, train, train_cohort
@@ -511,7 +511,33 @@ def run_study(
 
     Returns:
         :class:`StudyProgress`.
+
+    Raises:
+        FolderInUse: another process runs this study (or this shard of it) in ``out_dir``.
     """
+    role = "study" if shard[1] == 1 else f"shard-{shard[0]}-of-{shard[1]}"
+    with owned(out_dir, role):  # one writer per folder (per shard): two would run and record runs twice
+        return _run_study(spec, out_dir, shard=shard, device=device, num_threads=num_threads, save_runs=save_runs,
+                          force=force, max_runs=max_runs, report=report, cache_data=cache_data, stack=stack,
+                          plan_done=plan_done, log=log)  # fmt: skip
+
+
+def _run_study(
+    spec: StudySpec,
+    out_dir: str | os.PathLike,
+    *,
+    shard: tuple[int, int],
+    device: str,
+    num_threads: int | None,
+    save_runs: bool,
+    force: bool,
+    max_runs: int | None,
+    report: bool,
+    cache_data: bool,
+    stack: int | None,
+    plan_done: Collection[str],
+    log: Callable[[str], None] | None,
+) -> StudyProgress:
     say = log or (lambda message: None)
     out = Path(out_dir)
     if force and out.exists():

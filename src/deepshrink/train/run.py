@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from deepshrink.data import load_dataset, split_by_condition, split_by_recording, split_by_window
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
+from deepshrink.fileio import owned
 from deepshrink.models import create_model, model_config
 from deepshrink.models.registry import build_model
 from deepshrink.models.stacked import stack_models
@@ -584,6 +585,7 @@ def train(
     Raises:
         ConfigError, DatasetError: bad configuration or data (nothing is written).
         CheckpointError: ``resume`` folder or checkpoint missing, unsafe or incompatible.
+        FolderInUse: another process trains into ``output`` (or ``resume``) now.
         TrainingDiverged: the loss became NaN/Inf (``last.ckpt`` keeps the last good state).
     """
     cfg = resolve(cfg)
@@ -593,7 +595,11 @@ def train(
     ctx = DistContext.setup(cfg.device)
     handlers: list[logging.Handler] = []
     writer: RunWriter | None = None
+    holding = contextlib.ExitStack()
     try:
+        target = resume if resume is not None else output if write else None
+        if target is not None and ctx.is_main:  # one writer per run folder: a second train or resume refuses
+            holding.enter_context(owned(target, "run"))
         _set_threads(cfg, ctx)
         resume_dir = Path(resume) if resume is not None else None
         state, extended_from = _resume_state(cfg, resume_dir) if resume_dir is not None else (None, None)
@@ -634,6 +640,7 @@ def train(
             writer.scalars.close()
         _close_logger(RUN_LOGGER, handlers)
         ctx.close()
+        holding.close()
 
 
 # ---------------------------------------------------------------------- a cohort of runs, stacked
