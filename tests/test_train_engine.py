@@ -256,8 +256,10 @@ def test_mid_epoch_checkpoint_resume_equals_uninterrupted(tmp_path, dataset, mon
 
 def test_resume_with_a_different_config_is_refused(tmp_path, dataset):
     train(small_cfg(epochs=1), dataset=dataset, output=tmp_path / "run", console=False)
-    with pytest.raises(CheckpointError, match="different configuration.*epochs: 1 -> 2"):
-        train(small_cfg(epochs=2), dataset=dataset, resume=tmp_path / "run", console=False)
+    with pytest.raises(CheckpointError, match="different configuration.*seed: 0 -> 5"):
+        train(small_cfg(epochs=1, seed=5), dataset=dataset, resume=tmp_path / "run", console=False)
+    with pytest.raises(CheckpointError, match=r"different configuration \(epochs: 1 -> 2; lr: 0\.1 -> 0\.5\)"):
+        train(small_cfg(epochs=2, lr=0.5), dataset=dataset, resume=tmp_path / "run", console=False)  # more than epochs
     with pytest.raises(CheckpointError, match="does not exist"):
         train(small_cfg(epochs=1), dataset=dataset, resume=tmp_path / "nope", console=False)
     # runtime keys may change

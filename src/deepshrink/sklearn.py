@@ -65,6 +65,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from deepshrink.data.dataset import TrainingData
+from deepshrink.errors import DatasetError
 from deepshrink.models import create_model, model_config
 from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.serialization import save_pretrained
@@ -271,10 +272,17 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
         raise ValueError(f"{where}: X has shape {X.shape}; model {self.model!r} is {spatial_dims}-D and takes {want}")
 
     def _validate_X(self, X: Any, *, reset: bool, y: Any = None) -> Any:
+        """scikit-learn's checks of ``X`` (and ``y``); its multi-line messages (NaN, say) as one line."""
         kwargs = dict(allow_nd=True, dtype=[np.float32, np.float64], reset=reset)
-        if y is None and not reset:
-            return validate_data(self, X, **kwargs)
-        return validate_data(self, X, y, **kwargs)
+        try:
+            if y is None and not reset:
+                return validate_data(self, X, **kwargs)
+            return validate_data(self, X, y, **kwargs)
+        except DatasetError:
+            raise
+        except ValueError as err:  # still a ValueError, as scikit-learn's estimator checks require
+            lines = str(err).strip().splitlines() or ["invalid input"]
+            raise DatasetError(lines[0]) from None
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any) -> "DRSNClassifier":

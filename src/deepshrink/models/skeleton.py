@@ -28,6 +28,7 @@ Layout (the paper's Table II for the ``*_paper`` presets)::
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -192,6 +193,8 @@ class ResidualNet(nn.Module):
                 channels = width
             stages.append(nn.Sequential(*units))
         self.stages = nn.Sequential(*stages)
+        # the input's downsampling: a shorter input leaves the last stage less than one sample
+        self.total_stride = int(stem_stride * (2 if stem_pool else 1) * math.prod(strides))
         self.num_features = channels
         self.final_norm = norm_nd(spatial_dims)(channels * stack)
         self.final_act = make_act(act_layer, channels, stack)
@@ -218,6 +221,11 @@ class ResidualNet(nn.Module):
             raise ShapeError(
                 f"expected input of shape (N, C{', L' if self.spatial_dims == 1 else ', *spatial'}) with "
                 f"{self.spatial_dims + 2} dims and C = {self.in_channels * self.stack}, got shape {tuple(x.shape)}"
+            )
+        if not torch.jit.is_tracing() and min(x.shape[2:]) < self.total_stride:
+            raise ShapeError(
+                f"input of shape {tuple(x.shape)} is shorter than the network downsamples ({self.total_stride}x: "
+                f"stem and stage strides): give at least {self.total_stride} samples per axis"
             )
         x = self.stages(self.stem(x))
         return self.final_act(self.final_norm(x))

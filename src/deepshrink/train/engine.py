@@ -184,6 +184,12 @@ def check_batch_size(batch_size: int, n_train: int, world_size: int) -> int:
             f"batch_size {batch_size} is the global batch and must be divisible by the number of "
             f"processes ({world_size}); each process takes batch_size / {world_size}"
         )
+    if batch_size // world_size < 2:
+        raise ConfigError(
+            f"batch_size {batch_size} gives {batch_size // world_size} observation per process and step: BatchNorm "
+            "(in the units and in the shrinkage gates, over one value per channel) needs at least 2 to normalise; "
+            "use --batch-size 2 or more"
+        )
     if n_train < batch_size:
         raise ConfigError(
             f"batch_size {batch_size} is larger than the training set ({n_train} observations); "

@@ -422,7 +422,7 @@ def _resume_state(cfg: TrainConfig, resume_dir: Path) -> tuple[dict[str, Any], i
         if diff and config_diff(saved.replace(epochs=cfg.epochs), cfg) == [] and cfg.epochs > saved.epochs:
             extended_from = saved.epochs  # only the epochs grew: train on to the new total
         elif diff:
-            fewer = " (a run's epochs may only grow)" if any(d.startswith("epochs:") for d in diff) else ""
+            fewer = " (a run's epochs may only grow)" if cfg.epochs < saved.epochs else ""
             raise CheckpointError(
                 f"{resume_dir}: cannot resume with a different configuration ({'; '.join(diff[:4])}){fewer}; "
                 "only runtime keys (device, progress, log, num_threads, compile, eval_batch_size, "
