@@ -48,6 +48,7 @@ def test_torchrun_two_processes_match_one_process(tmp_path):
     assert {p.name for p in run2.iterdir()} == {
         "config.yaml", "metrics.csv", "train.log", "config.json", "model.safetensors", "last.ckpt",
         "test_metrics.json", "test_confusion_matrix.csv", "test_confusion_matrix.png", "test_per_class.csv",
+        "training_curves.png",
     }  # fmt: skip
     assert result.stdout.count("epoch 1/1") == 1
     assert (run2 / "train.log").read_text().count("epoch 1/1") == 1

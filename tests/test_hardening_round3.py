@@ -4,32 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-
 import deepshrink
-from deepshrink.errors import ConfigError, DatasetError, ShapeError
-from deepshrink.noise import add_noise
+from deepshrink.errors import ConfigError, DatasetError
+from deepshrink.train.config import TrainConfig
 from deepshrink.train.engine import check_batch_size
+from deepshrink.train.run import train
 
 
-def test_add_noise_on_an_empty_batch_is_an_error():
-    with pytest.raises(ConfigError, match=r"x: an empty tensor of shape \(0, 1, 64\)"):
-        add_noise(torch.zeros(0, 1, 64), snr_db=0, kind="gaussian", generator=0)
-
-
-@pytest.mark.parametrize("name, shape, needs", [
-    ("drsn_cw_paper6", (2, 1, 3), 16),       # stem stride 2, three stages of stride 2
-    ("resnet_paper6", (2, 1, 15), 16),
-    ("drsn_cw20_2d", (2, 3, 8, 3), 4),      # 2-D: each spatial axis
+@pytest.mark.parametrize("name, length, needs", [
+    ("drsn_cw_paper6", 3, 16),  # stem stride 2, three stages of stride 2
+    ("resnet_paper6", 15, 16),
 ])  # fmt: skip
-def test_a_model_refuses_an_input_shorter_than_it_downsamples(name, shape, needs):
-    model = deepshrink.create_model(name, in_channels=shape[1], num_classes=3).eval()
-    assert model.total_stride == needs
-    with pytest.raises(ShapeError, match=rf"shorter than the network downsamples \({needs}x.*at least {needs} samples"):
-        model(torch.randn(*shape))
-    ok = list(shape)
-    ok[2:] = [needs] * (len(shape) - 2)
-    assert model(torch.randn(*ok)).shape == (2, 3)  # exactly the stride is enough
+def test_training_refuses_windows_shorter_than_the_model_downsamples(tmp_path, name, length, needs):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "short.npz"
+    np.savez(path, x=rng.standard_normal((40, 1, length)).astype(np.float32), y=np.arange(40) % 2)
+    assert deepshrink.create_model(name, num_classes=2).total_stride == needs
+    cfg = TrainConfig(model=name, data=str(path), batch_size=8, epochs=1, noise="none", split="window")
+    with pytest.raises(ConfigError, match=rf"length {length} are shorter than {name} downsamples them \({needs}x.*at "
+                                          rf"least {needs} samples"):  # fmt: skip
+        train(cfg, output=tmp_path / "run", console=False)
+    assert not (tmp_path / "run").exists()  # refused before the run folder
 
 
 def test_batches_of_one_are_refused_with_the_reason():

@@ -135,8 +135,8 @@ def owned(folder: str | os.PathLike, role: str) -> Iterator[None]:
     A second process asking for the same folder and role gets :class:`FolderInUse` at once,
     naming the holder (pid, host, since when). The lock is the operating system's (``flock``), so
     the lock of a process that died is free again. It lives beside the folder (hidden
-    ``.<folder>.<role>.lock`` and ``.owner.json`` files in its parent), so the folder itself holds
-    only what its writer puts there and may be created or replaced under the lock.
+    ``.<folder>.<role>.lock`` and ``.owner.json`` files in its parent, removed at the end), so the
+    folder itself holds only what its writer puts there and may be created or replaced under it.
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +161,8 @@ def owned(folder: str | os.PathLike, role: str) -> Iterator[None]:
     finally:
         with contextlib.suppress(OSError):
             note.unlink()
+        with contextlib.suppress(OSError):  # no lock files left beside the folder (removed while still held)
+            Path(lock.lock_file).unlink()
         lock.release()
 
 

@@ -277,8 +277,6 @@ def add_noise(
         raise ConfigError(f"x: expected a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
         raise ConfigError(f"x: expected a floating-point tensor, got dtype {x.dtype}")
-    if x.numel() == 0:
-        raise ConfigError(f"x: an empty tensor of shape {tuple(x.shape)} has no power to set an SNR against")
 
     device = x.device
     dtype = _compute_dtype(x.dtype)

@@ -281,8 +281,7 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
         except DatasetError:
             raise
         except ValueError as err:  # still a ValueError, as scikit-learn's estimator checks require
-            lines = str(err).strip().splitlines() or ["invalid input"]
-            raise DatasetError(lines[0]) from None
+            raise DatasetError(" ".join(str(err).split()) or "invalid input") from None
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any) -> "DRSNClassifier":

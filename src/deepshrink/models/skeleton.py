@@ -193,7 +193,7 @@ class ResidualNet(nn.Module):
                 channels = width
             stages.append(nn.Sequential(*units))
         self.stages = nn.Sequential(*stages)
-        # the input's downsampling: a shorter input leaves the last stage less than one sample
+        # the input's downsampling: training refuses shorter windows (the last stage would see padding only)
         self.total_stride = int(stem_stride * (2 if stem_pool else 1) * math.prod(strides))
         self.num_features = channels
         self.final_norm = norm_nd(spatial_dims)(channels * stack)
@@ -221,11 +221,6 @@ class ResidualNet(nn.Module):
             raise ShapeError(
                 f"expected input of shape (N, C{', L' if self.spatial_dims == 1 else ', *spatial'}) with "
                 f"{self.spatial_dims + 2} dims and C = {self.in_channels * self.stack}, got shape {tuple(x.shape)}"
-            )
-        if not torch.jit.is_tracing() and min(x.shape[2:]) < self.total_stride:
-            raise ShapeError(
-                f"input of shape {tuple(x.shape)} is shorter than the network downsamples ({self.total_stride}x: "
-                f"stem and stage strides): give at least {self.total_stride} samples per axis"
             )
         x = self.stages(self.stem(x))
         return self.final_act(self.final_norm(x))

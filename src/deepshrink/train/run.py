@@ -392,6 +392,12 @@ def _build_model(cfg: TrainConfig, data: RunData, log: Callable[[str], None] | N
     seed_everything(derive_seed(cfg.seed, Purpose.INIT))
     model = create_model(cfg.model, in_channels=data.in_channels, num_classes=len(data.label_names),
                          input_length=data.length, **cfg.model_args)  # fmt: skip
+    shortest = min(data.length) if isinstance(data.length, (tuple, list)) else data.length
+    if shortest is not None and shortest < getattr(model, "total_stride", 1):
+        raise ConfigError(f"data {cfg.data}: observations of length {data.length} are shorter than {cfg.model} "
+                          f"downsamples them ({model.total_stride}x, stem and stage strides): its last stage would "
+                          f"see padding only; use windows of at least {model.total_stride} samples or a shallower "
+                          "model")  # fmt: skip
     if cfg.init_from is not None:
         line = init_from(model, cfg.init_from)
         if log is not None:
