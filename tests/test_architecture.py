@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer and those below it):
 
-    base         errors, fileio, system, seeds, _lazy, _version   (standard library, numpy, filelock)
+    base         errors, fileio, folders, system, seeds, _lazy, _version   (standard library, numpy, filelock)
     functional   the soft threshold
     layers       Shrinkage, SqueezeExcite, residual units
     models       ResidualNet, the registry, stacked nets, serialization (save/load a model)
@@ -28,7 +28,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("deepshrink.errors", "deepshrink.fileio", "deepshrink.system", "deepshrink.seeds", "deepshrink._lazy",
+    ("base", ("deepshrink.errors", "deepshrink.fileio", "deepshrink.folders", "deepshrink.system", "deepshrink.seeds", "deepshrink._lazy",
               "deepshrink._version")),
     ("functional", ("deepshrink.functional",)),
     ("layers", ("deepshrink.layers",)),

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from deepshrink.experiments.results import read_results
-from deepshrink.fileio import FolderInUse, owned
+from deepshrink.folders import FolderInUse, owned
 
 CLI = [sys.executable, "-c", "import sys; from deepshrink.cli import main; sys.exit(main())"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -37,7 +37,7 @@ from deepshrink.experiments.study import (
     shard_device,
     study_from_dict,
 )
-from deepshrink.fileio import owned
+from deepshrink.folders import owned
 from deepshrink.system import available_cpus
 
 __all__ = ["run_study_parallel", "fit_jobs"]

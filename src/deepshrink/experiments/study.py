@@ -57,7 +57,8 @@ from deepshrink.experiments.spec import (
     study_from_dict,  # noqa: F401 (re-exported)
     study_to_yaml,
 )
-from deepshrink.fileio import atomic_write, locked, named_os_error, owned
+from deepshrink.fileio import atomic_write, locked, named_os_error
+from deepshrink.folders import owned
 from deepshrink.system import available_cpus
 from deepshrink.train.evaluation import evaluate_run
 from deepshrink.train.run import clean_parts, load_data_spec, train, train_cohort

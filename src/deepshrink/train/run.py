@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from deepshrink.data import load_dataset, split_by_condition, split_by_recording, split_by_window
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
-from deepshrink.fileio import owned
+from deepshrink.folders import owned
 from deepshrink.models import create_model, model_config
 from deepshrink.models.registry import build_model
 from deepshrink.models.stacked import stack_models
@@ -227,6 +227,15 @@ def _is_run_folder(path: Path) -> bool:
     return not entries or bool(entries & {CONFIG_YAML, CKPT_NAME})
 
 
+def check_new_output(output: str | os.PathLike, force: bool) -> None:
+    """Refuse an ``output`` that is a file, or a folder with files in it unless ``force``."""
+    path = Path(output)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path}: exists and is not a folder")
+    if path.is_dir() and not force and any(path.iterdir()):
+        raise ConfigError(f"{path}: run folder already exists; pass --force to overwrite it, or --resume {path} to continue it")
+
+
 def create_run_folder(cfg: TrainConfig, output: str | os.PathLike | None, runs_root: str | os.PathLike, force: bool) -> Path:
     """Make the run folder (rank 0): an explicit ``output`` or ``runs_root/<stamp>-<model>-<data>``.
 
@@ -237,13 +246,8 @@ def create_run_folder(cfg: TrainConfig, output: str | os.PathLike | None, runs_r
     if output is not None:
         path = Path(output)
         if path.exists():
-            if not path.is_dir():
-                raise ConfigError(f"{path}: exists and is not a folder")
+            check_new_output(path, force)
             if any(path.iterdir()):
-                if not force:
-                    raise ConfigError(
-                        f"{path}: run folder already exists; pass --force to overwrite it, or --resume {path} to continue it"
-                    )
                 if not _is_run_folder(path):
                     raise ConfigError(f"{path}: --force refused: the folder does not look like a run folder (no config.yaml or last.ckpt)")
                 shutil.rmtree(path)
@@ -604,6 +608,8 @@ def train(
     holding = contextlib.ExitStack()
     try:
         target = resume if resume is not None else output if write else None
+        if resume is None and target is not None and ctx.is_main:
+            check_new_output(target, force)  # the usual error first, whether or not a process holds the folder
         if target is not None and ctx.is_main:  # one writer per run folder: a second train or resume refuses
             holding.enter_context(owned(target, "run"))
         _set_threads(cfg, ctx)
