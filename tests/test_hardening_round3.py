@@ -43,3 +43,29 @@ def test_sklearn_estimator_nan_input_is_one_line():
     with pytest.raises(DatasetError, match="NaN") as err:
         DRSNClassifier(model="resnet_paper6", epochs=1, batch_size=4).fit(X, np.arange(20) % 2)
     assert isinstance(err.value, ValueError) and "\n" not in str(err.value)
+
+
+def test_predict_refuses_two_outputs_into_one_file(tmp_path, capsys):
+    from deepshrink.cli import main
+
+    target = tmp_path / "same.csv"
+    code = main(["predict", str(tmp_path / "run"), str(tmp_path / "x.npy"), "--output", str(target), "--summary",
+                 str(tmp_path / "." / "same.csv")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "--output and --summary name the same file" in err and len(err.strip().splitlines()) == 1
+    assert not target.exists()
+
+
+def test_a_seed_beyond_64_bits_is_refused(capsys):
+    from deepshrink.cli import main
+
+    assert main(["train", "--seed", "12345678901234567890123", "--print-config"]) == 2
+    assert "'seed' must be in [0, 9223372036854775807]" in capsys.readouterr().err
+
+
+def test_an_os_error_on_a_path_with_a_newline_is_one_line(tmp_path):
+    from deepshrink.cli import os_error_line
+
+    err = FileNotFoundError(2, "No such file or directory", str(tmp_path / "a\nb.npz"))
+    line = os_error_line(err)
+    assert "\n" not in line and line.endswith("a\\nb.npz: No such file or directory")

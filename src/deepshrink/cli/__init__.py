@@ -70,13 +70,19 @@ _OUT_OF_MEMORY = ("out of memory", "can't allocate memory", "not enough memory")
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
+def _one_line_path(name: str | bytes | os.PathLike) -> str:
+    """A path as text on one line: a newline or other control character in it is escaped (``\\n``)."""
+    text = os.fsdecode(name)
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 def os_error_line(err: OSError) -> str:
     """One line for an OSError: the path(s) it names, then what failed."""
-    what = err.strerror or str(err) or type(err).__name__
+    what = " ".join((err.strerror or str(err) or type(err).__name__).split())
     if err.filename is not None and err.filename2 is not None:
-        return f"{err.filename} -> {err.filename2}: {what}"
+        return f"{_one_line_path(err.filename)} -> {_one_line_path(err.filename2)}: {what}"
     if err.filename is not None:
-        return f"{os.fsdecode(err.filename)}: {what}"
+        return f"{_one_line_path(err.filename)}: {what}"
     if err.errno in _WRITE_ERRNOS:  # no file named: the output (stdout redirected to a full disk)
         return f"cannot write the output: {what}"
     return what

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from deepshrink.errors import ConfigError
@@ -41,6 +42,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--hop must be >= 1 sample, got {args.hop}")
     if args.sampling_rate is not None and not args.sampling_rate > 0:
         raise ConfigError(f"--sampling-rate must be a positive number of Hz, got {args.sampling_rate:g}")
+    outputs = [(flag, os.path.realpath(path)) for flag, path in (("--output", args.output), ("--summary", args.summary),
+               ("--plot", args.plot)) if path is not None]  # fmt: skip
+    for i, (flag, path) in enumerate(outputs):
+        other = next((f for f, p in outputs[i + 1 :] if p == path), None)
+        if other is not None:
+            raise ConfigError(f"{flag} and {other} name the same file ({path}): one would overwrite the other")
     result = predict_path(
         args.run_dir, args.file, output=args.output, recording=args.mode, hop=args.hop, key=args.key,
         columns=args.columns, sampling_rate=args.sampling_rate, resample=args.resample, plot=args.plot,

@@ -208,7 +208,7 @@ class TrainConfig:
     )  # fmt: skip
     sync_bn: bool = setting(True, "under DDP, synchronise BatchNorm statistics across processes", group="optimisation")
     seed: int = setting(
-        0, "seed of initialisation, shuffling, splits and noise", group="optimisation", interval="[0, inf)",
+        0, "seed of initialisation, shuffling, splits and noise", group="optimisation", interval="[0, 9223372036854775807]",
     )  # fmt: skip
     device: str = setting(
         "auto", "auto (CUDA if available), cpu, cuda or cuda:N", group="runtime", check=_device, runtime=True,
