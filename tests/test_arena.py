@@ -175,3 +175,32 @@ def test_clean_cells_are_tested_as_soon_as_their_clean_run_is_trained(tmp_path):
     run_study(spec, out, num_threads=1, stack=1, log=None)
     lines = (out / "results.csv").read_text().strip().splitlines()[1:]
     assert len(lines) == len({line.split(",")[0] for line in lines}) == 2 * 3  # every run and cell once
+
+
+def test_minirocket_clean_cells_reuse_their_clean_runs_fit(monkeypatch):
+    """One fit per clean run, tested at every noise level: the rows equal those of a refit per cell."""
+    pytest.importorskip("aeon")
+    from deepshrink.experiments import rocket
+
+    spec = tiny_arena(["minirocket"], noise_protocol="clean", seeds=[0], snrs=[-5, 5])
+    cells = [r for r in expand_runs(spec) if r.model == "minirocket"]
+    assert len(cells) == 3  # the clean run and two noisy cells
+    fits = []
+    original = rocket.require_aeon()
+
+    class Counting(original):
+        def fit(self, x, y):
+            fits.append(len(x))
+            return super().fit(x, y)
+
+    monkeypatch.setattr(rocket, "require_aeon", lambda: Counting)
+    monkeypatch.setattr(rocket, "_FITTED", {})
+    reused = [rocket.run_rocket(spec, r) for r in cells]
+    assert len(fits) == 2  # the clean run's own, and one shared by its two cells
+    refit = []
+    for r in cells:  # as before: every cell fits its own
+        rocket._FITTED.clear()
+        refit.append(rocket.run_rocket(spec, r))
+    assert len(fits) == 2 + 3
+    keys = ("run_id", "test_acc", "train_acc", "test_macro_f1")
+    assert [{k: r[k] for k in keys} for r in reused] == [{k: r[k] for k in keys} for r in refit]
