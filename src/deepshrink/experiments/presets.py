@@ -16,24 +16,23 @@ writes it out as YAML to copy and edit.
   recording, noise and initialisation), on a reduced simulator (8 states x 3 speeds x 3 loads x
   4 recordings x 8 windows of 1,024 points = 2,304 windows; a quarter of the recordings is the
   test set), 200 epochs of the paper's recipe at batch 32 (long enough to converge at -5 dB
-  too: 80 epochs left those runs at 68-87 % training accuracy, 16 epochs every run at
-  35-42 %): 54 runs, trained as stacked cohorts (two workers of 1 thread, cohorts of 9 runs).
+  too; the epochs were chosen from measured training accuracies, benchmarks/RESULTS.md): 54
+  runs, trained as stacked cohorts (two workers of 1 thread, cohorts of 9 runs).
 * ``forda``: the same comparison on a real dataset, FordA (UCR archive, engine noise, 2
   classes, 500 points; its own train/test split) with Gaussian noise added at -5 and 0 dB,
   ResNet vs DRSN-CS vs DRSN-CW, 3 seeds, 12 epochs.
 * ``demo``: what ``deepshrink demo`` runs: ResNet vs DRSN-CW (6-unit versions) with white
   Gaussian noise at 0 dB (noise as strong as the signal) on the data of ``quick``, 4 seeds,
-  80 epochs: 8 runs, one stacked cohort per model, one core each. Measured with 3 seeds at 80
-  epochs (2026-12-01, loaded 2-core machine): training accuracy ResNet 86.7-89.9 %, DRSN-CW
-  88.7-91.7 % (40 epochs: 78-87 %, 20 epochs: 68-79 %).
+  80 epochs (enough for both to converge at 0 dB; benchmarks/RESULTS.md has the measurements):
+  8 runs, one stacked cohort per model, one core each.
 * ``arena``: what to use under which noise, and whether shrinkage helps: the paper's ResNet and
   DRSNs, the shrinkage variants (hard, garrote, firm, MAD threshold, element-wise thresholds,
   APReLU), WDCNN and MiniRocket, all on the data of ``quick`` (6-unit versions of the paper's
   networks), raw and per-window standardised input, Gaussian, Laplacian and pink noise, in two
   protocols: the paper's (noise in training and test, at 0 dB) and the field's (trained clean,
   tested at -10, -5, 0, 5 and 10 dB); 5 seeds, 80 epochs (the demo's, enough to converge
-  at 0 dB). Sized for two 1-thread workers on 2 cores in about 3 hours (``benchmarks/RESULTS.md``
-  has the measured time).
+  at 0 dB). Meant for two 1-thread workers on 2 cores (``benchmarks/RESULTS.md`` has the
+  measured time).
 * ``arena_ucr``: the same question on five real UCR sets (FordA, FreezerRegularTrain,
   ElectricDevices, ECG5000, ChlorineConcentration; each with its own train/test split), per-window standardised
   (the archive's series already are), Gaussian and pink noise, the same two protocols (noisy at
