@@ -147,7 +147,7 @@ def test_condition_split_needs_conditions():
         ({"num_threads": 5000}, "key 'num_threads' must be in [1, 4096] or null, got 5000"),
         ({"epochs": 0}, "key 'epochs' must be in [1, 1000000], got 0"),
         ({"batch_size": 0}, "key 'batch_size' must be >= 1, got 0"),
-        ({"seed": -1}, "key 'seed' must be >= 0, got -1"),
+        ({"seed": -1}, "key 'seed' must be in [0, 9223372036854775807], got -1"),
         ({"test_fraction": 1.0}, "key 'test_fraction' must be in (0, 1), got 1.0"),
         ({"lr_decay": 0}, "key 'lr_decay' must be in (0, 1], got 0.0"),
         ({"weight_decay": -1}, "key 'weight_decay' must be >= 0 or null, got -1.0"),
