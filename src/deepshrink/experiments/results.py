@@ -117,9 +117,11 @@ def _drop_cut_row(path: Path) -> None:
     holds the lock."""
     if not path.is_file() or path.stat().st_size == 0:
         return
+    with open(path, "rb") as f:  # the last byte says it all (the whole file only when it is cut)
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
+            return
     data = path.read_bytes()
-    if data.endswith(b"\n"):
-        return
     keep = data[: data.rfind(b"\n") + 1]
     warnings.warn(f"{path}: the last row was cut short (an interrupted write); it is removed and its run runs "
                   "again", DeepshrinkWarning, stacklevel=3)  # fmt: skip

@@ -98,39 +98,6 @@ def classification_report(
     return report
 
 
-def plot_confusion_matrix(cm: np.ndarray, label_names: Sequence[str], path: str | os.PathLike, title: str = "") -> None:
-    """A PNG of the row-normalised confusion matrix (counts printed in the cells)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    cm = np.asarray(cm)
-    k = len(label_names)
-    rows = cm.sum(1, keepdims=True)
-    norm = _safe_div(cm.astype(np.float64), np.broadcast_to(rows, cm.shape).astype(np.float64))
-    size = max(4.0, 0.6 * k + 2.0)
-    fig = Figure(figsize=(size + 1.0, size))
-    ax = fig.add_subplot(1, 1, 1)
-    im = ax.imshow(norm, vmin=0.0, vmax=1.0, cmap="Blues")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
-    ax.set_xticks(range(k), labels=list(label_names), rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(k), labels=list(label_names), fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    if title:
-        ax.set_title(title, fontsize=10)
-    for i in range(k):
-        for j in range(k):
-            if cm[i, j]:
-                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7,
-                        color="white" if norm[i, j] > 0.5 else "black")  # fmt: skip
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    atomic_write(path, buffer.getvalue())
-
-
 def _figure(width: float, height: float, panels: int = 1) -> tuple[Any, list[Any]]:
     import matplotlib
 
@@ -146,6 +113,30 @@ def _save(fig: Any, path: str | os.PathLike) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     atomic_write(path, buffer.getvalue())
+
+
+def plot_confusion_matrix(cm: np.ndarray, label_names: Sequence[str], path: str | os.PathLike, title: str = "") -> None:
+    """A PNG of the row-normalised confusion matrix (counts printed in the cells)."""
+    cm = np.asarray(cm)
+    k = len(label_names)
+    rows = cm.sum(1, keepdims=True)
+    norm = _safe_div(cm.astype(np.float64), np.broadcast_to(rows, cm.shape).astype(np.float64))
+    size = max(4.0, 0.6 * k + 2.0)
+    fig, (ax,) = _figure(size + 1.0, size)
+    im = ax.imshow(norm, vmin=0.0, vmax=1.0, cmap="Blues")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    ax.set_xticks(range(k), labels=list(label_names), rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), labels=list(label_names), fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title, fontsize=10)
+    for i in range(k):
+        for j in range(k):
+            if cm[i, j]:
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7,
+                        color="white" if norm[i, j] > 0.5 else "black")  # fmt: skip
+    _save(fig, path)
 
 
 def plot_training_curves(history: Sequence[dict[str, Any]], path: str | os.PathLike, title: str = "") -> None:
