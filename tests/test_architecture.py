@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer and those below it):
 
-    base         errors, fileio, folders, system, seeds, _lazy, _version   (standard library, numpy, filelock)
+    base         errors, checks, fileio, folders, system, seeds, _lazy, _version   (standard library, numpy, torch, filelock)
     functional   the soft threshold
     layers       Shrinkage, SqueezeExcite, residual units
     models       ResidualNet, the registry, stacked nets, serialization (save/load a model)
@@ -28,7 +28,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("deepshrink.errors", "deepshrink.fileio", "deepshrink.folders", "deepshrink.system", "deepshrink.seeds", "deepshrink._lazy",
+    ("base", ("deepshrink.errors", "deepshrink.checks", "deepshrink.fileio", "deepshrink.folders", "deepshrink.system", "deepshrink.seeds", "deepshrink._lazy",
               "deepshrink._version")),
     ("functional", ("deepshrink.functional",)),
     ("layers", ("deepshrink.layers",)),
@@ -138,3 +138,36 @@ def test_the_check_catches_a_deliberate_upward_import(tmp_path):
                                            ("deepshrink.data.simulate", "data")])  # fmt: skip
 def test_layer_of(module, layer):
     assert LAYERS[layer_of(module)][0] == layer
+
+
+def private_imports(root: Path) -> list[str]:
+    """``from deepshrink.x import _name``: a private name used outside its module."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "deepshrink":
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        found.append(f"{path.relative_to(root)}:{node.lineno}: {node.module}.{alias.name}")
+    return found
+
+
+def test_no_module_imports_a_private_name_of_another():
+    found = private_imports(SRC)
+    assert not found, "private names imported across modules (make them public where they live):\n" + "\n".join(found)
+
+
+def test_data_never_imports_models_or_what_is_built_on_them():
+    """Loading signals needs no network: the data floor sits beside the models, not on them."""
+    banned = ("deepshrink.layers", "deepshrink.functional", "deepshrink.models", "deepshrink.serialization", "deepshrink.export")
+    found = [f"{path.relative_to(SRC)}:{line}: imports {target}"
+             for path in sorted((SRC / "deepshrink" / "data").rglob("*.py"))
+             for target, line, _ in imports(path, SRC) if target.startswith(banned)]  # fmt: skip
+    assert not found, "\n".join(found)
+
+
+def test_the_private_name_check_can_fail(tmp_path):
+    pkg = tmp_path / "deepshrink"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("from deepshrink.b import _helper, public\nfrom deepshrink.c import __version__\n")
+    assert private_imports(tmp_path) == ["deepshrink/a.py:1: deepshrink.b._helper"]

@@ -206,15 +206,12 @@ def test_closed_pipe_ends_quietly(workspace):
 def test_any_os_error_is_one_line_naming_the_path(workspace, monkeypatch, capsys):
     import errno
 
-    from deepshrink import serialization
-
     root, data, run, saved = workspace
 
     def refuse(path, data):
         raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(path))
 
-    monkeypatch.setattr(serialization, "atomic_write", refuse)
-    monkeypatch.setattr("deepshrink.train.evaluation.atomic_write", refuse, raising=False)
+    monkeypatch.setattr("deepshrink.train.evaluation.atomic_write", refuse)  # where predict writes its CSV
     code = main(["predict", str(run), str(data), "--output", str(root / "denied.csv")])
     err = capsys.readouterr().err
     assert code == 2 and err.strip().splitlines() == [f"error: {root / 'denied.csv'}: Permission denied"]

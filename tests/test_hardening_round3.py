@@ -69,3 +69,59 @@ def test_an_os_error_on_a_path_with_a_newline_is_one_line(tmp_path):
     err = FileNotFoundError(2, "No such file or directory", str(tmp_path / "a\nb.npz"))
     line = os_error_line(err)
     assert "\n" not in line and line.endswith("a\\nb.npz: No such file or directory")
+
+
+def test_far_too_short_input_is_refused_by_training_and_named_by_the_estimator():
+    """A model's forward admits any length (padding keeps every stage at least one sample wide, and
+    scikit-learn's contract asks an estimator to fit any number of features); training refuses
+    windows shorter than the model downsamples (above), and the estimator says so in one warning."""
+    from deepshrink.errors import DeepshrinkWarning
+    from deepshrink.sklearn import DRSNClassifier
+
+    X = np.random.default_rng(0).standard_normal((16, 1, 5)).astype(np.float32)
+    with pytest.warns(DeepshrinkWarning, match=r"observations of 5 samples are shorter than resnet_paper6 downsamples "
+                                               r"them \(16x\): its last stages see mostly padding"):  # fmt: skip
+        DRSNClassifier(model="resnet_paper6", epochs=1, batch_size=8, num_threads=1).fit(X, np.arange(16) % 2)
+
+
+def test_a_recording_stating_a_bad_rate_is_refused_not_read_as_no_rate(tmp_path):
+    import scipy.io
+
+    from deepshrink.train.recording import read_recording
+
+    signal = np.random.default_rng(0).standard_normal(400)
+    np.savez(tmp_path / "neg.npz", x=signal, sampling_rate=-12000.0)
+    np.savez(tmp_path / "zero.npz", x=signal, fs=0)
+    np.savez(tmp_path / "vector.npz", x=signal, fs=np.array([1.0, 2.0]))
+    scipy.io.savemat(tmp_path / "neg.mat", {"signal": signal[:, None], "fs": -1.0})
+    (tmp_path / "back.csv").write_text("time,a\n" + "".join(f"{1 - i / 100:.2f},{v}\n" for i, v in enumerate(signal)))
+    (tmp_path / "gap.csv").write_text("time,a\n" + "".join(f"{(i + 5 * (i > 200)) / 100:.2f},{v}\n"
+                                                           for i, v in enumerate(signal)))  # fmt: skip
+    cases = {
+        "neg.npz": "neg.npz: 'sampling_rate' must be the sampling rate, one positive number (Hz), got -12000.0",
+        "zero.npz": "zero.npz: 'fs' must be the sampling rate, one positive number (Hz), got 0",
+        "vector.npz": "vector.npz: 'fs' must be the sampling rate, one positive number (Hz), got float64 of shape (2,)",
+        "neg.mat": "neg.mat: 'fs' must be the sampling rate, one positive number (Hz), got -1.0",
+        "back.csv": "back.csv: column 'time' must rise in equal steps to give the sampling rate; it goes from 1 to 0.99 at line 2",
+        "gap.csv": "gap.csv: column 'time' must rise in equal steps to give the sampling rate; it goes from 2 to 2.06 at line 202",
+    }
+    for name, expected in cases.items():
+        with pytest.raises(DatasetError) as err:
+            read_recording(tmp_path / name)
+        assert str(err.value).endswith(expected) or expected in str(err.value), (name, str(err.value))
+    np.savez(tmp_path / "good.npz", x=signal, fs=12000)
+    assert read_recording(tmp_path / "good.npz")[1] == 12000.0
+
+
+def test_float_labels_that_are_not_whole_numbers_are_refused(tmp_path, capsys):
+    from deepshrink.cli import main
+    from deepshrink.data import encode_labels
+
+    assert encode_labels(np.array([0.0, 2.0, 1.0]))[1] == ["0", "1", "2"]  # whole floats are class codes
+    with pytest.raises(DatasetError, match=r"label of observation 2 is 1\.5, not a whole number"):
+        encode_labels(np.array([0.0, 1.0, 1.5]))
+    assert encode_labels(np.array(["0", "1.5"]))[1] == ["0", "1.5"]  # strings name classes
+    np.savez(tmp_path / "float.npz", x=np.zeros((4, 1, 32), np.float32), y=np.array([0, 1, 0.25, 0]))
+    assert main(["data", str(tmp_path / "float.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "float.npz key 'y': label of observation 2 is 0.25, not a whole number" in err and err.count("\n") == 1

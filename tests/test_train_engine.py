@@ -266,6 +266,43 @@ def test_resume_with_a_different_config_is_refused(tmp_path, dataset):
     train(small_cfg(epochs=1, progress="log", eval_batch_size=7), dataset=dataset, resume=tmp_path / "run", console=False)
 
 
+@pytest.mark.parametrize("crash_after", [None, 1])
+def test_a_full_disk_during_resume_leaves_every_file_as_it_was(tmp_path, dataset, monkeypatch, crash_after):
+    """The disk fills before the resume writes anything (an extension, or an interrupted run):
+    one OSError, and every byte of the run folder as before, train.log included."""
+    import errno
+
+    import deepshrink.train.run as run_module
+
+    if crash_after is None:
+        train(small_cfg(epochs=1), dataset=dataset, output=tmp_path / "run", console=False)
+        again = small_cfg(epochs=2)  # extends the finished run
+    else:
+        original, calls = RunWriter.checkpoint, {"n": 0}
+
+        def crash(self, state):
+            original(self, state)
+            calls["n"] += 1
+            if calls["n"] == crash_after:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(RunWriter, "checkpoint", crash)
+        with pytest.raises(KeyboardInterrupt):
+            train(small_cfg(epochs=2), dataset=dataset, output=tmp_path / "run", console=False)
+        monkeypatch.undo()
+        again = small_cfg(epochs=2)
+    before = {f.name: f.read_bytes() for f in (tmp_path / "run").iterdir()}
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(run_module, "atomic_write", full)
+    monkeypatch.setattr(run_module, "save_checkpoint", full)
+    with pytest.raises(OSError, match="No space left on device"):
+        train(again, dataset=dataset, resume=tmp_path / "run", console=False)
+    assert {f.name: f.read_bytes() for f in (tmp_path / "run").iterdir()} == before
+
+
 def test_resume_of_finished_run_changes_nothing(tmp_path, dataset):
     first = train(small_cfg(epochs=1), dataset=dataset, output=tmp_path / "run", console=False)
     again = train(small_cfg(epochs=1), dataset=dataset, resume=tmp_path / "run", console=False)

@@ -43,7 +43,8 @@ from torch import Tensor, nn
 from deepshrink._version import __version__
 from deepshrink.errors import DeepshrinkError
 from deepshrink.fileio import atomic_path, atomic_write
-from deepshrink.serialization import check_path, unwrap_model
+from deepshrink.checks import check_path
+from deepshrink.serialization import unwrap_model
 
 __all__ = ["DEFAULT_SUFFIX", "FORMATS", "ExportError", "ExportResult", "default_example_input", "export_model"]
 

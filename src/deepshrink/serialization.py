@@ -19,34 +19,22 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from deepshrink.errors import CheckpointError, ConfigError, DatasetError
-from deepshrink.fileio import atomic_write, named_os_error  # re-exported, see __all__
+from deepshrink.checks import check_device, check_path
+from deepshrink.errors import CheckpointError, ConfigError
 from deepshrink.models.registry import build_model, check_model_args
 from deepshrink.models.saving import (  # re-exported: the public names of a saved model
     CONFIG_NAME,
     FORMAT,
     FORMAT_VERSION,
     WEIGHTS_NAME,
-    check_path,
     save_pretrained,
     unwrap_model,
 )
 
 __all__ = [
-    "save_pretrained", "from_pretrained", "read_model_config", "check_device", "check_path", "CONFIG_NAME",
-    "WEIGHTS_NAME", "FORMAT", "FORMAT_VERSION", "unwrap_model",
-    "atomic_write", "named_os_error",  # defined in deepshrink.fileio; import them from there
+    "save_pretrained", "from_pretrained", "read_model_config", "CONFIG_NAME", "WEIGHTS_NAME", "FORMAT",
+    "FORMAT_VERSION", "unwrap_model",
 ]  # fmt: skip
-
-
-def existing_file(path: str | os.PathLike) -> Path:
-    """``path`` as a :class:`Path`; a DatasetError if it does not exist or is not a file."""
-    p = Path(path)
-    if not p.exists():
-        raise DatasetError(f"{p}: file does not exist")
-    if not p.is_file():
-        raise DatasetError(f"{p}: not a file")
-    return p
 
 
 def read_model_config(directory: str | os.PathLike) -> dict[str, Any]:
@@ -88,29 +76,6 @@ def read_model_config(directory: str | os.PathLike) -> dict[str, Any]:
     if config.get("input") is not None and not isinstance(config["input"], dict):
         raise CheckpointError(f"{path}: 'input' must be a mapping or null, got {config['input']!r:.80}")
     return config
-
-
-def check_device(device: Any, where: str = "device") -> torch.device:
-    """``device`` as a :class:`torch.device` that exists on this machine.
-
-    Raises:
-        ConfigError: not a device name, or a CUDA/MPS device this machine does not have.
-    """
-    try:
-        dev = torch.device(device)
-    except (TypeError, RuntimeError, ValueError):
-        raise ConfigError(f"{where}: {device!r} is not a device (use 'cpu', 'cuda' or 'cuda:N')") from None
-    if dev.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise ConfigError(f"{where}: {device!r} asked for, but CUDA is not available on this machine")
-        if dev.index is not None and dev.index >= count:
-            raise ConfigError(f"{where}: {device!r} does not exist; this machine has {count} CUDA device(s)")
-    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ConfigError(f"{where}: {device!r} asked for, but MPS is not available on this machine")
-    elif dev.type not in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"{where}: device type {dev.type!r} is not supported (use 'cpu', 'cuda' or 'cuda:N')")
-    return dev
 
 
 def from_pretrained(directory: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:

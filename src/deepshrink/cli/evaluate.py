@@ -6,9 +6,9 @@ import argparse
 import re
 from pathlib import Path
 
+from deepshrink.checks import check_device
 from deepshrink.cli import UsageError
 from deepshrink.cli.flags import add_old_spelling
-from deepshrink.serialization import check_device
 from deepshrink.train.config import NOISE_CHOICES, parse_key_values
 from deepshrink.train.evaluation import evaluate_run
 

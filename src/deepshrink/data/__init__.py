@@ -17,6 +17,7 @@ from deepshrink.data.formats import (
     CWRU_12K_DRIVE_END,
     CWRU_NOMINAL_RPM,
     check_array_sizes,
+    check_text_size,
     list_bundled_ucr,
     load_cwru,
     load_folder,
@@ -39,6 +40,7 @@ from deepshrink.data.splits import (
 
 __all__ = [
     "check_array_sizes",
+    "check_text_size",
     "CWRU_12K_DRIVE_END",
     "CWRU_NOMINAL_RPM",
     "FORMATS",

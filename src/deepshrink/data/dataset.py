@@ -50,7 +50,7 @@ SNRSpec = float | tuple[float, float] | Sequence[float] | np.ndarray | torch.Ten
 _INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)
 
 
-def _numeric_key(label: str) -> tuple[int, float, str]:
+def numeric_key(label: str) -> tuple[int, float, str]:
     """Sort key: numbers numerically (``"2" < "10"``), then other strings alphabetically."""
     try:
         return (0, float(label), label)
@@ -58,7 +58,7 @@ def _numeric_key(label: str) -> tuple[int, float, str]:
         return (1, 0.0, label)
 
 
-def _canonical_label(value: Any) -> str:
+def canonical_label(value: Any) -> str:
     """A label as text; integral numbers without a decimal part (``1.0`` and ``"1"`` → ``"1"``)."""
     if isinstance(value, (bytes, np.bytes_)):
         value = value.decode()
@@ -99,8 +99,8 @@ def encode_labels(
         ``(codes, names)``: int64 codes of shape ``(N,)`` and the K class names.
 
     Raises:
-        DatasetError: A label is missing (NaN, infinite or empty: no class), or not in
-            ``label_names``.
+        DatasetError: A label is missing (NaN, infinite or empty: no class), a float that is
+            not a whole number (a measurement, not a class), or not in ``label_names``.
     """
     if labels is None or isinstance(labels, (str, bytes, dict)):
         raise DatasetError(f"labels: expected one label per observation (an array of shape (N,)), got {type(labels).__name__}")
@@ -116,17 +116,21 @@ def encode_labels(
         raise DatasetError("labels: every label must be a number or a string")
     if label_names is not None and (isinstance(label_names, (str, bytes)) or not isinstance(label_names, (Sequence, np.ndarray))):
         raise DatasetError(f"label_names: expected a list of class names, got {type(label_names).__name__} {label_names!r:.60}")
-    text = [_canonical_label(v) for v in array.reshape(-1).tolist()]
+    text = [canonical_label(v) for v in array.reshape(-1).tolist()]
     for i, label in enumerate(text):
         if _missing_label(label):
             raise DatasetError(
                 f"label of observation {i} is {label or 'empty'!r}, not a class "
                 f"({sum(_missing_label(t) for t in text)} such label(s)); drop or label those observations"
             )
+    if array.dtype.kind == "f" and not np.all(array == np.round(array)):  # a measurement, not a class code
+        i = int(np.flatnonzero(array.reshape(-1) != np.round(array.reshape(-1)))[0])
+        raise DatasetError(f"label of observation {i} is {float(array.reshape(-1)[i]):g}, not a whole number: numeric class "
+                           "labels must be integers (save them as integers, or as strings to name the classes)")  # fmt: skip
     if label_names is None:
-        names = sorted(set(text), key=_numeric_key)
+        names = sorted(set(text), key=numeric_key)
     else:
-        names = [_canonical_label(v) for v in label_names]
+        names = [canonical_label(v) for v in label_names]
     lookup = {name: code for code, name in enumerate(names)}
     codes = np.empty(len(text), dtype=np.int64)
     for i, label in enumerate(text):
@@ -255,7 +259,7 @@ def _as_conditions(
     return out
 
 
-def _as_index(indices: ArrayLike, n: int, where: str) -> np.ndarray:
+def as_index(indices: ArrayLike, n: int, where: str) -> np.ndarray:
     """Integer indices (or a boolean mask) as an int64 numpy array, checked against ``n``."""
     arr = np.asarray(indices.cpu() if isinstance(indices, torch.Tensor) else indices)
     if arr.dtype == bool:
@@ -601,7 +605,7 @@ class SignalDataset(Dataset):
         Args:
             indices: Integer indices or a boolean mask of shape ``(N,)``.
         """
-        idx = _as_index(indices, len(self), f"dataset {self.name!r}: subset")
+        idx = as_index(indices, len(self), f"dataset {self.name!r}: subset")
         rows = torch.from_numpy(idx)
         changes: dict[str, Any] = {}
         for attr in self._row_tensors:

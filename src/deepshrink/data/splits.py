@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from deepshrink.data.dataset import ArrayLike, SignalDataset, _as_index
+from deepshrink.data.dataset import ArrayLike, SignalDataset, as_index
 from deepshrink.errors import ConfigError, DatasetError
 
 __all__ = ["check_no_leak", "kfold_by_recording", "split_by_condition", "split_by_recording", "split_by_window"]
@@ -82,8 +82,8 @@ def check_no_leak(ds: SignalDataset, train_idx: ArrayLike, test_idx: ArrayLike) 
             (the message names up to five recordings).
     """
     where = f"dataset {ds.name!r}: split"
-    train = _as_index(train_idx, len(ds), where)
-    test = _as_index(test_idx, len(ds), where)
+    train = as_index(train_idx, len(ds), where)
+    test = as_index(test_idx, len(ds), where)
     both = np.intersect1d(train, test)
     if both.size:
         raise DatasetError(

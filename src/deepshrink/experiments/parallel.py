@@ -27,8 +27,8 @@ from deepshrink.errors import DeepshrinkError
 from deepshrink.experiments.report import write_study_report
 from deepshrink.experiments.study import (
     StudyProgress,
-    _DataCache,
-    _prepare_folder,
+    DataCache,
+    prepare_folder,
     default_stack,
     expand_runs,
     read_results,
@@ -133,14 +133,14 @@ def _run_parallel(spec: Any, out_dir: str | os.PathLike, *, jobs: int, threads_p
     if force and out.exists():
         for name in ("results.csv", "study.yaml", "report.md", "summary.csv"):
             (out / name).unlink(missing_ok=True)
-    _prepare_folder(spec, out, force=force)
+    prepare_folder(spec, out, force=force)
     runs = expand_runs(spec)
     ids = {r.run_id for r in runs}
     done_before = {r["run_id"] for r in read_results(out / "results.csv")} & ids
     jobs = fit_jobs(max(1, min(jobs, len(runs) - len(done_before) or 1)), threads_per_job, oversubscribe=oversubscribe, log=say)
     if stack is None:
 
-        dataset = _DataCache(out / "data").get(spec, run_config(spec, runs[0]))
+        dataset = DataCache(out / "data").get(spec, run_config(spec, runs[0]))
         per_job = -(-(len(runs) - len(done_before)) // jobs)
         stack = default_stack(shard_device(device), dataset, per_job, share=jobs)
     say(f"study {spec.name}: {len(runs)} runs, {len(done_before)} already done; {jobs} worker process(es) x "

@@ -62,7 +62,7 @@ def _styles(models: Sequence[str]) -> dict[str, tuple[str, str, str]]:
     return out
 
 
-def _pyplot():
+def load_pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -134,7 +134,7 @@ def plot_accuracy_vs_snr(
         The written paths: ``{prefix}accuracy_vs_snr.png`` (all noise kinds side by side) and
         ``{prefix}accuracy_vs_snr_{noise}.png`` per noise kind. Noise ``none`` is left out.
     """
-    plt = _pyplot()
+    plt = load_pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     models = list(models) if models is not None else list(dict.fromkeys(r["model"] for r in rows))
@@ -179,7 +179,7 @@ def plot_accuracy_per_model(
     Returns:
         ``{prefix}accuracy_per_model_{noise}.png`` per noise kind (noise ``none`` left out).
     """
-    plt = _pyplot()
+    plt = load_pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     models = list(models) if models is not None else list(dict.fromkeys(r["model"] for r in rows))
@@ -252,7 +252,7 @@ def plot_paired_differences(
     pairs = [(m, d) for m, d in pairs if len(d) >= 2]
     if not pairs:
         return None
-    plt = _pyplot()
+    plt = load_pyplot()
     styles = _styles([m for m, _ in pairs])
     fig, ax = plt.subplots(figsize=(7.0, 0.9 + 0.45 * len(pairs)))
     for k, (model, diffs) in enumerate(reversed(pairs)):
@@ -295,7 +295,7 @@ def plot_critical_difference(
     Returns:
         ``path``.
     """
-    plt = _pyplot()
+    plt = load_pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     names = [display_name(m) for m in ranking.models]

@@ -58,18 +58,18 @@ from deepshrink.experiments.results import read_results
 from deepshrink.experiments.spec import DEFAULT_SETTING, load_study
 from deepshrink.experiments.stats import (
     Setting,
-    _ordered,
-    _rep,
     aggregate,
     axis_differences,
     chance_level,
     ci95,
     display_name,
     finished_rows,
+    in_order,
     mean_std,
     overall_table,
     paired_differences,
     pick_baseline,
+    repetition_of,
     setting_label,
     setting_of,
     summary_rows,
@@ -126,8 +126,8 @@ def fill_num_classes(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike)
 
 
 def _axes(rows: Sequence[dict[str, Any]], spec: Any | None) -> tuple[list[str], list[str], list[float | None]]:
-    models = _ordered([r["model"] for r in rows], spec.values("models") if spec is not None else None)
-    noises = _ordered([r["noise"] for r in rows], spec.values("noises") if spec is not None else None)
+    models = in_order([r["model"] for r in rows], spec.values("models") if spec is not None else None)
+    noises = in_order([r["noise"] for r in rows], spec.values("noises") if spec is not None else None)
     snr_values = {r.get("snr_db") for r in rows}
     snrs: list[float | None] = sorted(v for v in snr_values if v is not None)
     if None in snr_values:
@@ -165,7 +165,7 @@ def format_console_table(rows: Sequence[dict[str, Any]], spec: Any | None = None
         lines += _console_setting(mine, [m for m in models if any(r["model"] == m for r in mine)], noises, snrs)
     chance = chance_level(rows)
     if chance is not None:
-        lines.append(f"(chance level {100 * chance:.1f} %; ± is the std over {len({_rep(r) for r in rows})} repetition(s))")
+        lines.append(f"(chance level {100 * chance:.1f} %; ± is the std over {len({repetition_of(r) for r in rows})} repetition(s))")
     if diverged:
         lines.append(f"({diverged} run(s) diverged and are left out; see results.csv)")
     return "\n".join(lines)
@@ -453,7 +453,7 @@ def format_markdown_report(
         raise ConfigError("report: no finished runs in results.csv")
     models, noises, snrs = _axes(rows, spec)
     baseline = pick_baseline(models)
-    reps = sorted({_rep(r) for r in rows})
+    reps = sorted({repetition_of(r) for r in rows})
     settings = _settings(rows, spec)
     L: list[str] = [f"# {title or ('Study: ' + (getattr(spec, 'name', None) or 'results'))}", ""]
     if spec is not None and getattr(spec, "description", ""):

@@ -97,11 +97,11 @@ def finished_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if r.get("status") != "diverged" and r.get("test_acc") is not None]
 
 
-def _rep(row: dict[str, Any]) -> tuple[int, int]:
+def repetition_of(row: dict[str, Any]) -> tuple[int, int]:
     return (int(row["seed"]), -1 if row.get("fold") is None else int(row["fold"]))
 
 
-def _ordered(values: Sequence[Any], order: Sequence[Any] | None = None) -> list[Any]:
+def in_order(values: Sequence[Any], order: Sequence[Any] | None = None) -> list[Any]:
     seen = list(dict.fromkeys(values))
     if order:
         return [v for v in order if v in seen] + [v for v in seen if v not in order]
@@ -160,7 +160,7 @@ def overall_table(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> list
         mine = [r for r in rows if r["model"] == model]
         by_rep: dict[tuple[int, int], dict[Any, dict[str, Any]]] = defaultdict(dict)
         for r in mine:
-            by_rep[_rep(r)][(r["noise"], r.get("snr_db"))] = r
+            by_rep[repetition_of(r)][(r["noise"], r.get("snr_db"))] = r
         complete = complete_repetitions(by_rep)
         test = [float(np.mean([r["test_acc"] for r in v])) for v in complete.values()]
         train = [float(np.mean([r["train_acc"] for r in v])) for v in complete.values()]
@@ -174,7 +174,7 @@ def overall_table(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> list
 def _paired(rows: Sequence[dict[str, Any]], baseline: str, model: str
             ) -> tuple[dict[tuple[str, float | None], list[float]], dict[Any, dict[Any, float]]]:  # fmt: skip
     """``model`` minus ``baseline`` in the same repetition: by cell, and by repetition then cell."""
-    index = {(r["model"], r["noise"], r.get("snr_db"), _rep(r)): r["test_acc"] for r in rows}
+    index = {(r["model"], r["noise"], r.get("snr_db"), repetition_of(r)): r["test_acc"] for r in rows}
     per_cell: dict[tuple[str, float | None], list[float]] = defaultdict(list)
     per_rep: dict[Any, dict[Any, float]] = defaultdict(dict)
     for (m, noise, snr, rep), acc in index.items():
@@ -240,7 +240,7 @@ def axis_differences(rows: Sequence[dict[str, Any]], axis: int, reference: str, 
     for r in rows:
         st = setting_of(r)
         rest = tuple(v for k, v in enumerate(st) if k != axis)
-        index[(r["model"], r["noise"], r.get("snr_db"), rest, st[axis], _rep(r))] = r["test_acc"]
+        index[(r["model"], r["noise"], r.get("snr_db"), rest, st[axis], repetition_of(r))] = r["test_acc"]
     cells: dict[tuple[Any, ...], list[float]] = defaultdict(list)
     per_rep: dict[tuple[Any, ...], dict[tuple[int, int], dict[Any, float]]] = defaultdict(lambda: defaultdict(dict))
     for (model, noise, snr, rest, value, rep), acc in index.items():

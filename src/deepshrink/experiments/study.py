@@ -89,7 +89,7 @@ def shard_device(device: str = "auto") -> str:
     return "cpu"
 
 
-class _DataCache:
+class DataCache:
     """The clean dataset of a study, loaded once per process.
 
     With a folder, the dataset is also stored as ``folder/data-<hash>.npz`` the first time
@@ -368,7 +368,7 @@ class StudyProgress:
     report: Path | None
 
 
-def _prepare_folder(spec: StudySpec, out: Path, force: bool) -> None:
+def prepare_folder(spec: StudySpec, out: Path, force: bool) -> None:
     """Create ``out`` with ``study.yaml``, or check that an existing one has the same setup."""
     out.mkdir(parents=True, exist_ok=True)
     saved = out / "study.yaml"
@@ -500,7 +500,7 @@ def run_study(
         max_runs: stop after this many runs (for a time-boxed session; the rest resume later).
         report: write ``report.md`` and the figures once every run of the study is in ``results.csv``.
         cache_data: store the clean dataset once in ``out_dir/data/`` and train every run on
-            that file (see :class:`_DataCache`); False loads ``spec.data`` in memory only.
+            that file (see :class:`DataCache`); False loads ``spec.data`` in memory only.
         stack: train up to this many runs of a model together as one stacked network (see
             :func:`run_cohort`); 1 trains them one by one; None picks it from the device and
             memory (:func:`default_stack`). Shards split the study by cohort.
@@ -550,12 +550,12 @@ def _run_study(
                           "(drop --no-save-runs)")  # fmt: skip
     if any(is_rocket(r.model) for r in runs):
         require_aeon()  # before anything is written: one line saying how to install it
-    _prepare_folder(spec, out, force)
+    prepare_folder(spec, out, force)
     results_path = out / "results.csv"
 
     num_threads = _set_threads(num_threads, device, say)
     device = shard_device(device)
-    cache = _DataCache(out / "data" if cache_data else None)
+    cache = DataCache(out / "data" if cache_data else None)
     if stack is None:  # shards must agree on the cohorts: there, the device's cap only (not its free memory)
         data = cache.get(spec, run_config(spec, runs[0])) if shard[1] == 1 else None
         stack = default_stack(device, data, len(runs))

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from deepshrink.errors import CheckpointError, ConfigError
-from deepshrink.experiments.plots import _pyplot
+from deepshrink.experiments.plots import load_pyplot
 from deepshrink.fileio import atomic_write, csv_cell
 from deepshrink.layers import Shrinkage, record_thresholds
 from deepshrink.noise import add_noise
@@ -244,7 +244,7 @@ def plot_thresholds(analysis: ThresholdAnalysis, out_dir: str | os.PathLike, *, 
     the noise in docs/results.md section 6: τ relative to clean, or τ without a clean
     reference, and the zero fraction vs SNR per class)."""
 
-    plt = _pyplot()
+    plt = load_pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = [r for r in analysis.rows if r["snr_db"] is not None]

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from deepshrink.functional import parametric_relu
-from deepshrink.layers.gates import _check_gate_args, _check_input, _to, linear
+from deepshrink.layers.gates import check_gate_args, check_input, linear, move_gate
 
 __all__ = ["APReLU", "make_act"]
 
@@ -57,14 +57,14 @@ class APReLU(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        hidden = _check_gate_args("APReLU", channels, reduction, hidden_channels, norm_layer, act_layer, stack)
+        hidden = check_gate_args("APReLU", channels, reduction, hidden_channels, norm_layer, act_layer, stack)
         self.channels, self.stack = channels, stack
         self.fc1 = linear(2 * channels, hidden, stack)
         self.norm1 = norm_layer(hidden * stack) if norm_layer is not None else nn.Identity()
         self.act = act_layer()
         self.fc2 = linear(hidden, channels, stack)
         self.norm2 = norm_layer(channels * stack) if norm_layer is not None else nn.Identity()
-        _to(self, "APReLU", device, dtype)
+        move_gate(self, "APReLU", device, dtype)
 
     def slopes(self, x: Tensor) -> Tensor:
         """alpha for ``x``: (N, S*C), in (0, 1)."""
@@ -75,7 +75,7 @@ class APReLU(nn.Module):
         return torch.sigmoid(self.norm2(self.fc2(self.act(self.norm1(self.fc1(v))))))
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_input("APReLU", x, self.channels * self.stack)
+        check_input("APReLU", x, self.channels * self.stack)
         alpha = self.slopes(x)
         return parametric_relu(x, alpha.to(x.dtype).reshape(alpha.shape + (1,) * (x.dim() - 2)))
 

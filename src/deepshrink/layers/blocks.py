@@ -19,9 +19,10 @@ from collections.abc import Callable
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from deepshrink.checks import MAX_CHANNELS, positive_int
 from deepshrink.errors import ConfigError
 from deepshrink.layers.activations import make_act
-from deepshrink.layers.gates import Shrinkage, _check_input, _positive_int
+from deepshrink.layers.gates import Shrinkage, check_input
 
 __all__ = ["BasicBlock", "BottleneckBlock", "PadShortcut", "conv_nd", "norm_nd", "make_shortcut", "SHORTCUTS"]
 
@@ -145,7 +146,7 @@ class _ResidualUnit(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_input(type(self).__name__, x, self.in_channels * self.stack)
+        check_input(type(self).__name__, x, self.in_channels * self.stack)
         out = self.branch(x)
         if self.shortcut is None:
             return self.gate(out)
@@ -179,11 +180,11 @@ def _check_block_args(owner: str, in_channels: object, out_channels: object, str
                       kernel_size: object, gate_layer: object, shortcut: object, norm_layer: object,
                       act_layer: object, bias: object, stack: object) -> None:  # fmt: skip
     """Validate a residual unit's arguments before torch sees them (ConfigError naming the argument)."""
-    _positive_int(owner, "in_channels", in_channels)
-    _positive_int(owner, "out_channels", out_channels)
-    _positive_int(owner, "stride", stride, 1024)
-    _positive_int(owner, "kernel_size", kernel_size, 1023)
-    _positive_int(owner, "stack", stack, 4096)
+    positive_int(f"{owner}: in_channels", in_channels, MAX_CHANNELS)
+    positive_int(f"{owner}: out_channels", out_channels, MAX_CHANNELS)
+    positive_int(f"{owner}: stride", stride, 1024)
+    positive_int(f"{owner}: kernel_size", kernel_size, 1023)
+    positive_int(f"{owner}: stack", stack, 4096)
     if kernel_size % 2 == 0:  # type: ignore[operator]
         raise ConfigError(f"{owner}: kernel_size must be odd ('same' padding), got {kernel_size}")
     if isinstance(spatial_dims, bool) or not isinstance(spatial_dims, int) or spatial_dims not in (1, 2, 3):

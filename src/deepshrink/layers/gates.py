@@ -41,6 +41,7 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor, nn
 
+from deepshrink.checks import MAX_CHANNELS, positive_int
 from deepshrink.errors import ConfigError, ShapeError
 from deepshrink.functional import SHRINKS, abs_mean, mad_sigma, shrink, shrink_add, soft_threshold
 
@@ -147,32 +148,23 @@ class GateConv(nn.Module):
         return torch.sigmoid(self.conv2(self.act(self.norm(self.conv1(v)))))
 
 
-_MAX_WIDTH = 1 << 16
-
-
-def _positive_int(owner: str, name: str, value: object, limit: int = _MAX_WIDTH) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-        raise ConfigError(f"{owner}: {name} must be an integer in [1, {limit}], got {type(value).__name__} {value!r}")
-    return int(value)
-
-
-def _check_gate_args(owner: str, channels: object, reduction: object, hidden_channels: object,
+def check_gate_args(owner: str, channels: object, reduction: object, hidden_channels: object,
                      norm_layer: object, act_layer: object, stack: object) -> int:
     """Validate the arguments gates share; returns the hidden width."""
-    _positive_int(owner, "channels", channels)
-    _positive_int(owner, "stack", stack, 4096)
+    positive_int(f"{owner}: channels", channels, MAX_CHANNELS)
+    positive_int(f"{owner}: stack", stack, 4096)
     if norm_layer is not None and not callable(norm_layer):
         raise ConfigError(f"{owner}: norm_layer must be a layer class (e.g. nn.BatchNorm1d) or None, got {norm_layer!r}")
     if not callable(act_layer):
         raise ConfigError(f"{owner}: act_layer must be a layer class (e.g. nn.ReLU), got {act_layer!r}")
     if hidden_channels is not None:
-        return _positive_int(owner, "hidden_channels", hidden_channels)
+        return positive_int(f"{owner}: hidden_channels", hidden_channels, MAX_CHANNELS)
     if isinstance(reduction, bool) or not isinstance(reduction, (int, float)) or not (0 < reduction < float("inf")):
         raise ConfigError(f"{owner}: reduction must be a number > 0, got {type(reduction).__name__} {reduction!r}")
     return max(1, int(round(channels / reduction)))  # type: ignore[operator]
 
 
-def _to(module: nn.Module, owner: str, device: object, dtype: object) -> None:
+def move_gate(module: nn.Module, owner: str, device: object, dtype: object) -> None:
     """Move a new gate's parameters (timm passes device and dtype); bad values are a ConfigError."""
     if device is None and dtype is None:
         return
@@ -184,7 +176,7 @@ def _to(module: nn.Module, owner: str, device: object, dtype: object) -> None:
         raise ConfigError(f"{owner}: cannot create the parameters on device {device!r} ({str(err).strip()[:120]})") from None
 
 
-def _check_input(owner: str, x: Tensor, channels: int) -> None:
+def check_input(owner: str, x: Tensor, channels: int) -> None:
     """A ShapeError unless ``x`` is (N, channels, *spatial) with at least one spatial dim.
 
     Skipped while ``torch.jit.trace`` records (the shapes are fixed by the example input then,
@@ -270,7 +262,7 @@ class Shrinkage(nn.Module):
         if not isinstance(threshold, str) or threshold not in THRESHOLDS:
             raise ConfigError(f"Shrinkage: threshold must be one of {list(THRESHOLDS)}, got {threshold!r}")
         mode = mode.lower()
-        hidden = _check_gate_args("Shrinkage", channels, reduction, hidden_channels, norm_layer, act_layer, stack)
+        hidden = check_gate_args("Shrinkage", channels, reduction, hidden_channels, norm_layer, act_layer, stack)
         self.channels = channels
         self.mode = mode
         self.stack = stack
@@ -281,7 +273,7 @@ class Shrinkage(nn.Module):
             self.gate = GateMLP(channels, channels if mode == "cw" else 1, hidden, norm_layer, act_layer, stack)
         self.record = False
         self.last_record: ThresholdRecord | None = None
-        _to(self, "Shrinkage", device, dtype)
+        move_gate(self, "Shrinkage", device, dtype)
 
     def _scale(self, x: Tensor, a: Tensor) -> Tensor:
         """What alpha multiplies: ``a = GAP(|x|)`` (N, S*C) or the MAD universal threshold, per channel (CS: per sample)."""
@@ -314,7 +306,7 @@ class Shrinkage(nn.Module):
         Passing the shortcut as ``residual`` fuses the unit's addition into the thresholding
         (one output tensor, nothing more kept for backward).
         """
-        _check_input("Shrinkage", x, self.channels * self.stack)
+        check_input("Shrinkage", x, self.channels * self.stack)
         tau = self.thresholds(x)
         # CW: one threshold per channel, (N, C, 1...); CS: one per sample (and stacked network),
         # applied to x viewed as (N, S, C*spatial) so that it is shared by the channels;
@@ -377,14 +369,14 @@ class SqueezeExcite(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        hidden = _check_gate_args("SqueezeExcite", channels, reduction, hidden_channels, norm_layer, act_layer, stack)
+        hidden = check_gate_args("SqueezeExcite", channels, reduction, hidden_channels, norm_layer, act_layer, stack)
         self.channels = channels
         self.stack = stack
         self.gate = GateMLP(channels, channels, hidden, norm_layer, act_layer, stack)
-        _to(self, "SqueezeExcite", device, dtype)
+        move_gate(self, "SqueezeExcite", device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_input("SqueezeExcite", x, self.channels * self.stack)
+        check_input("SqueezeExcite", x, self.channels * self.stack)
         w = self.gate(x.flatten(2).mean(-1))
         return x * w.to(x.dtype).reshape(w.shape + (1,) * (x.dim() - 2))
 

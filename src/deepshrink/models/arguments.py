@@ -16,28 +16,21 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from deepshrink.checks import MAX_CHANNELS, describe_value
 from deepshrink.errors import ConfigError
 
-__all__ = ["MAX_CHANNELS", "COMMON_RANGES", "Range", "check_arguments", "argument_names", "describe_value"]
+__all__ = ["COMMON_RANGES", "Range", "check_arguments", "argument_names"]
 
 Range = tuple[float, float, bool, bool]
 """(low, high, low_inclusive, high_inclusive)."""
 
-MAX_CHANNELS = 1 << 16
-# Upper bounds far above any sensible network: they only stop typos (a width of 10**9) from
-# reaching torch as an allocation failure.
+# Upper bounds far above any sensible network: they only stop typos before torch allocates.
 COMMON_RANGES: dict[str, Range] = {
     "in_channels": (1, MAX_CHANNELS, True, True),
     "num_classes": (1, 1_000_000, True, True),
     "drop_rate": (0, 1, True, False),
     "stack": (1, 4096, True, True),
 }
-
-
-def describe_value(value: Any) -> str:
-    """A value for an error message: its type and a short repr."""
-    text = repr(value)
-    return f"{type(value).__name__} {text[:60] + '...' if len(text) > 60 else text}"
 
 
 def argument_names(cls: type) -> list[str]:

@@ -35,7 +35,8 @@ from torch import Tensor, nn
 
 from deepshrink.errors import ConfigError, ShapeError
 from deepshrink.layers.gates import StackedLinear, linear
-from deepshrink.models.arguments import COMMON_RANGES, MAX_CHANNELS, Range, argument_names, check_arguments
+from deepshrink.checks import MAX_CHANNELS
+from deepshrink.models.arguments import COMMON_RANGES, Range, argument_names, check_arguments
 from deepshrink.models.saving import save_pretrained
 
 # torch notes once per process that 'same' padding of an even kernel (8, 40, ...) copies the input

@@ -37,7 +37,8 @@ from torch import nn
 from deepshrink.errors import ConfigError
 from deepshrink.layers.gates import SHRINKAGE_MODES
 from deepshrink.models import skeleton
-from deepshrink.models.arguments import argument_names, describe_value
+from deepshrink.checks import describe_value
+from deepshrink.models.arguments import argument_names
 from deepshrink.models.baselines import BASELINES
 from deepshrink.models.skeleton import ResidualNet
 

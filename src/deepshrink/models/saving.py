@@ -12,28 +12,16 @@ from typing import Any
 from safetensors.torch import save
 from torch import nn
 
+from deepshrink.checks import check_path
 from deepshrink.errors import ConfigError
 from deepshrink.fileio import atomic_write
 
-__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "FORMAT", "FORMAT_VERSION", "check_path", "save_pretrained", "unwrap_model"]
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "FORMAT", "FORMAT_VERSION", "save_pretrained", "unwrap_model"]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT = "deepshrink.model"
 FORMAT_VERSION = 1
-
-
-def check_path(value: Any, argument: str, error: type[Exception] = ConfigError) -> Path:
-    """``value`` as a :class:`Path`, or ``error`` naming ``argument`` if it is no path at all.
-
-    Public functions that take a file or folder call this first, so that ``None`` or a number
-    is a one-line deepshrink error instead of a TypeError from ``os.fspath``.
-    """
-    if isinstance(value, (str, os.PathLike)):
-        text = os.fspath(value)
-        if isinstance(text, str) and text.strip() and "\0" not in text:
-            return Path(text).expanduser()
-    raise error(f"{argument}: expected a file or folder path, got {type(value).__name__} {value!r:.60}")
 
 
 def save_pretrained(

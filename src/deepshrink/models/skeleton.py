@@ -41,7 +41,8 @@ from deepshrink.functional import SHRINKS
 from deepshrink.layers.activations import APReLU, make_act
 from deepshrink.layers.blocks import SHORTCUTS, BasicBlock, BottleneckBlock, conv_nd, norm_nd
 from deepshrink.layers.gates import SHRINKAGE_MODES, THRESHOLDS, Shrinkage, SqueezeExcite, linear
-from deepshrink.models.arguments import COMMON_RANGES, MAX_CHANNELS, check_arguments, describe_value
+from deepshrink.checks import MAX_CHANNELS, describe_value
+from deepshrink.models.arguments import COMMON_RANGES, check_arguments
 from deepshrink.models.saving import save_pretrained
 
 __all__ = [

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from deepshrink.checks import check_path
 from deepshrink.errors import CheckpointError
 from deepshrink.fileio import atomic_write
-from deepshrink.serialization import check_path
 
 __all__ = ["CKPT_NAME", "CKPT_FORMAT", "save_checkpoint", "load_checkpoint", "capture_rng", "restore_rng"]
 

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union
 
+from deepshrink.checks import check_path
 from deepshrink.errors import CheckpointError, ConfigError
 from deepshrink.models.registry import RESERVED_ARGS, check_model_args, model_config
 from deepshrink.noise import NOISE_KINDS, SNR_LIMIT_DB
-from deepshrink.serialization import check_path
 from deepshrink.train import settings
 from deepshrink.train.settings import MAX_YAML_NODES, dump_yaml, load_yaml, parse_key_values, setting
 

@@ -34,9 +34,9 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from deepshrink.checks import check_device
 from deepshrink.errors import ConfigError
 from deepshrink.seeds import Purpose, derive_seed
-from deepshrink.serialization import check_device
 
 __all__ = [
     "DistContext",

@@ -25,12 +25,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepshrink.data import check_array_sizes
+from deepshrink.checks import existing_file
+from deepshrink.data import check_array_sizes, check_text_size
 from deepshrink.data.dataset import SignalData
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
 from deepshrink.fileio import atomic_write
 from deepshrink.seeds import PART_NOISE, derive_seed
-from deepshrink.serialization import existing_file
 from deepshrink.train.config import NOISE_CHOICES, TrainConfig, load_config, parse_snr
 from deepshrink.train.distributed import resolve_device
 from deepshrink.train.engine import autocast_dtype, predict_logits, predict_proba
@@ -223,6 +223,7 @@ def read_signals(path: str | os.PathLike) -> np.ndarray:
 
 
 def _read_csv_matrix(p: Path) -> np.ndarray:
+    check_text_size(p, 40)  # csv rows of Python strings, then floats: about 40 bytes a byte of text
     text = p.read_text(encoding="utf-8")
     rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
     if not rows:

@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from deepshrink.checks import check_path
 from deepshrink.errors import CheckpointError
-from deepshrink.serialization import check_path, from_pretrained
+from deepshrink.serialization import from_pretrained
 
 __all__ = ["load"]
 

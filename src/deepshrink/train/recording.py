@@ -31,12 +31,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepshrink.data.formats import check_array_sizes
+from deepshrink.checks import existing_file
+from deepshrink.data.formats import check_array_sizes, check_text_size
 from deepshrink.data.formats.paderborn import parse_paderborn_name, read_paderborn_file
 from deepshrink.data.resample import resample as resample_signal
 from deepshrink.errors import ConfigError, DatasetError
 from deepshrink.fileio import atomic_write
-from deepshrink.serialization import existing_file
 from deepshrink.train.engine import predict_proba
 from deepshrink.train.loading import load
 
@@ -58,18 +58,24 @@ def _channels_first(arr: np.ndarray, where: str) -> np.ndarray:
                        "predicted without --hop)")  # fmt: skip
 
 
-def _scalar_rate(value: Any) -> float | None:
-    arr = np.asarray(value)
-    if arr.dtype.kind in "fiu" and arr.size == 1:
-        rate = float(arr.reshape(-1)[0])
-        return rate if math.isfinite(rate) and rate > 0 else None
-    return None
+def _file_rate(contents: Any, names: list[str], where: Path) -> float | None:
+    """The sampling rate a file states under one of :data:`_RATE_KEYS` (None: it states none);
+    one that is not a positive number is an error, not "no rate"."""
+    key = next((k for k in _RATE_KEYS if k in names), None)
+    if key is None:
+        return None
+    arr = np.asarray(contents[key])
+    rate = float(arr.reshape(-1)[0]) if arr.dtype.kind in "fiu" and arr.size == 1 else math.nan
+    if not (math.isfinite(rate) and rate > 0):
+        shown = arr.reshape(-1)[0] if arr.size == 1 else f"{arr.dtype} of shape {arr.shape}"
+        raise DatasetError(f"{where}: {key!r} must be the sampling rate, one positive number (Hz), got {shown}")
+    return rate
 
 
 def _read_npz(p: Path, key: str | None) -> tuple[np.ndarray, float | None]:
     with np.load(p, allow_pickle=False) as archive:
         names = list(archive.files)
-        rate = next((_scalar_rate(archive[k]) for k in _RATE_KEYS if k in names), None)
+        rate = _file_rate(archive, names, p)
         if key is not None:
             if key not in names:
                 raise DatasetError(f"{p}: no array {key!r} (arrays: {', '.join(names)})")
@@ -84,6 +90,7 @@ def _read_npz(p: Path, key: str | None) -> tuple[np.ndarray, float | None]:
 
 
 def _read_csv_columns(p: Path, columns: list[str] | None) -> tuple[np.ndarray, float | None]:
+    check_text_size(p, 40)  # csv rows of Python strings, then floats: about 40 bytes a byte of text
     text = p.read_text(encoding="utf-8")
     rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
     if not rows:
@@ -113,8 +120,12 @@ def _read_csv_columns(p: Path, columns: list[str] | None) -> tuple[np.ndarray, f
     if time_col is not None and values.shape[0] >= 2:
         t = values[:, time_col]
         step = float(t[-1] - t[0]) / (t.size - 1)  # from the whole span: printed times are rounded
-        if step > 0 and np.all(np.abs(np.diff(t) - step) <= 0.05 * step):
-            rate = 1.0 / step
+        if not (step > 0 and np.all(np.abs(np.diff(t) - step) <= 0.05 * step)):
+            gap = int(np.argmax(np.abs(np.diff(t) - step))) if step > 0 else int(np.argmax(np.diff(t) <= 0))
+            raise DatasetError(f"{p}: column {names[time_col]!r} must rise in equal steps to give the sampling rate; "
+                               f"it goes from {t[gap]:g} to {t[gap + 1]:g} at line {gap + 2} (rename the column "
+                               "to read it as a channel)")  # fmt: skip
+        rate = 1.0 / step
     if columns:
         picked = []
         for c in columns:
@@ -145,7 +156,7 @@ def _read_mat(p: Path, key: str | None) -> tuple[np.ndarray, float | None]:
     except Exception as err:  # scipy raises many types for truncated / foreign files
         raise DatasetError(f"{p}: not a readable MATLAB .mat file ({type(err).__name__}: {err})") from None
     names = [k for k in contents if not k.startswith("__")]
-    rate = next((_scalar_rate(contents[k]) for k in _RATE_KEYS if k in names), None)
+    rate = _file_rate(contents, names, p)
     numeric = [k for k in names if k not in _RATE_KEYS and isinstance(contents[k], np.ndarray)
                and contents[k].dtype.kind in "fiu" and contents[k].size > 1]  # fmt: skip
     if key is not None:
@@ -170,6 +181,8 @@ def _read_wav(p: Path) -> tuple[np.ndarray, float]:
     import scipy.io.wavfile  # lazy: only .wav files need it
 
     rate, data = scipy.io.wavfile.read(str(p))
+    if rate <= 0:
+        raise DatasetError(f"{p}: the file states a sampling rate of {rate} Hz; it is damaged")
     if data.dtype.kind == "i":
         data = data.astype(np.float64) / float(2 ** (8 * data.dtype.itemsize - 1))
     elif data.dtype.kind == "u":  # 8-bit PCM is unsigned, centred on 128
@@ -203,7 +216,7 @@ def read_recording(
         raise ConfigError(f"--key: only for .npz and .mat files, not {suffix}")
     if columns and suffix != ".csv":
         raise ConfigError(f"--columns: only for .csv files, not {suffix}")
-    if suffix in (".npy", ".npz"):
+    if suffix in (".npy", ".npz", ".mat", ".wav"):
         check_array_sizes(p)
     try:
         if suffix == ".npy":

@@ -37,12 +37,13 @@ from torch import Tensor, nn
 
 from deepshrink.data import load_dataset, split_by_condition, split_by_recording, split_by_window
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
+from deepshrink.fileio import atomic_write
 from deepshrink.folders import owned
 from deepshrink.models import create_model, model_config
 from deepshrink.models.registry import build_model
 from deepshrink.models.stacked import stack_models
 from deepshrink.seeds import PART_NOISE, Purpose, derive_seed
-from deepshrink.serialization import atomic_write, from_pretrained, read_model_config, save_pretrained
+from deepshrink.serialization import from_pretrained, read_model_config, save_pretrained
 from deepshrink.train.checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
 from deepshrink.train.config import TrainConfig, config_diff, load_config, parse_snr, resolve, to_yaml
 from deepshrink.train.distributed import DistContext, resolve_device
@@ -299,14 +300,17 @@ class RunWriter:
         self.input_spec = input_spec
         self.extra = extra
         self.scalars = scalars
+        self.wrote = False  # a file of the run was replaced (each write is whole or not at all)
 
     def checkpoint(self, state: dict[str, Any]) -> None:
         save_checkpoint(state, self.run_dir / CKPT_NAME)
+        self.wrote = True
 
     def metrics(self, history: list[dict[str, Any]]) -> None:
         lines = [",".join(METRIC_COLUMNS)]
         lines += [",".join(_fmt(row.get(c, "")) for c in METRIC_COLUMNS) for row in history]
         atomic_write(self.run_dir / METRICS_CSV, ("\n".join(lines) + "\n").encode())
+        self.wrote = True
         if self.scalars is not None:
             self.scalars.epochs(history)
 
@@ -319,6 +323,7 @@ class RunWriter:
         if state is not None:  # the best weights: a plain copy of the model carrying them
             model = _plain_model(model.config, state, getattr(model, "model_name", None))
         save_pretrained(model, self.run_dir, label_names=self.label_names, input_spec=self.input_spec, extra=self.extra)
+        self.wrote = True
 
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, float]]:
@@ -333,6 +338,14 @@ RUN_LOGGER = "deepshrink.train.run"
 COHORT_LOGGER = "deepshrink.train.cohort"
 
 
+class _LogFile(logging.FileHandler):
+    """``train.log``: a line that cannot be written (a full disk) is dropped quietly; the run's
+    next file write fails with the one-line error instead of logging's traceback per line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        pass
+
+
 def _make_logger(run_dir: Path | None, console: bool, name: str = RUN_LOGGER) -> tuple[logging.Logger, list[logging.Handler]]:
     """Logger ``name`` writing to stdout (``console``) and ``run_dir/train.log`` (a folder given)."""
     logger = logging.getLogger(name)
@@ -344,7 +357,7 @@ def _make_logger(run_dir: Path | None, console: bool, name: str = RUN_LOGGER) ->
         h.setFormatter(logging.Formatter("%(message)s"))
         handlers.append(h)
     if run_dir is not None:
-        h = logging.FileHandler(run_dir / LOG_NAME, encoding="utf-8")
+        h = _LogFile(run_dir / LOG_NAME, encoding="utf-8")
         h.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
         handlers.append(h)
     for h in handlers:
@@ -606,6 +619,7 @@ def train(
     handlers: list[logging.Handler] = []
     writer: RunWriter | None = None
     holding = contextlib.ExitStack()
+    log_before: tuple[Path, int] | None = None  # a resumed run's train.log: cut back if the resume writes nothing
     try:
         target = resume if resume is not None else output if write else None
         if resume is None and target is not None and ctx.is_main:
@@ -625,6 +639,8 @@ def train(
         model = _build_model(cfg, data, notes.append)
         run_dir = _open_run_folder(cfg, ctx, resume_dir, output, runs_root, force) if write else None
 
+        if resume_dir is not None and ctx.is_main and (resume_dir / LOG_NAME).is_file():
+            log_before = (resume_dir / LOG_NAME, (resume_dir / LOG_NAME).stat().st_size)
         logger, handlers = _make_logger(run_dir if ctx.is_main else None, console and ctx.is_main)
         log = logger.info
         for note in notes if state is None else []:  # resuming: the checkpoint's weights replace them
@@ -647,6 +663,12 @@ def train(
         final, report = _test_kept(cfg, trainer, data, ctx, run_dir, log)
         ctx.barrier()
         return TrainResult(run_dir, history, report, final, cfg)
+    except BaseException:
+        if log_before is not None and not (writer is not None and writer.wrote):  # else its log says how far it got
+            with contextlib.suppress(OSError):
+                _close_logger(RUN_LOGGER, handlers)
+                os.truncate(*log_before)  # a resume that failed before writing anything leaves the folder as it was
+        raise
     finally:
         if writer is not None and writer.scalars is not None:
             writer.scalars.close()

@@ -13,8 +13,9 @@ import os
 import torch
 from torch import nn
 
+from deepshrink.checks import check_path
 from deepshrink.errors import CheckpointError, ConfigError
-from deepshrink.serialization import check_path, from_pretrained
+from deepshrink.serialization import from_pretrained
 
 __all__ = ["init_from"]
 

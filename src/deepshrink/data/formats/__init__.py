@@ -11,7 +11,7 @@ Every malformed input raises :class:`~deepshrink.errors.DatasetError` with a mes
 names the file (and line or key) and the problem.
 """
 
-from deepshrink.data.formats._common import check_array_sizes
+from deepshrink.data.formats._common import check_array_sizes, check_text_size
 from deepshrink.data.formats.arrays import load_folder, load_npz, save_npz
 from deepshrink.data.formats.cwru import CWRU_12K_DRIVE_END, CWRU_NOMINAL_RPM, load_cwru
 from deepshrink.data.formats.paderborn import PADERBORN_BEARINGS, PADERBORN_SETTINGS, load_paderborn
@@ -19,6 +19,7 @@ from deepshrink.data.formats.ucr import list_bundled_ucr, load_forda, load_ucr, 
 
 __all__ = [
     "check_array_sizes",
+    "check_text_size",
     "CWRU_12K_DRIVE_END",
     "CWRU_NOMINAL_RPM",
     "PADERBORN_BEARINGS",

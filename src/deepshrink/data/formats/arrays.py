@@ -41,10 +41,11 @@ from typing import Any
 
 import numpy as np
 
+from deepshrink.checks import check_path
 from deepshrink.data.dataset import SignalDataset, encode_labels
-from deepshrink.data.formats._common import PathLike, about_file, check_array_sizes, existing_path
+from deepshrink.data.formats._common import PathLike, about_file, check_array_sizes, check_text_size, existing_path
 from deepshrink.errors import DatasetError
-from deepshrink.serialization import atomic_write, check_path
+from deepshrink.fileio import atomic_write
 
 __all__ = ["load_npz", "save_npz", "load_folder"]
 
@@ -161,6 +162,7 @@ def load_npz(path: PathLike, *, name: str | None = None) -> SignalDataset:
 
 def _read_csv(path: Path) -> np.ndarray:
     """A comma-separated numeric file (an optional non-numeric header line is skipped)."""
+    check_text_size(path, 8)  # np.loadtxt: a float64 for every two bytes of text, at most, and its growth
     try:
         with path.open(encoding="utf-8") as handle:
             first = handle.readline()

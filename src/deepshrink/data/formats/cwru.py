@@ -61,7 +61,7 @@ import numpy as np
 import scipy.io
 
 from deepshrink.data.dataset import SignalDataset
-from deepshrink.data.formats._common import PathLike, about_file, existing_path
+from deepshrink.data.formats._common import PathLike, about_file, check_array_sizes, existing_path
 from deepshrink.data.resample import resample
 from deepshrink.errors import ConfigError, DatasetError
 
@@ -184,6 +184,7 @@ def _read_mat(
     path: Path, number: int | None, channels: Sequence[str]
 ) -> tuple[np.ndarray, list[str], float | None]:
     """The ``(C, T)`` signal of the chosen channels, the keys read and the RPM (None if absent)."""
+    check_array_sizes(path)
     try:
         contents = scipy.io.loadmat(str(path))
     except Exception as err:  # scipy raises many types for truncated / foreign files

@@ -49,7 +49,7 @@ import numpy as np
 import scipy.io
 
 from deepshrink.data.dataset import SignalDataset
-from deepshrink.data.formats._common import PathLike, about_file, existing_path
+from deepshrink.data.formats._common import PathLike, about_file, check_array_sizes, existing_path
 from deepshrink.data.resample import resample
 from deepshrink.errors import ConfigError, DatasetError
 
@@ -195,6 +195,7 @@ def read_paderborn_file(path: PathLike, signals: Sequence[str] = ("vibration_1",
     """
     p = Path(path)
     stem = p.stem
+    check_array_sizes(p)
     try:
         variables = [name for name, _, cls in scipy.io.whosmat(str(p))]
         chosen = stem if stem in variables else (variables[0] if len(variables) == 1 else None)

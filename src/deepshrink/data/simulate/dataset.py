@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from deepshrink.checks import positive_int
 from deepshrink.data.dataset import SignalDataset
 from deepshrink.data.simulate.config import HEALTH_STATES, Drivetrain, state_index
 from deepshrink.data.simulate.recording import check_machine, simulate_recording
@@ -103,12 +104,6 @@ def _workers(workers: int | None) -> int:
     return int(workers)
 
 
-def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _conditions(speeds_hz: Sequence[float], loads: Sequence[float]) -> tuple[list[float], list[float]]:
     speeds = [float(s) for s in speeds_hz]
     load_list = [float(v) for v in loads]
@@ -168,10 +163,10 @@ def simulate_drivetrain(
             unknown or repeated, speeds or loads are empty, repeated or out of range, or
             ``machine`` is not a :class:`Drivetrain`.
     """
-    recordings_per_condition = _positive_int("recordings_per_condition", recordings_per_condition)
-    windows_per_recording = _positive_int("windows_per_recording", windows_per_recording)
-    window = _positive_int("window", window)
-    stride = window if stride is None else _positive_int("stride", stride)
+    recordings_per_condition = positive_int("recordings_per_condition", recordings_per_condition)
+    windows_per_recording = positive_int("windows_per_recording", windows_per_recording)
+    window = positive_int("window", window)
+    stride = window if stride is None else positive_int("stride", stride)
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     speeds, load_list = _conditions(speeds_hz, loads)
