@@ -39,13 +39,15 @@ def test_arena_presets_list_every_model_family(capsys):
     assert set(load_study("arena_ucr").models) == set(ARENA_UCR_MODELS)
 
 
-def test_a_rocket_run_is_planned_alone_and_tests_clean_cells_itself():
+@pytest.mark.parametrize("stack", [1, 8])
+def test_a_rocket_fit_is_planned_with_its_clean_cells_and_tests_them_itself(stack):
     spec = tiny_arena(["resnet_paper6", "minirocket"], noise_protocol="clean")
-    cohorts = plan_cohorts(spec, expand_runs(spec), stack=8)
+    cohorts = plan_cohorts(spec, expand_runs(spec), stack=stack)
     rocket = [c for c in cohorts if c[0].model == "minirocket"]
-    # every minirocket run (the clean one and each noisy cell) is a cohort of one; the network's
-    # noisy cells are not planned (they test the clean run's saved model)
-    assert all(len(c) == 1 for c in rocket) and len(rocket) == 2 * (1 + 2)
+    # a minirocket clean run and its noisy cells are one cohort (one worker fits once and tests
+    # them all); the network's noisy cells are not planned (they test the clean run's saved model)
+    assert len(rocket) == 2 and all(len(c) == 1 + 2 for c in rocket)
+    assert all(c[0].trains and all(r.clean_run.run_id == c[0].run_id for r in c[1:]) for c in rocket)
     assert sum(len(c) for c in cohorts if c[0].model == "resnet_paper6") == 2
 
 

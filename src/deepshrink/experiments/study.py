@@ -194,16 +194,21 @@ def plan_cohorts(spec: StudySpec, runs: Sequence[RunSpec], stack: int) -> list[l
     study axis (the rest of the training settings all runs share), in run order, as few and as
     even as possible; cohorts are ordered by their first run, so ``stack=1`` gives the runs one
     by one, in order. A study with dropout is never stacked. Only runs that train are planned
-    (``clean``-protocol cells at a noise level test their clean run's model). A MiniRocket run
-    (every cell of it: it refits on the clean data instead of loading a model) is a cohort of its own."""
+    (``clean``-protocol cells at a noise level test their clean run's model). MiniRocket runs
+    (every cell of it: it fits on the clean data instead of loading a model) are a cohort per
+    fit: a clean run with all its cells, so that one worker fits once and tests them all."""
     if stack < 1:
         raise ConfigError(f"--stack must be >= 1, got {stack}")
     runs = [r for r in runs if r.trains or is_rocket(r.model)]
-    if stack == 1 or not _stackable(spec):
-        return [[r] for r in runs]
     position = {r.run_id: k for k, r in enumerate(runs)}
+    by_fit: dict[str, list[RunSpec]] = {}
+    for r in runs:
+        if is_rocket(r.model):
+            by_fit.setdefault(r.run_id if r.trains else r.clean_run.run_id, []).append(r)
+    cohorts = list(by_fit.values())
+    if stack == 1 or not _stackable(spec):
+        return sorted(cohorts + [[r] for r in runs if not is_rocket(r.model)], key=lambda c: position[c[0].run_id])
     by_model: dict[tuple[str, str, str, str], list[RunSpec]] = {}
-    cohorts = [[r] for r in runs if is_rocket(r.model)]
     for r in runs:
         if not is_rocket(r.model):
             by_model.setdefault((r.model, r.protocol, r.normalize, r.split), []).append(r)
@@ -443,8 +448,8 @@ def _note_orphans(out: Path, cohorts: list[list[RunSpec]], done: set[str], say: 
 
 
 def _work(spec: StudySpec, cohort: Sequence[RunSpec]) -> int:
-    """The progress units of a cohort: its training epochs (1 for a model without epochs)."""
-    return 1 if is_rocket(cohort[0].model) else int(run_config(spec, cohort[0]).epochs)
+    """The progress units of a cohort: its training epochs (a model without epochs: 1 per run)."""
+    return len(cohort) if is_rocket(cohort[0].model) else int(run_config(spec, cohort[0]).epochs)
 
 
 def _meter(spec: StudySpec, cohorts: list[list[RunSpec]], todo: list[RunSpec], tag: str, shard: tuple[int, int],
@@ -595,7 +600,8 @@ def _run_study(
             ds = cache.get(spec, cfg)
             meter.start(f"cohort {k + 1}/{len(todo_cohorts)}: {cohort[0].model} x {len(left)}")
             if is_rocket(cohort[0].model):
-                record(run_rocket(spec, cohort[0], dataset=ds, num_threads=num_threads))
+                for run in [r for r in cohort if r.run_id not in done]:  # one fit, then its cells (rocket._FITTED)
+                    record(run_rocket(spec, run, dataset=ds, num_threads=num_threads))
             elif len(cohort) == 1:
                 record(run_one(spec, cohort[0], out, dataset=ds, data_file=cache.path, device=device,
                                num_threads=num_threads, save_runs=save_runs, on_epoch=meter.epoch))  # fmt: skip
