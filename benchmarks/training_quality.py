@@ -180,7 +180,7 @@ def _plain_loop(cfg: Any, model: nn.Module, train: Any) -> None:
 
 @torch.no_grad()
 def _accuracy(model: nn.Module, ds: Any) -> float:
-    from deepshrink.train.engine import predict_logits
+    from deepshrink.predict.batch import predict_logits
 
     return float((predict_logits(model, ds.x).argmax(1) == ds.y).float().mean())
 

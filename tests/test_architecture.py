@@ -8,7 +8,8 @@ Layers, lowest first (a module may import its own layer and those below it):
     models       ResidualNet, the registry, stacked nets, serialization (save/load a model)
     noise        noise at an exact SNR
     data         datasets, formats, the simulator, splits
-    train        the Trainer, run folders, evaluation, prediction
+    predict      a saved model loaded, its outputs for a batch, its decision on a recording
+    train        the Trainer, run folders, evaluation of a run
     apps         sklearn estimator, timm/torchvision conversion, export
     experiments  studies, their report, figures, threshold analysis
     cli          the command line (and the ``python -m`` entry points)
@@ -35,6 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models", ("deepshrink.models", "deepshrink.serialization")),
     ("noise", ("deepshrink.noise",)),
     ("data", ("deepshrink.data",)),
+    ("predict", ("deepshrink.predict",)),
     ("train", ("deepshrink.train",)),
     ("apps", ("deepshrink.sklearn", "deepshrink.convert", "deepshrink.export")),
     ("experiments", ("deepshrink.experiments",)),

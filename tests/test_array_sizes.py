@@ -161,7 +161,7 @@ def test_wav_frames_are_checked_against_the_file_and_memory(tmp_path):
 
 def test_readers_check_mat_wav_and_csv_sizes_first(tmp_path, capsys, monkeypatch):
     from deepshrink.data import check_text_size
-    from deepshrink.train.recording import read_recording
+    from deepshrink.predict.recording import read_recording
 
     lie = _mat_v5(tmp_path / "lie.mat", (100_000, 500_000), data=np.zeros(64).tobytes())
     with pytest.raises(DatasetError, match="its header claims an array of shape"):

@@ -87,7 +87,7 @@ def test_far_too_short_input_is_refused_by_training_and_named_by_the_estimator()
 def test_a_recording_stating_a_bad_rate_is_refused_not_read_as_no_rate(tmp_path):
     import scipy.io
 
-    from deepshrink.train.recording import read_recording
+    from deepshrink.predict.recording import read_recording
 
     signal = np.random.default_rng(0).standard_normal(400)
     np.savez(tmp_path / "neg.npz", x=signal, sampling_rate=-12000.0)

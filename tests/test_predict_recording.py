@@ -18,7 +18,7 @@ import deepshrink
 from deepshrink.cli import main
 from deepshrink.errors import ConfigError, DatasetError
 from deepshrink.train.evaluation import predict_recording
-from deepshrink.train.recording import RecordingPrediction, read_recording, window_starts
+from deepshrink.predict.recording import RecordingPrediction, read_recording, window_starts
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RATE, WINDOW = 1000.0, 128  # the run of the fixture: synthetic_dataset's rate and window

@@ -23,7 +23,7 @@ from deepshrink.layers import (
 )
 from deepshrink.models import ResidualNet, create_model, list_models
 from deepshrink.serialization import from_pretrained, save_pretrained
-from deepshrink.train.loading import load
+from deepshrink.predict.loading import load
 
 __all__ = [
     "BasicBlock", "BottleneckBlock", "CheckpointError", "ConfigError", "DatasetError", "DeepshrinkError",

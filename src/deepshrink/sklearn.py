@@ -73,7 +73,8 @@ from deepshrink.serialization import save_pretrained
 from deepshrink.train.checkpoint import capture_rng, restore_rng
 from deepshrink.train.config import RECIPES, TrainConfig, config_from_dict, resolve
 from deepshrink.train.distributed import DistContext, resolve_device
-from deepshrink.train.engine import Trainer, autocast_dtype, predict_logits, seed_everything
+from deepshrink.predict.batch import autocast_dtype, predict_logits
+from deepshrink.train.engine import Trainer, seed_everything
 from deepshrink.train.settings import declared
 
 __all__ = ["DRSNClassifier"]

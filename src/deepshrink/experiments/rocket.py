@@ -26,8 +26,8 @@ import numpy as np
 from deepshrink.errors import ConfigError
 from deepshrink.experiments.results import result_row
 from deepshrink.experiments.spec import FEATURE_MODELS, RunSpec, StudySpec, fold_dataset, run_config
+from deepshrink.predict.batch import normalize_batch
 from deepshrink.seeds import Purpose, derive_seed
-from deepshrink.train.engine import normalize_batch
 from deepshrink.train.metrics import classification_report
 from deepshrink.train.run import load_data_spec, prepare_data
 

@@ -36,10 +36,10 @@ from deepshrink.experiments.plots import load_pyplot
 from deepshrink.fileio import atomic_write, csv_cell
 from deepshrink.layers import Shrinkage, record_thresholds
 from deepshrink.noise import add_noise
+from deepshrink.predict.batch import normalize_batch
+from deepshrink.predict.loading import load
 from deepshrink.seeds import Purpose, derive_seed
-from deepshrink.train.engine import normalize_batch
 from deepshrink.train.evaluation import run_config
-from deepshrink.train.loading import load
 from deepshrink.train.run import clean_parts, load_data_spec
 
 __all__ = ["ThresholdAnalysis", "THRESHOLD_COLUMNS", "analyze_thresholds", "write_threshold_analysis",

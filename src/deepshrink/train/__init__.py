@@ -2,7 +2,8 @@
 
 Public API (imported lazily, so ``import deepshrink`` stays light)::
 
-    from deepshrink.train import TrainConfig, load_config, train, evaluate_run, predict_file, load
+    from deepshrink.train import TrainConfig, load_config, train, evaluate_run, predict_file
+    from deepshrink.predict import load
 
     cfg = TrainConfig(model="drsn_cw_paper", data="simulator", data_args={"window": 1024}, epochs=20)
     result = train(cfg)                      # writes runs/<stamp>-drsn_cw_paper-simulator/
@@ -13,7 +14,8 @@ Public API (imported lazily, so ``import deepshrink`` stays light)::
 Modules: :mod:`.config` (TrainConfig, YAML), :mod:`.engine` (Trainer, schedules),
 :mod:`.checkpoint` (atomic, pickle-safe ``last.ckpt``), :mod:`.distributed` (torchrun/DDP,
 synced BatchNorm on CPU), :mod:`.metrics`, :mod:`.run` (the run folder), :mod:`.evaluation`
-(``evaluate`` / ``predict``), :mod:`.loading` (``load``).
+(``evaluate`` / ``predict`` of a run on files); loading a model and predicting with it live in
+:mod:`deepshrink.predict`.
 """
 
 from __future__ import annotations
@@ -32,14 +34,10 @@ _EXPORTS = {
     "prepare_data": "deepshrink.train.run",
     "evaluate_run": "deepshrink.train.evaluation",
     "predict_file": "deepshrink.train.evaluation",
-    "predict_proba": "deepshrink.train.engine",
     "read_signals": "deepshrink.train.evaluation",
-    "predict_recording": "deepshrink.train.recording",
-    "read_recording": "deepshrink.train.recording",
     "classification_report": "deepshrink.train.metrics",
     "save_checkpoint": "deepshrink.train.checkpoint",
     "load_checkpoint": "deepshrink.train.checkpoint",
-    "load": "deepshrink.train.loading",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -40,9 +40,10 @@ from deepshrink.errors import CheckpointError, ConfigError, DeepshrinkError
 from deepshrink.layers.gates import StackedLinear
 from deepshrink.models.registry import build_model
 from deepshrink.models.stacked import unstack_state_dict
+from deepshrink.predict.batch import autocast_dtype, full_precision, normalize_batch, param_dtype, predict_logits
 from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.train.checkpoint import capture_rng, restore_rng
-from deepshrink.train.config import RECIPES, TrainConfig, config_hash
+from deepshrink.train.config import RECIPES, TrainConfig, config_hash, resolve
 from deepshrink.train.distributed import DistContext, convert_sync_batchnorm, epoch_permutation, shard_batch
 
 __all__ = [
@@ -53,10 +54,7 @@ __all__ = [
     "lr_at",
     "milestone_epochs",
     "seed_everything",
-    "normalize_batch",
-    "autocast_dtype",
-    "predict_logits",
-    "predict_proba",
+    "check_batch_size",
 ]
 
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
@@ -100,14 +98,13 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
 
 
 def build_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    """SGD with momentum (``paper``) or AdamW (``adamw``), weight decay on weights only."""
-    recipe = RECIPES[cfg.recipe]
-    lr = recipe["lr"] if cfg.lr is None else cfg.lr
-    wd = recipe["weight_decay"] if cfg.weight_decay is None else cfg.weight_decay
-    groups = param_groups(model, wd)
-    if recipe["optimizer"] == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum)
-    return torch.optim.AdamW(groups, lr=lr)
+    """SGD with momentum (``paper``) or AdamW (``adamw``), weight decay on weights only; the
+    recipe's lr and weight decay where ``cfg`` leaves them unset (:func:`resolve`)."""
+    cfg = resolve(cfg)
+    groups = param_groups(model, cfg.weight_decay)
+    if RECIPES[cfg.recipe]["optimizer"] == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+    return torch.optim.AdamW(groups, lr=cfg.lr)
 
 
 def milestone_epochs(cfg: TrainConfig) -> list[int]:
@@ -121,7 +118,7 @@ def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
     ``paper``: ``lr * lr_decay ** (number of milestones reached)``, constant within an epoch.
     ``adamw``: linear warm-up over ``warmup_epochs``, then cosine from ``lr`` down to 0.
     """
-    base = RECIPES[cfg.recipe]["lr"] if cfg.lr is None else cfg.lr
+    base = cfg.lr if cfg.lr is not None else resolve(cfg).lr  # the Trainer's config is resolved: no copy per step
     if RECIPES[cfg.recipe]["schedule"] == "step":
         epoch = step // steps_per_epoch
         return base * cfg.lr_decay ** sum(epoch >= m for m in milestone_epochs(cfg))
@@ -131,50 +128,6 @@ def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
         return base * (step + 1) / warm
     progress = (step - warm) / max(1, total - warm)
     return base * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    """bf16 for ``amp: bf16``, or ``auto`` on CUDA; None (full precision) otherwise."""
-    if amp == "bf16" or (amp == "auto" and device.type == "cuda"):
-        return torch.bfloat16
-    return None
-
-
-def normalize_batch(x: Tensor, mode: str) -> Tensor:
-    """``per_sample``: zero mean and unit variance per observation and channel; ``none``: as is."""
-    if mode == "none":
-        return x
-    if mode == "per_sample":
-        flat = x.flatten(2)
-        mean = flat.mean(-1, keepdim=True)
-        std = flat.std(-1, keepdim=True, unbiased=False).clamp_min(1e-8)
-        return ((flat - mean) / std).view_as(x)
-    raise ConfigError(f"normalize must be 'none' or 'per_sample', got {mode!r}")
-
-
-@torch.no_grad()
-def predict_logits(
-    model: nn.Module,
-    x: Tensor,
-    *,
-    batch_size: int = 512,
-    device: torch.device | str = "cpu",
-    normalize: str = "none",
-    amp_dtype: torch.dtype | None = None,
-) -> Tensor:
-    """Logits (float32, or float64 for a float64 model; on the CPU) of ``model`` in eval mode for signals ``x`` ``(N, C, ...)``."""
-    device = torch.device(device)
-    was_training = model.training
-    model.eval()
-    out = []
-    try:
-        for start in range(0, x.shape[0], batch_size):
-            xb = normalize_batch(x[start : start + batch_size].to(device, _param_dtype(model)), normalize)
-            with torch.autocast(device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
-                out.append(_full_precision(model(xb)).cpu())
-    finally:
-        model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0)
 
 
 def check_batch_size(batch_size: int, n_train: int, world_size: int) -> int:
@@ -213,18 +166,6 @@ updates): the hot loop never waits for the device in between. Checkpoints and ep
 always check first."""
 
 _LOSS, _GRAD = 1, 2  # what became non-finite
-
-
-def _param_dtype(model: nn.Module) -> torch.dtype:
-    for p in model.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return torch.float32
-
-
-def _full_precision(t: Tensor) -> Tensor:
-    """``t`` in float32, or float64 when the model computes in float64 (never downcast)."""
-    return t if t.dtype == torch.float64 else t.float()
 
 
 def _single_template(model: nn.Module) -> dict[str, Tensor]:
@@ -296,7 +237,7 @@ class Trainer:
         compile_mode: str | None = None,
         on_epoch: Callable[[int], None] | None = None,
     ) -> None:
-        self.cfg = cfg
+        self.cfg = cfg = resolve(cfg)  # the recipe's lr and weight decay filled in, once
         self._on_epoch = on_epoch  # called with the epochs done after each epoch (a study's progress)
         self.ctx = ctx or DistContext()
         self.device = self.ctx.device
@@ -336,7 +277,7 @@ class Trainer:
         self.steps_per_epoch = steps.pop()
 
         self.model = model.to(self.device)
-        self._dtype = _param_dtype(self.model)
+        self._dtype = param_dtype(self.model)
         if self.ctx.distributed and cfg.sync_bn:
             self.model = convert_sync_batchnorm(self.model, self.device, self.ctx.bn_group)
         self.optimizer = build_optimizer(cfg, self.model)
@@ -741,7 +682,7 @@ class Trainer:
 
     def _losses(self, logits: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
         """Per-slice mean loss ``(S,)`` and correct count ``(S,)``."""
-        logits = _full_precision(logits)
+        logits = full_precision(logits)
         smoothing = self.cfg.label_smoothing
         if self.stack == 1:
             loss = F.cross_entropy(logits, yb, label_smoothing=smoothing)
@@ -912,7 +853,7 @@ class Trainer:
                 yb = vy[:, start : start + b].transpose(0, 1)
                 valid = (torch.arange(start, start + b, device=self.device).unsqueeze(1) < counts.unsqueeze(0))
                 with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None):
-                    logits = _full_precision(model(xb)).reshape(b, S, -1)
+                    logits = full_precision(model(xb)).reshape(b, S, -1)
                 ce = F.cross_entropy(logits.permute(0, 2, 1), yb, reduction="none")
                 hit = (logits.argmax(-1) == yb)
                 sums += torch.stack([torch.where(valid, ce, 0).sum(0).to(torch.float64),
@@ -938,7 +879,7 @@ class Trainer:
                 xb = normalize_batch(x_all.index_select(0, idx).to(self.device, self._dtype), self.cfg.normalize)
                 yb = y_all.index_select(0, idx).to(self.device)
                 with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16, enabled=self.amp_dtype is not None):
-                    logits = _full_precision(model(xb))
+                    logits = full_precision(model(xb))
                 sums += torch.stack([
                     F.cross_entropy(logits, yb, reduction="sum").to(torch.float64),
                     (logits.argmax(1) == yb).sum().to(torch.float64),
@@ -950,16 +891,3 @@ class Trainer:
         count = float(sums[2])
         return {"loss": float(sums[0]) / count if count else float("nan"),
                 "accuracy": float(sums[1]) / count if count else float("nan"), "count": count}  # fmt: skip
-
-
-def predict_proba(
-    model: nn.Module, x: np.ndarray | torch.Tensor, *, batch_size: int = 512, device: str | torch.device = "cpu",
-    normalize: str | None = None,
-) -> np.ndarray:
-    """Class probabilities ``(N, K)`` of a loaded model (normalisation from its ``input_spec``)."""
-    if normalize is None:
-        normalize = (getattr(model, "input_spec", None) or {}).get("normalize", "none")
-    dev = torch.device(device)
-    xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    logits = predict_logits(model.to(dev), xt, batch_size=batch_size, device=dev, normalize=normalize)
-    return torch.softmax(logits, dim=1).numpy()

@@ -7,7 +7,7 @@
 * :func:`predict_file`: classes and probabilities for windows in a ``.npy`` / ``.npz`` /
   ``.csv`` file (each of the model's length).
 * :func:`predict_path`: what ``deepshrink predict RUN_DIR FILE`` does: windows as above, or
-  one long recording cut into the model's window (:func:`~deepshrink.train.recording.predict_recording`)
+  one long recording cut into the model's window (:func:`~deepshrink.predict.recording.predict_recording`)
   with per-window probabilities, a per-recording decision and a plot.
 """
 
@@ -30,13 +30,13 @@ from deepshrink.data import check_array_sizes, check_text_size
 from deepshrink.data.dataset import SignalData
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
 from deepshrink.fileio import atomic_write
+from deepshrink.predict.batch import autocast_dtype, predict_logits, predict_proba
+from deepshrink.predict.loading import load
+from deepshrink.predict.recording import predict_recording, read_recording
 from deepshrink.seeds import PART_NOISE, derive_seed
 from deepshrink.train.config import NOISE_CHOICES, TrainConfig, load_config, parse_snr
 from deepshrink.train.distributed import resolve_device
-from deepshrink.train.engine import autocast_dtype, predict_logits, predict_proba
-from deepshrink.train.loading import load
 from deepshrink.train.metrics import classification_report, write_report
-from deepshrink.train.recording import predict_recording, read_recording
 from deepshrink.train.run import add_noise_to, clean_parts, load_data_spec
 
 __all__ = ["evaluate_run", "predict_file", "predict_path", "predict_proba", "predict_recording", "read_signals", "run_config"]

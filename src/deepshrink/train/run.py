@@ -43,6 +43,7 @@ from deepshrink.models import create_model, model_config
 from deepshrink.models.registry import build_model
 from deepshrink.models.stacked import stack_models
 from deepshrink.seeds import PART_NOISE, Purpose, derive_seed
+from deepshrink.predict.batch import autocast_dtype, predict_logits
 from deepshrink.serialization import from_pretrained, read_model_config, save_pretrained
 from deepshrink.train.checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
 from deepshrink.train.config import TrainConfig, config_diff, load_config, parse_snr, resolve, to_yaml
@@ -51,9 +52,7 @@ from deepshrink.train.engine import (
     METRIC_COLUMNS,
     Trainer,
     TrainingDiverged,
-    autocast_dtype,
     check_batch_size,
-    predict_logits,
     seed_everything,
 )
 from deepshrink.train.metrics import classification_report, plot_training_curves, write_report

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -21,7 +20,7 @@ def load(run_dir: str | os.PathLike, map_location: str | torch.device = "cpu") -
     Reads ``config.json`` + ``model.safetensors`` only (no pickle). The model carries
     ``label_names`` and ``input_spec`` (``length``, ``sampling_rate``, ``normalize``, ...): if
     ``input_spec["normalize"] == "per_sample"``, standardise each observation and channel
-    before calling it, as :func:`deepshrink.train.engine.normalize_batch` does.
+    before calling it, as :func:`deepshrink.predict.batch.normalize_batch` does.
 
     Args:
         run_dir: the run folder written by ``deepshrink train``.

@@ -37,8 +37,8 @@ from deepshrink.data.formats.paderborn import parse_paderborn_name, read_paderbo
 from deepshrink.data.resample import resample as resample_signal
 from deepshrink.errors import ConfigError, DatasetError
 from deepshrink.fileio import atomic_write
-from deepshrink.train.engine import predict_proba
-from deepshrink.train.loading import load
+from deepshrink.predict.batch import predict_proba
+from deepshrink.predict.loading import load
 
 __all__ = ["RecordingPrediction", "predict_recording", "read_recording", "window_starts"]
 
