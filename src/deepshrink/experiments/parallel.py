@@ -6,8 +6,8 @@ several cores busy. Each worker is shard ``i`` of ``N`` of :func:`~deepshrink.ex
 they share ``results.csv`` (appends under a file lock) and the parent writes the report.
 
 Cores are never oversubscribed by default: ``jobs x threads_per_job`` is cut to the cores this
-process may use (measured on 2 cores: two 2-thread processes made one step take 3.2 s instead of
-0.05 s); ``oversubscribe=True`` keeps the request, with a warning.
+process may use (two processes of 2 threads on 2 cores make each step many times slower);
+``oversubscribe=True`` keeps the request, with a warning.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def _parts(spec: StudySpec, run: RunSpec, dataset: Any) -> tuple[Any, Any]:
 _FITTED: dict[tuple[str, str], tuple[Any, float, float]] = {}
 """MiniRocket fitted on a clean run's training set, by (study setup, clean run id): the cells of the
 clean protocol test one fit at every noise level, as the networks' cells test one trained model
-(a refit per cell gave the same model, at 25-40 s a fit on FordA)."""
+(a refit per cell gives the same model and costs a whole fit)."""
 _KEEP_FITTED = 16  # a worker's clean runs whose cells are still to come (a few seeds); the oldest goes first
 
 

@@ -231,8 +231,8 @@ def _free_memory(device: str) -> int | None:
 
 
 def default_stack(device: str, dataset: Any | None = None, runs: int | None = None, *, share: int = 1) -> int:
-    """The cohort size when ``--stack`` is not given: up to 16 runs on a CPU (measured: 2x the
-    samples/s of one run on 2 cores) and 64 on a GPU (one small run is bound by kernel
+    """The cohort size when ``--stack`` is not given: up to 16 runs on a CPU (where stacking
+    gains most samples/s: benchmarks/RESULTS.md, "Study runner") and 64 on a GPU (one small run is bound by kernel
     launches), as many as a quarter of the free memory holds (each run keeps about three
     copies of the data: clean split, noisy, and the cohort's on the device); ``share``
     processes splitting the memory."""

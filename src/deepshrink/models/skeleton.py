@@ -61,8 +61,9 @@ INITS = ("torch", "he_normal")
 (Kaiming-normal weights, std sqrt(2/fan_in), zero biases). Chosen by measurement
 (``benchmarks/training_quality.py``, ``docs/results.md`` section A): every convolution feeds a
 BatchNorm, so the weights' scale does not change what the network computes, only how far a step
-moves them; ``he_normal`` weights are sqrt(6) times larger, their steps 2.5x (AdamW) to 6x (SGD)
-smaller, and under AdamW the paper's networks scored 4.7-15.5 points lower on noisy FordA."""
+moves them; ``he_normal`` weights are sqrt(6) times larger, so each step moves them relatively
+less, and under AdamW the paper's networks scored lower with it on noisy FordA (the numbers are
+in docs/results.md, section A)."""
 
 
 def _make_gate(
