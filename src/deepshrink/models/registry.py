@@ -45,12 +45,12 @@ from deepshrink.models.skeleton import ResidualNet
 __all__ = [
     "create_model", "list_models", "is_model", "describe_model", "model_family", "model_label", "uses_shrinkage",
     "model_config", "check_model_args", "check_model_config", "build_model", "model_arguments", "FAMILIES", "PRESETS",
-    "ARCHITECTURES", "Architecture", "Family", "Part", "RESERVED_ARGS",
+    "ARCHITECTURES", "Architecture", "Family", "Preset", "RESERVED_ARGS",
 ]  # fmt: skip
 
 
-class Part(NamedTuple):
-    """A preset: one half of a model's recipe, the layout (dims, stem, stages)."""
+class Preset(NamedTuple):
+    """One half of a model's recipe: the layout (dims, stem, stages), with a line describing it."""
 
     description: str
     args: dict[str, Any]
@@ -115,19 +115,19 @@ _CIFAR = dict(
     spatial_dims=2, stem_channels=16, stem_kernel=3, stem_stride=1, widths=(16, 32, 64), strides=(1, 2, 2), conv_bias=False
 )
 
-PRESETS: dict[str, Part] = {
-    "paper": Part("1-D, Table II of the paper: 12 units, 4/8/16 channels", dict(_PAPER, depths=(4, 4, 4))),
-    "paper6": Part("1-D, 6 units of 4/8/16 channels (authors' code)", dict(_PAPER, depths=(2, 2, 2))),
-    "paper9": Part("1-D, 9 units of 4/8/16 channels (authors' code)", dict(_PAPER, depths=(3, 3, 3))),
-    "18_1d": Part("1-D, ResNet-18 depths, 64-512 channels", dict(_RESNET_1D, depths=(2, 2, 2, 2))),
-    "34_1d": Part("1-D, ResNet-34 depths, 64-512 channels", dict(_RESNET_1D, depths=(3, 4, 6, 3))),
-    "50_1d": Part("1-D, ResNet-50 bottlenecks, 256-2048 channels",
+PRESETS: dict[str, Preset] = {
+    "paper": Preset("1-D, Table II of the paper: 12 units, 4/8/16 channels", dict(_PAPER, depths=(4, 4, 4))),
+    "paper6": Preset("1-D, 6 units of 4/8/16 channels (authors' code)", dict(_PAPER, depths=(2, 2, 2))),
+    "paper9": Preset("1-D, 9 units of 4/8/16 channels (authors' code)", dict(_PAPER, depths=(3, 3, 3))),
+    "18_1d": Preset("1-D, ResNet-18 depths, 64-512 channels", dict(_RESNET_1D, depths=(2, 2, 2, 2))),
+    "34_1d": Preset("1-D, ResNet-34 depths, 64-512 channels", dict(_RESNET_1D, depths=(3, 4, 6, 3))),
+    "50_1d": Preset("1-D, ResNet-50 bottlenecks, 256-2048 channels",
                   dict(_RESNET_1D, depths=(3, 4, 6, 3), block="bottleneck", widths=(256, 512, 1024, 2048), gate_reduction=4.0)),
-    "20_2d": Part("2-D, CIFAR ResNet-20: 16/32/64 channels", dict(_CIFAR, depths=(3, 3, 3))),
-    "56_2d": Part("2-D, CIFAR ResNet-56: 16/32/64 channels", dict(_CIFAR, depths=(9, 9, 9))),
-    "field": Part("as published", {}),
-    "ensemble5": Part("ensemble of 5 networks (log of their mean probability)", dict(ensemble=5)),
-    "18_2d": Part("2-D, ResNet-18 widths with a CIFAR stem",
+    "20_2d": Preset("2-D, CIFAR ResNet-20: 16/32/64 channels", dict(_CIFAR, depths=(3, 3, 3))),
+    "56_2d": Preset("2-D, CIFAR ResNet-56: 16/32/64 channels", dict(_CIFAR, depths=(9, 9, 9))),
+    "field": Preset("as published", {}),
+    "ensemble5": Preset("ensemble of 5 networks (log of their mean probability)", dict(ensemble=5)),
+    "18_2d": Preset("2-D, ResNet-18 widths with a CIFAR stem",
                   dict(_CIFAR, stem_channels=64, widths=(64, 128, 256, 512), depths=(2, 2, 2, 2), strides=(1, 2, 2, 2))),
 }  # fmt: skip
 
