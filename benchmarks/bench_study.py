@@ -31,7 +31,7 @@ from deepshrink.models.stacked import stack_models
 from deepshrink.train.config import TrainConfig, resolve
 from deepshrink.train.distributed import DistContext
 from deepshrink.train.engine import Trainer, seed_everything
-from deepshrink.train.run import prepare_data
+from deepshrink.train.prepare import prepare_data
 
 NOISES = ("gaussian", "laplacian", "pink")
 

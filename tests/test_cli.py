@@ -22,7 +22,7 @@ from deepshrink.cli import main
 from deepshrink.errors import ConfigError
 from deepshrink.experiments.commands import open_study, plan_shard, resolve_study, with_overrides
 from deepshrink.experiments.spec import load_study, study_to_yaml
-from deepshrink.train.run import read_metrics
+from deepshrink.train.runfolder import read_metrics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -12,7 +12,7 @@ from deepshrink.models import create_model
 from deepshrink.models.stacked import stack_models
 from deepshrink.train.config import TrainConfig
 from deepshrink.train.engine import Trainer, TrainingDiverged, seed_everything
-from deepshrink.train.run import prepare_data
+from deepshrink.train.prepare import prepare_data
 
 torch.set_num_threads(1)
 

@@ -24,7 +24,7 @@ from test_train_support import cli_command, fast_train_args, subprocess_env, wri
 from deepshrink import create_model
 from deepshrink.cli import EXIT_BROKEN_PIPE, main
 from deepshrink.train.checkpoint import load_checkpoint
-from deepshrink.train.run import read_metrics
+from deepshrink.train.runfolder import read_metrics
 
 # Runs the CLI with os.fsync failing (ENOSPC) on files whose path contains ENOSPC_MATCH,
 # after ENOSPC_SKIP such calls have succeeded.

@@ -16,7 +16,7 @@ from deepshrink.experiments.study import expand_runs, study_from_dict
 from deepshrink.seeds import PART_NOISE, Purpose, derive_seed
 from deepshrink.train.config import config_from_dict
 from deepshrink.train.distributed import epoch_permutation
-from deepshrink.train.run import clean_parts, prepare_data
+from deepshrink.train.prepare import clean_parts, prepare_data
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "deepshrink"
 

@@ -93,7 +93,7 @@ def axes_folder(tmp_path_factory):
 
 def test_clean_protocol_tests_the_clean_model_on_the_fixed_runs_test_signals(axes_folder):
     from deepshrink import load
-    from deepshrink.train.run import prepare_data
+    from deepshrink.train.prepare import prepare_data
 
     out, spec = axes_folder
     rows = {r["run_id"]: r for r in read_results(out / "results.csv")}

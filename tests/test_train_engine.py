@@ -18,7 +18,9 @@ from deepshrink.models import create_model
 from deepshrink.train.checkpoint import load_checkpoint
 from deepshrink.train.config import TrainConfig
 from deepshrink.train.engine import Trainer, TrainingDiverged, lr_at, milestone_epochs, param_groups
-from deepshrink.train.run import RunWriter, prepare_data, read_metrics, train
+from deepshrink.train.prepare import prepare_data
+from deepshrink.train.run import train
+from deepshrink.train.runfolder import RunWriter, read_metrics
 
 torch.set_num_threads(1)
 
@@ -273,6 +275,7 @@ def test_a_full_disk_during_resume_leaves_every_file_as_it_was(tmp_path, dataset
     import errno
 
     import deepshrink.train.run as run_module
+    import deepshrink.train.runfolder as runfolder_module
 
     if crash_after is None:
         train(small_cfg(epochs=1), dataset=dataset, output=tmp_path / "run", console=False)
@@ -296,8 +299,9 @@ def test_a_full_disk_during_resume_leaves_every_file_as_it_was(tmp_path, dataset
     def full(path, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(run_module, "atomic_write", full)
-    monkeypatch.setattr(run_module, "save_checkpoint", full)
+    for module in (run_module, runfolder_module):  # every write of a run's files
+        monkeypatch.setattr(module, "atomic_write", full)
+    monkeypatch.setattr(runfolder_module, "save_checkpoint", full)
     with pytest.raises(OSError, match="No space left on device"):
         train(again, dataset=dataset, resume=tmp_path / "run", console=False)
     assert {f.name: f.read_bytes() for f in (tmp_path / "run").iterdir()} == before

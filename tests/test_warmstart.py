@@ -54,7 +54,8 @@ def test_init_from_other_classes_recreates_the_head_and_changes_the_result(tmp_p
 
     # before training, every tensor but the head is the source's: check after 0 steps through the library
     from deepshrink.train.config import TrainConfig
-    from deepshrink.train.run import _build_model, prepare_data
+    from deepshrink.train.prepare import prepare_data
+    from deepshrink.train.run import _build_model
 
     cfg = TrainConfig(model="resnet_paper6", data=str(three_classes), init_from=str(source_run), batch_size=8)
     notes: list[str] = []

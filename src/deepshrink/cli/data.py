@@ -12,7 +12,7 @@ import numpy as np
 from deepshrink.errors import ConfigError
 from deepshrink.fileio import atomic_write
 from deepshrink.train.config import parse_key_values
-from deepshrink.train.run import load_data_spec
+from deepshrink.train.prepare import load_data_spec
 
 EPILOG = """\
 examples:

@@ -29,7 +29,7 @@ from deepshrink.experiments.spec import FEATURE_MODELS, RunSpec, StudySpec, fold
 from deepshrink.predict.batch import normalize_batch
 from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.train.metrics import classification_report
-from deepshrink.train.run import load_data_spec, prepare_data
+from deepshrink.train.prepare import load_data_spec, prepare_data
 
 __all__ = ["is_rocket", "require_aeon", "run_rocket"]
 

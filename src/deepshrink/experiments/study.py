@@ -61,7 +61,8 @@ from deepshrink.fileio import atomic_write, locked, named_os_error
 from deepshrink.folders import owned
 from deepshrink.system import available_cpus
 from deepshrink.train.evaluation import evaluate_run
-from deepshrink.train.run import clean_parts, load_data_spec, train, train_cohort
+from deepshrink.train.prepare import clean_parts, load_data_spec
+from deepshrink.train.run import train, train_cohort
 
 __all__ = ["run_one", "run_cohort", "plan_cohorts", "shard_cohorts", "default_stack", "evaluate_clean_cell", "run_study", "StudyProgress"]
 # (the spec and results names imported above stay importable from here, for older callers)

@@ -40,7 +40,7 @@ from deepshrink.predict.batch import normalize_batch
 from deepshrink.predict.loading import load
 from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.train.evaluation import run_config
-from deepshrink.train.run import clean_parts, load_data_spec
+from deepshrink.train.prepare import clean_parts, load_data_spec
 
 __all__ = ["ThresholdAnalysis", "THRESHOLD_COLUMNS", "analyze_thresholds", "write_threshold_analysis",
            "plot_thresholds", "collect_thresholds"]  # fmt: skip

@@ -13,7 +13,8 @@ Public API (imported lazily, so ``import deepshrink`` stays light)::
 
 Modules: :mod:`.config` (TrainConfig, YAML), :mod:`.engine` (Trainer, schedules),
 :mod:`.checkpoint` (atomic, pickle-safe ``last.ckpt``), :mod:`.distributed` (torchrun/DDP,
-synced BatchNorm on CPU), :mod:`.metrics`, :mod:`.run` (the run folder), :mod:`.evaluation`
+synced BatchNorm on CPU), :mod:`.metrics`, :mod:`.prepare` (a run's data: split and noise),
+:mod:`.runfolder` (the run folder, its files and log), :mod:`.run` (a run or a cohort end to end), :mod:`.evaluation`
 (``evaluate`` / ``predict`` of a run on files); loading a model and predicting with it live in
 :mod:`deepshrink.predict`.
 """
@@ -31,7 +32,7 @@ _EXPORTS = {
     "train": "deepshrink.train.run",
     "train_cohort": "deepshrink.train.run",
     "TrainResult": "deepshrink.train.run",
-    "prepare_data": "deepshrink.train.run",
+    "prepare_data": "deepshrink.train.prepare",
     "evaluate_run": "deepshrink.train.evaluation",
     "predict_file": "deepshrink.train.evaluation",
     "read_signals": "deepshrink.train.evaluation",

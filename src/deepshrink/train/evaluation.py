@@ -37,7 +37,7 @@ from deepshrink.seeds import PART_NOISE, derive_seed
 from deepshrink.train.config import NOISE_CHOICES, TrainConfig, load_config, parse_snr
 from deepshrink.train.distributed import resolve_device
 from deepshrink.train.metrics import classification_report, write_report
-from deepshrink.train.run import add_noise_to, clean_parts, load_data_spec
+from deepshrink.train.prepare import add_noise_to, clean_parts, load_data_spec
 
 __all__ = ["evaluate_run", "predict_file", "predict_path", "predict_proba", "predict_recording", "read_signals", "run_config"]
 

@@ -1,374 +1,56 @@
-"""A training run end to end: data, model, run folder, loop, test report.
-
-:func:`train` is what ``deepshrink train`` calls. A run folder looks like::
-
-    runs/20250101-120000-drsn_cw_paper-simulator/
-      config.yaml          the full resolved TrainConfig (re-run with --config config.yaml)
-      metrics.csv          per epoch: train/val loss and accuracy, lr, seconds
-      train.log            the log lines, with times
-      config.json          model name and arguments, label names, input spec   } serialization.
-      model.safetensors    weights (best validation epoch, or the last)         } save_pretrained
-      last.ckpt            everything to resume (model, optimizer, schedule step, RNG states, ...)
-      test_metrics.json    test accuracy, macro-F1, per-class recall, confusion matrix, per-SNR
-      test_confusion_matrix.csv / .png, test_per_class.csv, [test_accuracy_by_snr.csv]
-
-Only rank 0 writes. An existing folder is never overwritten without ``force=True``.
+"""A training run end to end, alone (:func:`train`, what ``deepshrink train`` calls) or as a
+cohort of runs stacked into one network (:func:`train_cohort`, what a study trains): data
+(:mod:`.prepare`), model, run folder (:mod:`.runfolder`), loop, test report.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import logging
 import os
-import re
-import shutil
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from deepshrink.data import load_dataset, split_by_condition, split_by_recording, split_by_window
-from deepshrink.errors import CheckpointError, ConfigError, DatasetError
+from deepshrink.errors import CheckpointError, ConfigError
 from deepshrink.fileio import atomic_write
 from deepshrink.folders import owned
 from deepshrink.models import create_model, model_config
 from deepshrink.models.registry import build_model
 from deepshrink.models.stacked import stack_models
-from deepshrink.seeds import PART_NOISE, Purpose, derive_seed
 from deepshrink.predict.batch import autocast_dtype, predict_logits
-from deepshrink.serialization import from_pretrained, read_model_config, save_pretrained
+from deepshrink.seeds import Purpose, derive_seed
+from deepshrink.serialization import from_pretrained, read_model_config
 from deepshrink.train.checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
-from deepshrink.train.config import TrainConfig, config_diff, load_config, parse_snr, resolve, to_yaml
+from deepshrink.train.config import TrainConfig, config_diff, load_config, resolve, to_yaml
 from deepshrink.train.distributed import DistContext, resolve_device
-from deepshrink.train.engine import (
-    METRIC_COLUMNS,
-    Trainer,
-    TrainingDiverged,
-    check_batch_size,
-    seed_everything,
+from deepshrink.train.engine import Trainer, TrainingDiverged, check_batch_size, seed_everything
+from deepshrink.train.metrics import classification_report, write_report
+from deepshrink.train.prepare import RunData, prepare_data
+from deepshrink.train.runfolder import (
+    COHORT_LOGGER,
+    CONFIG_YAML,
+    LOG_NAME,
+    RUN_LOGGER,
+    RunWriter,
+    check_new_output,
+    close_logger,
+    create_run_folder,
+    make_logger,
+    plain_model,
+    run_writer,
+    tensorboard_log,
 )
-from deepshrink.train.metrics import classification_report, plot_training_curves, write_report
-from deepshrink.train.scalars import TensorBoardLog, require_tensorboard
+from deepshrink.train.scalars import require_tensorboard
 from deepshrink.train.warmstart import init_from
 
-__all__ = [
-    "train",
-    "train_cohort",
-    "TrainResult",
-    "CohortRunResult",
-    "RunData",
-    "prepare_data",
-    "add_noise_to",
-    "RunWriter",
-    "run_folder_name",
-    "report_test_set",
-]
-
-CONFIG_YAML = "config.yaml"
-METRICS_CSV = "metrics.csv"
-CURVES_PNG = "training_curves.png"
-LOG_NAME = "train.log"
-_RUN_FILES = (CONFIG_YAML, METRICS_CSV, LOG_NAME, CKPT_NAME, "config.json", "model.safetensors")
-
-
-# ---------------------------------------------------------------------- data
-@dataclass
-class RunData:
-    """The datasets of a run: train, validation (may be None) and test, noise applied."""
-
-    train: Any
-    val: Any | None
-    test: Any
-    label_names: list[str]
-    in_channels: int
-    length: int
-    sampling_rate: float | None
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-def add_noise_to(ds: Any, noise: str, snr: Any, *, seed: int, fresh: bool = False) -> Any:
-    """``ds`` with noise of ``kind`` at ``snr`` (see :func:`~deepshrink.train.config.parse_snr`).
-
-    A discrete SNR set gives each observation one of the values, balanced and shuffled by
-    ``seed``. ``noise='none'`` returns ``ds`` unchanged.
-    """
-    if noise == "none":
-        return ds
-    spec = parse_snr(snr, "snr")
-    if isinstance(spec, list):
-        rng = np.random.default_rng(seed)
-        values = np.resize(np.asarray(spec, dtype=np.float32), len(ds))
-        spec = torch.from_numpy(rng.permutation(values))
-    return ds.with_noise(spec, noise, seed=seed, fresh_per_epoch=fresh)
-
-
-def load_data_spec(spec: str, data_args: dict[str, Any], split: str = "recording", dataset: Any | None = None) -> Any:
-    """The raw dataset of a config (``dataset`` given: that one)."""
-    if dataset is not None:
-        return dataset
-    kwargs = dict(data_args)
-    if split == "predefined" and spec.startswith("ucr:") and "split" not in kwargs:
-        kwargs["split"] = "all"
-    try:
-        return load_dataset(spec, **kwargs)
-    except TypeError as err:  # a data_args key the loader does not take
-        raise ConfigError(f"data_args for {spec!r}: {err}") from None
-
-
-def split_indices(cfg: TrainConfig, ds: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Train and test indices by the config's split rule (never a recording on both sides, except
-    ``window``: the paper's leaky split, kept to measure the leak)."""
-    if cfg.split == "window":
-        return split_by_window(ds, cfg.test_fraction, seed=derive_seed(cfg.seed, Purpose.TEST_SPLIT))
-    if cfg.split == "recording":
-        return split_by_recording(ds, cfg.test_fraction, seed=derive_seed(cfg.seed, Purpose.TEST_SPLIT))
-    if cfg.split == "condition":
-        if len(cfg.test_conditions) != 1:
-            raise ConfigError(
-                f"test_conditions must name exactly one condition for split: condition, got {cfg.test_conditions!r}"
-            )
-        (key, values), = cfg.test_conditions.items()
-        if key not in ds.conditions:
-            raise ConfigError(
-                f"test_conditions: dataset {ds.name!r} has no condition {key!r} "
-                f"(it has: {', '.join(ds.conditions) or 'none'})"
-            )
-        test_values = values if isinstance(values, list) else [values]
-        present = np.unique(ds.conditions[key]).tolist()
-        train_values = [v for v in present if v not in test_values]
-        return split_by_condition(ds, key, train_values, test_values)
-    # predefined
-    if "split" not in ds.conditions:
-        raise ConfigError(
-            f"split: predefined needs a dataset with a 'split' condition (train/test), e.g. ucr:<Name>; "
-            f"dataset {ds.name!r} has none"
-        )
-    which = np.asarray(ds.conditions["split"]).astype(str)
-    train_idx, test_idx = np.flatnonzero(which == "train"), np.flatnonzero(which == "test")
-    if not train_idx.size or not test_idx.size:
-        raise DatasetError(f"dataset {ds.name!r}: predefined split has an empty train or test part")
-    return train_idx, test_idx
-
-
-def clean_parts(cfg: TrainConfig, ds: Any) -> tuple[Any, Any | None, Any]:
-    """``(train, val, test)`` subsets of ``ds`` without noise; ``val`` is None when ``val_fraction`` is 0.
-
-    The test set follows ``cfg.split``; validation takes ``val_fraction`` of the training
-    *recordings*, so no recording is on two sides.
-    """
-    train_idx, test_idx = split_indices(cfg, ds)
-    train_part, test_part = ds.subset(train_idx), ds.subset(test_idx)
-    val_part = None
-    if cfg.val_fraction > 0:
-        if train_part.num_recordings < 2:
-            raise DatasetError(
-                f"dataset {ds.name!r}: the training part has {train_part.num_recordings} recording(s); "
-                "a validation split by recording needs at least 2 (set val_fraction: 0)"
-            )
-        fit_idx, val_idx = split_by_recording(train_part, cfg.val_fraction, seed=derive_seed(cfg.seed, Purpose.VAL_SPLIT))
-        train_part, val_part = train_part.subset(fit_idx), train_part.subset(val_idx)
-    return train_part, val_part, test_part
-
-
-def prepare_data(cfg: TrainConfig, dataset: Any | None = None) -> RunData:
-    """Load, split (train / validation / test, by recording) and add noise, as the config says.
-
-    Split and noise seeds derive from ``cfg.seed`` (:mod:`deepshrink.seeds`, one per part), so
-    ``evaluate`` rebuilds the same test set.
-
-    Args:
-        cfg: the run's configuration.
-        dataset: use this :class:`~deepshrink.data.SignalDataset` instead of loading ``cfg.data``.
-    """
-    ds = load_data_spec(cfg.data, cfg.data_args, cfg.split, dataset)
-    train_part, val_part, test_part = clean_parts(cfg, ds)
-    def noisy(part: Any, name: str, fresh: bool = False) -> Any:
-        return add_noise_to(part, cfg.noise, cfg.snr, seed=derive_seed(cfg.seed, PART_NOISE[name]), fresh=fresh)
-
-    train = noisy(train_part, "train", fresh=cfg.noise_protocol == "fresh")
-    val = None if val_part is None else noisy(val_part, "val")
-    test = noisy(test_part, "test")
-    info = {
-        "dataset": ds.name,
-        "observations": {"train": len(train), "val": 0 if val is None else len(val), "test": len(test)},
-        "recordings": {
-            "train": train.num_recordings,
-            "val": 0 if val is None else val.num_recordings,
-            "test": test.num_recordings,
-        },
-    }
-    return RunData(train, val, test, list(ds.label_names), ds.num_channels, ds.length, ds.sampling_rate, info)
-
-
-# ---------------------------------------------------------------------- run folder
-def _slug(text: str) -> str:
-    p = Path(text)
-    if "/" in text or os.sep in text or p.suffix:
-        text = p.stem or p.name
-    return re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-.") or "data"
-
-
-def run_folder_name(cfg: TrainConfig, stamp: str | None = None) -> str:
-    """``<YYYYmmdd-HHMMSS>-<model>-<data>``."""
-    stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
-    return f"{stamp}-{_slug(cfg.model)}-{_slug(cfg.data)}"
-
-
-def _is_run_folder(path: Path) -> bool:
-    entries = {p.name for p in path.iterdir()}
-    return not entries or bool(entries & {CONFIG_YAML, CKPT_NAME})
-
-
-def check_new_output(output: str | os.PathLike, force: bool) -> None:
-    """Refuse an ``output`` that is a file, or a folder with files in it unless ``force``."""
-    path = Path(output)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{path}: exists and is not a folder")
-    if path.is_dir() and not force and any(path.iterdir()):
-        raise ConfigError(f"{path}: run folder already exists; pass --force to overwrite it, or --resume {path} to continue it")
-
-
-def create_run_folder(cfg: TrainConfig, output: str | os.PathLike | None, runs_root: str | os.PathLike, force: bool) -> Path:
-    """Make the run folder (rank 0): an explicit ``output`` or ``runs_root/<stamp>-<model>-<data>``.
-
-    Raises:
-        ConfigError: the folder exists (and is not empty) without ``force``; or ``force`` would
-            delete a folder that does not look like a run folder.
-    """
-    if output is not None:
-        path = Path(output)
-        if path.exists():
-            check_new_output(path, force)
-            if any(path.iterdir()):
-                if not _is_run_folder(path):
-                    raise ConfigError(f"{path}: --force refused: the folder does not look like a run folder (no config.yaml or last.ckpt)")
-                shutil.rmtree(path)
-    else:
-        root = Path(runs_root)
-        base = run_folder_name(cfg)
-        path = root / base
-        n = 2
-        while path.exists():  # never reuse an existing auto-named folder
-            path = root / f"{base}-{n}"
-            n += 1
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return "" if value != value else f"{value:.6g}"
-    return str(value)
-
-
-def _plain_model(config: dict[str, Any], state: dict[str, Tensor], model_name: str | None) -> nn.Module:
-    """A fresh model of ``config`` carrying ``state`` (kept weights, or a cohort's slice)."""
-    model = build_model(config)
-    model.load_state_dict(state)
-    model.model_name = model_name
-    return model
-
-
-def _run_writer(cfg: TrainConfig, data: RunData, run_dir: Path) -> RunWriter:
-    """The writer of one run's folder: its ``config.json`` records the input spec, config and data."""
-    input_spec = {"length": data.length, "sampling_rate": data.sampling_rate, "normalize": cfg.normalize}
-    extra = {"train_config": cfg.to_dict(), "data": data.info}
-    return RunWriter(run_dir, data.label_names, input_spec, extra)
-
-
-def _scalars(cfg: TrainConfig, run_dir: Path) -> TensorBoardLog | None:
-    """The run's TensorBoard log when ``cfg.log`` asks for one (its metrics.csv says where a resumed run was)."""
-    return TensorBoardLog(run_dir, run_dir / METRICS_CSV) if cfg.log == "tensorboard" else None
-
-
-class RunWriter:
-    """Writes a run's files (call on rank 0 only); ``scalars`` mirrors each epoch elsewhere (TensorBoard)."""
-
-    def __init__(self, run_dir: Path, label_names: list[str], input_spec: dict[str, Any], extra: dict[str, Any],
-                 scalars: TensorBoardLog | None = None) -> None:  # fmt: skip
-        self.run_dir = Path(run_dir)
-        self.label_names = label_names
-        self.input_spec = input_spec
-        self.extra = extra
-        self.scalars = scalars
-        self.wrote = False  # a file of the run was replaced (each write is whole or not at all)
-
-    def checkpoint(self, state: dict[str, Any]) -> None:
-        save_checkpoint(state, self.run_dir / CKPT_NAME)
-        self.wrote = True
-
-    def metrics(self, history: list[dict[str, Any]]) -> None:
-        lines = [",".join(METRIC_COLUMNS)]
-        lines += [",".join(_fmt(row.get(c, "")) for c in METRIC_COLUMNS) for row in history]
-        atomic_write(self.run_dir / METRICS_CSV, ("\n".join(lines) + "\n").encode())
-        self.wrote = True
-        if self.scalars is not None:
-            self.scalars.epochs(history)
-
-    def curves(self, history: list[dict[str, Any]], title: str = "") -> None:
-        """``training_curves.png``: loss and accuracy per epoch, as in ``metrics.csv``."""
-        if history:
-            plot_training_curves(history, self.run_dir / CURVES_PNG, title=title)
-
-    def model(self, model: nn.Module, state: dict[str, Tensor] | None = None) -> None:
-        if state is not None:  # the best weights: a plain copy of the model carrying them
-            model = _plain_model(model.config, state, getattr(model, "model_name", None))
-        save_pretrained(model, self.run_dir, label_names=self.label_names, input_spec=self.input_spec, extra=self.extra)
-        self.wrote = True
-
-
-def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, float]]:
-    """``metrics.csv`` of a run as a list of dicts of floats."""
-    path = Path(run_dir) / METRICS_CSV
-    with open(path, newline="") as f:
-        return [{k: float(v) if v != "" else float("nan") for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-# ---------------------------------------------------------------------- logging
-RUN_LOGGER = "deepshrink.train.run"
-COHORT_LOGGER = "deepshrink.train.cohort"
-
-
-class _LogFile(logging.FileHandler):
-    """``train.log``: a line that cannot be written (a full disk) is dropped quietly; the run's
-    next file write fails with the one-line error instead of logging's traceback per line."""
-
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
-        pass
-
-
-def _make_logger(run_dir: Path | None, console: bool, name: str = RUN_LOGGER) -> tuple[logging.Logger, list[logging.Handler]]:
-    """Logger ``name`` writing to stdout (``console``) and ``run_dir/train.log`` (a folder given)."""
-    logger = logging.getLogger(name)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    handlers: list[logging.Handler] = []
-    if console:
-        h = logging.StreamHandler(sys.stdout)
-        h.setFormatter(logging.Formatter("%(message)s"))
-        handlers.append(h)
-    if run_dir is not None:
-        h = _LogFile(run_dir / LOG_NAME, encoding="utf-8")
-        h.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
-        handlers.append(h)
-    for h in handlers:
-        logger.addHandler(h)
-    return logger, handlers
-
-
-def _close_logger(name: str, handlers: list[logging.Handler]) -> None:
-    """Close and detach the handlers :func:`_make_logger` added (the logger outlives the run)."""
-    for h in handlers:
-        h.close()
-        logging.getLogger(name).removeHandler(h)
+__all__ = ["train", "train_cohort", "TrainResult", "CohortRunResult", "report_test_set"]
 
 
 # ---------------------------------------------------------------------- test report
@@ -640,13 +322,13 @@ def train(
 
         if resume_dir is not None and ctx.is_main and (resume_dir / LOG_NAME).is_file():
             log_before = (resume_dir / LOG_NAME, (resume_dir / LOG_NAME).stat().st_size)
-        logger, handlers = _make_logger(run_dir if ctx.is_main else None, console and ctx.is_main)
+        logger, handlers = make_logger(run_dir if ctx.is_main else None, console and ctx.is_main)
         log = logger.info
         for note in notes if state is None else []:  # resuming: the checkpoint's weights replace them
             log(note)
-        writer = _run_writer(cfg, data, run_dir) if (run_dir is not None and ctx.is_main) else None
+        writer = run_writer(cfg, data, run_dir) if (run_dir is not None and ctx.is_main) else None
         if writer is not None:
-            writer.scalars = _scalars(cfg, run_dir)
+            writer.scalars = tensorboard_log(cfg, run_dir)
         trainer = Trainer(cfg, model, data.train, data.val, ctx=ctx, writer=writer, log=log, on_epoch=on_epoch)
         if state is not None:
             _resume_trainer(trainer, state, resume_dir, ctx, writer, log, extended_from)
@@ -665,13 +347,13 @@ def train(
     except BaseException:
         if log_before is not None and not (writer is not None and writer.wrote):  # else its log says how far it got
             with contextlib.suppress(OSError):
-                _close_logger(RUN_LOGGER, handlers)
+                close_logger(RUN_LOGGER, handlers)
                 os.truncate(*log_before)  # a resume that failed before writing anything leaves the folder as it was
         raise
     finally:
         if writer is not None and writer.scalars is not None:
             writer.scalars.close()
-        _close_logger(RUN_LOGGER, handlers)
+        close_logger(RUN_LOGGER, handlers)
         ctx.close()
         holding.close()
 
@@ -732,7 +414,7 @@ def _cohort_logger(cohort_dir: Path | None, say: Any) -> tuple[Any, list[logging
     divergences to ``say`` too."""
     if cohort_dir is not None:
         cohort_dir.mkdir(parents=True, exist_ok=True)
-    logger, handlers = _make_logger(cohort_dir, False, COHORT_LOGGER)
+    logger, handlers = make_logger(cohort_dir, False, COHORT_LOGGER)
 
     def cohort_log(message: str) -> None:
         logger.info(message)
@@ -779,7 +461,7 @@ def _member_result(
 ) -> CohortRunResult:
     """Slice ``i`` of a trained cohort as a run alone: its train.log, metrics.csv, model and test report."""
     res = trainer.slice_result(i)
-    run_logger, run_handlers = _make_logger(run_dir, False) if run_dir is not None else (None, [])
+    run_logger, run_handlers = make_logger(run_dir, False) if run_dir is not None else (None, [])
     run_log = run_logger.info if run_logger is not None else (lambda message: None)
     try:
         run_log(header)
@@ -791,9 +473,9 @@ def _member_result(
             writer.curves(res["history"], title=run_dir.name)
         model, report = None, None
         if res["state"] is not None:
-            model = _plain_model(template, res["state"], model_name)
+            model = plain_model(template, res["state"], model_name)
             if run_dir is not None:
-                _run_writer(cfg, data, run_dir).model(model)
+                run_writer(cfg, data, run_dir).model(model)
             model = model.to(ctx.device)  # tested where it trained (as a run alone is)
             best = cfg.keep == "best" and trainer.validating and trainer.best_states[i] is not None
             note = _best_note(cfg, res["best"]["epoch"]) if best else ""
@@ -802,7 +484,7 @@ def _member_result(
             run_log(f"error: {res['message']}")
         return CohortRunResult(run_dir, res["history"], report, model, cfg, res["status"], res["message"], len(data.train))
     finally:
-        _close_logger(RUN_LOGGER, run_handlers)
+        close_logger(RUN_LOGGER, run_handlers)
 
 
 def train_cohort(
@@ -887,4 +569,4 @@ def train_cohort(
                 on_done(i, result)
         return results
     finally:
-        _close_logger(COHORT_LOGGER, handlers)
+        close_logger(COHORT_LOGGER, handlers)
