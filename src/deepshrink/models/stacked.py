@@ -38,6 +38,7 @@ __all__ = [
     "stack_models",
     "unstack_model",
     "stack_inputs",
+    "slice_cross_entropy",
     "stacked_cross_entropy",
     "stack_state_dicts",
     "unstack_state_dict",
@@ -135,8 +136,21 @@ def stack_inputs(inputs: Sequence[Tensor]) -> Tensor:
     return torch.cat(list(inputs), dim=1)
 
 
+def slice_cross_entropy(logits: Tensor, targets: Tensor, label_smoothing: float = 0.0) -> Tensor:
+    """Each slice's mean cross-entropy, shape ``(S,)``.
+
+    Args:
+        logits: (N, S, K) from a stacked network, or (N, K) from an ordinary one (one slice).
+        targets: (N, S) class indices, one column per slice, or (N,).
+    """
+    if logits.dim() == 2:  # stack=1: an ordinary (N, K) output, reduced as a plain run reduces it (bit for bit)
+        return F.cross_entropy(logits, targets.reshape(-1), label_smoothing=label_smoothing).reshape(1)
+    per_sample = F.cross_entropy(logits.permute(0, 2, 1), targets, reduction="none", label_smoothing=label_smoothing)
+    return per_sample.mean(0)
+
+
 def stacked_cross_entropy(logits: Tensor, targets: Tensor, label_smoothing: float = 0.0) -> Tensor:
-    """Sum over slices of each slice's mean cross-entropy.
+    """Sum over slices of each slice's mean cross-entropy (:func:`slice_cross_entropy`).
 
     Args:
         logits: (N, S, K) from a stacked network.
@@ -145,7 +159,4 @@ def stacked_cross_entropy(logits: Tensor, targets: Tensor, label_smoothing: floa
     Summing (not averaging) the per-slice means gives every slice the gradient it would
     get in a run of its own.
     """
-    if logits.dim() == 2:  # stack=1: an ordinary (N, K) output
-        logits, targets = logits.unsqueeze(1), targets.reshape(-1, 1)
-    per_sample = F.cross_entropy(logits.permute(0, 2, 1), targets, reduction="none", label_smoothing=label_smoothing)
-    return per_sample.mean(0).sum()
+    return slice_cross_entropy(logits, targets, label_smoothing).sum()

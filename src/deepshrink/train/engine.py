@@ -39,8 +39,8 @@ from deepshrink.data.dataset import TrainingData
 from deepshrink.errors import CheckpointError, ConfigError, DeepshrinkError
 from deepshrink.layers.gates import StackedLinear
 from deepshrink.models.registry import build_model
-from deepshrink.models.stacked import unstack_state_dict
-from deepshrink.predict.batch import autocast_dtype, full_precision, normalize_batch, param_dtype, predict_logits
+from deepshrink.models.stacked import slice_cross_entropy, unstack_state_dict
+from deepshrink.predict.batch import autocast_dtype, full_precision, normalize_batch, param_dtype
 from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.train.checkpoint import capture_rng, restore_rng
 from deepshrink.train.config import RECIPES, TrainConfig, config_hash, resolve
@@ -681,14 +681,10 @@ class Trainer:
         return normalize_batch(xb, self.cfg.normalize), yb
 
     def _losses(self, logits: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
-        """Per-slice mean loss ``(S,)`` and correct count ``(S,)``."""
+        """Per-slice mean loss ``(S,)`` and correct count ``(S,)`` (one run: a slice of one)."""
         logits = full_precision(logits)
-        smoothing = self.cfg.label_smoothing
-        if self.stack == 1:
-            loss = F.cross_entropy(logits, yb, label_smoothing=smoothing)
-            return loss.reshape(1), (logits.detach().argmax(1) == yb).sum().reshape(1)
-        per = F.cross_entropy(logits.permute(0, 2, 1), yb, reduction="none", label_smoothing=smoothing)
-        return per.mean(0), (logits.detach().argmax(-1) == yb).sum(0)
+        correct = (logits.detach().argmax(-1) == yb).reshape(len(yb), -1).sum(0)
+        return slice_cross_entropy(logits, yb, self.cfg.label_smoothing), correct
 
     def _clip(self, max_norm: float) -> Tensor:
         """Clip each slice's gradient norm to ``max_norm`` (one run: the global norm); (S,) norms."""
