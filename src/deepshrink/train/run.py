@@ -300,7 +300,8 @@ def train(
     handlers: list[logging.Handler] = []
     writer: RunWriter | None = None
     holding = contextlib.ExitStack()
-    log_before: tuple[Path, int] | None = None  # a resumed run's train.log: cut back if the resume writes nothing
+    log_before: tuple[Path, int] | None = None  # a resumed run's train.log and its length before
+    cut_log = False  # a resume that failed before writing anything leaves the folder as it was
     try:
         target = resume if resume is not None else output if write else None
         if resume is None and target is not None and ctx.is_main:
@@ -345,15 +346,15 @@ def train(
         ctx.barrier()
         return TrainResult(run_dir, history, report, final, cfg)
     except BaseException:
-        if log_before is not None and not (writer is not None and writer.wrote):  # else its log says how far it got
-            with contextlib.suppress(OSError):
-                close_logger(RUN_LOGGER, handlers)
-                os.truncate(*log_before)  # a resume that failed before writing anything leaves the folder as it was
+        cut_log = log_before is not None and not (writer is not None and writer.wrote)  # else its log says how far it got
         raise
     finally:
         if writer is not None and writer.scalars is not None:
             writer.scalars.close()
         close_logger(RUN_LOGGER, handlers)
+        if cut_log:
+            with contextlib.suppress(OSError):
+                os.truncate(*log_before)  # type: ignore[misc]
         ctx.close()
         holding.close()
 
