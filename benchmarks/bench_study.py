@@ -30,7 +30,8 @@ from deepshrink.models import create_model
 from deepshrink.models.stacked import stack_models
 from deepshrink.train.config import TrainConfig, resolve
 from deepshrink.train.distributed import DistContext
-from deepshrink.train.engine import Trainer, seed_everything
+from deepshrink.seeds import seed_everything
+from deepshrink.train.engine import Trainer
 from deepshrink.train.prepare import prepare_data
 
 NOISES = ("gaussian", "laplacian", "pink")

@@ -188,7 +188,8 @@ def _accuracy(model: nn.Module, ds: Any) -> float:
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
     """Train one (impl, family, seed) and return its accuracies."""
     torch.set_num_threads(1)
-    from deepshrink.train.engine import Trainer, seed_everything
+    from deepshrink.seeds import seed_everything
+    from deepshrink.train.engine import Trainer
     from deepshrink.train.prepare import prepare_data
 
     if job["preset"] == "digits":
@@ -246,7 +247,7 @@ def _run_digits(job: dict[str, Any]) -> dict[str, Any]:
 @torch.no_grad()
 def diagnose(preset_name: str, seeds: list[int]) -> str:
     """Per unit: RMS of the residual branch over RMS of the shortcut it is added to, at init."""
-    from deepshrink.train.engine import seed_everything
+    from deepshrink.seeds import seed_everything
     from deepshrink.train.prepare import prepare_data
 
     preset = PRESETS[preset_name]

@@ -11,7 +11,8 @@ from deepshrink.errors import ConfigError
 from deepshrink.models import create_model
 from deepshrink.models.stacked import stack_models
 from deepshrink.train.config import TrainConfig
-from deepshrink.train.engine import Trainer, TrainingDiverged, seed_everything
+from deepshrink.seeds import seed_everything
+from deepshrink.train.engine import Trainer, TrainingDiverged
 from deepshrink.train.prepare import prepare_data
 
 torch.set_num_threads(1)
@@ -85,7 +86,7 @@ def test_cohort_slices_equal_the_runs_alone(dataset, extra):
         result = cohort.slice_result(i)
         assert result["status"] == status
         _close_rows(result["history"], alone.history)
-        kept = alone.best_state if alone._keep_best else {k: v for k, v in alone.model.state_dict().items()}
+        kept = alone.best_state if alone.keeps_best() else {k: v for k, v in alone.model.state_dict().items()}
         _close_states(result["state"], kept)
         epochs.append(len(alone.history))
     if "early_stopping" in extra:  # per-run early stopping really happened for some run, at its own epoch
@@ -108,7 +109,7 @@ def test_a_diverged_slice_is_frozen_and_the_others_go_on(dataset):
         return output
 
     cohort = _cohort(cfgs, datas, hook=poison)
-    assert cohort.status == ["training", "diverged", "training"]
+    assert [r.status for r in cohort.slices] == ["training", "diverged", "training"]
     bad = cohort.slice_result(1)
     assert bad["status"] == "diverged" and bad["state"] is None
     assert f"loss became nan at epoch 2, step 2 of {steps}" in bad["message"]

@@ -7,7 +7,7 @@ import pytest
 import deepshrink
 from deepshrink.errors import ConfigError, DatasetError
 from deepshrink.train.config import TrainConfig
-from deepshrink.train.engine import check_batch_size
+from deepshrink.train.schedule import check_batch_size
 from deepshrink.train.run import train
 
 

@@ -17,7 +17,8 @@ from deepshrink.errors import CheckpointError, ConfigError
 from deepshrink.models import create_model
 from deepshrink.train.checkpoint import load_checkpoint
 from deepshrink.train.config import TrainConfig
-from deepshrink.train.engine import Trainer, TrainingDiverged, lr_at, milestone_epochs, param_groups
+from deepshrink.train.engine import Trainer, TrainingDiverged
+from deepshrink.train.schedule import lr_at, milestone_epochs, param_groups
 from deepshrink.train.prepare import prepare_data
 from deepshrink.train.run import train
 from deepshrink.train.runfolder import RunWriter, read_metrics

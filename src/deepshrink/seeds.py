@@ -41,11 +41,13 @@ from __future__ import annotations
 
 import enum
 import numbers
+import random
 from collections.abc import Callable
 
 import numpy as np
+import torch
 
-__all__ = ["PART_NOISE", "Purpose", "derive_seed"]
+__all__ = ["PART_NOISE", "Purpose", "derive_seed", "seed_everything"]
 
 
 class Purpose(str, enum.Enum):
@@ -144,3 +146,11 @@ def derive_seed(seed: int, purpose: Purpose | str, *keys: int) -> int:
             raise TypeError(f"derive_seed({purpose.name}): seeds and keys must be integers, got {value!r}")
         values.append(int(value))
     return int(rule(*values))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA), numpy's global RNG and ``random`` (a run's INIT and EPOCH_RNG draws)."""
+    seed = int(seed) % (2**32)
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)

@@ -68,13 +68,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from deepshrink.data.dataset import TrainingData
 from deepshrink.errors import DatasetError, DeepshrinkWarning
 from deepshrink.models import create_model, model_config
-from deepshrink.seeds import Purpose, derive_seed
+from deepshrink.seeds import Purpose, derive_seed, seed_everything
 from deepshrink.serialization import save_pretrained
 from deepshrink.train.checkpoint import capture_rng, restore_rng
 from deepshrink.train.config import RECIPES, TrainConfig, config_from_dict, resolve
 from deepshrink.train.distributed import DistContext, resolve_device
 from deepshrink.predict.batch import autocast_dtype, predict_logits
-from deepshrink.train.engine import Trainer, seed_everything
+from deepshrink.train.engine import Trainer
 from deepshrink.train.settings import declared
 
 __all__ = ["DRSNClassifier"]

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from deepshrink.errors import ConfigError
 
-__all__ = ["autocast_dtype", "full_precision", "normalize_batch", "param_dtype", "predict_logits", "predict_proba"]
+__all__ = ["autocast", "autocast_dtype", "full_precision", "normalize_batch", "param_dtype", "predict_logits", "predict_proba"]
 
 
 def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
@@ -17,6 +17,11 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     if amp == "bf16" or (amp == "auto" and device.type == "cuda"):
         return torch.bfloat16
     return None
+
+
+def autocast(device: torch.device, amp_dtype: torch.dtype | None) -> torch.autocast:
+    """The autocast context of a forward pass: ``amp_dtype`` on ``device``, or off when None."""
+    return torch.autocast(device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None)
 
 
 def param_dtype(model: nn.Module) -> torch.dtype:
@@ -62,7 +67,7 @@ def predict_logits(
     try:
         for start in range(0, x.shape[0], batch_size):
             xb = normalize_batch(x[start : start + batch_size].to(device, param_dtype(model)), normalize)
-            with torch.autocast(device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
+            with autocast(device, amp_dtype):
                 out.append(full_precision(model(xb)).cpu())
     finally:
         model.train(was_training)

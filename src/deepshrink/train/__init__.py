@@ -11,10 +11,13 @@ Public API (imported lazily, so ``import deepshrink`` stays light)::
     ds = load_dataset("simulator", window=1024)   # from deepshrink.data; 8 seeds as one stacked network:
     results = train_cohort([cfg.replace(seed=s) for s in range(8)], [ds] * 8, names=[f"seed{s}" for s in range(8)])
 
-Modules: :mod:`.config` (TrainConfig, YAML), :mod:`.engine` (Trainer, schedules),
-:mod:`.checkpoint` (atomic, pickle-safe ``last.ckpt``), :mod:`.distributed` (torchrun/DDP,
-synced BatchNorm on CPU), :mod:`.metrics`, :mod:`.prepare` (a run's data: split and noise),
-:mod:`.runfolder` (the run folder, its files and log), :mod:`.run` (a run or a cohort end to end), :mod:`.evaluation`
+Modules: :mod:`.config` (TrainConfig, YAML), :mod:`.engine` (the Trainer: the epoch loop and its
+state), :mod:`.feed` (the batches of a run or a cohort), :mod:`.schedule` (optimiser, lr schedule,
+clipping), :mod:`.guard` (the divergence check on the device), :mod:`.slices` (each run's history,
+best epoch and status), :mod:`.validation` (loss and accuracy per epoch), :mod:`.checkpoint`
+(atomic, pickle-safe ``last.ckpt``), :mod:`.distributed` (torchrun/DDP, synced BatchNorm on CPU),
+:mod:`.metrics`, :mod:`.prepare` (a run's data: split and noise), :mod:`.runfolder` (the run
+folder, its files and log), :mod:`.run` (a run or a cohort end to end), :mod:`.evaluation`
 (``evaluate`` / ``predict`` of a run on files); loading a model and predicting with it live in
 :mod:`deepshrink.predict`.
 """

@@ -30,8 +30,9 @@ import torch
 from deepshrink.checks import check_path
 from deepshrink.errors import CheckpointError
 from deepshrink.fileio import atomic_write
+from deepshrink.train.distributed import DistContext
 
-__all__ = ["CKPT_NAME", "CKPT_FORMAT", "save_checkpoint", "load_checkpoint", "capture_rng", "restore_rng"]
+__all__ = ["CKPT_NAME", "CKPT_FORMAT", "save_checkpoint", "load_checkpoint", "capture_rng", "restore_rng", "gather_rng", "restore_process_rng", "check_resumable"]
 
 CKPT_NAME = "last.ckpt"
 CKPT_FORMAT = "deepshrink.checkpoint"
@@ -125,3 +126,53 @@ def restore_rng(state: dict[str, Any]) -> None:
         cuda_states = state["cuda"]
         if len(cuda_states) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda_states)
+
+
+def gather_rng(ctx: DistContext) -> list[dict[str, Any]]:
+    """Each process's torch RNG states (rank order, collective under DDP); rank 0's also numpy's and python's."""
+    states = ctx.all_gather_bytes(torch.get_rng_state())
+    cuda_states = ctx.all_gather_bytes(torch.cuda.get_rng_state(ctx.device)) if ctx.device.type == "cuda" else None
+    out: list[dict[str, Any]] = []
+    for r, s in enumerate(states):
+        entry: dict[str, Any] = {"torch": s}
+        if cuda_states is not None:
+            entry["cuda_device"] = cuda_states[r]
+        out.append(entry)
+    main = capture_rng()
+    out[0].update({"numpy": main["numpy"], "python": main["python"]})
+    return out
+
+
+def restore_process_rng(saved: dict[str, Any], device: torch.device) -> None:
+    """Undo this process's entry of :func:`gather_rng` (rank 0's restores numpy and python too)."""
+    if "numpy" in saved:
+        restore_rng(saved)  # torch, numpy, python
+    else:
+        torch.set_rng_state(saved["torch"])
+    if "cuda_device" in saved and device.type == "cuda":
+        torch.cuda.set_rng_state(saved["cuda_device"], device)
+
+
+def check_resumable(state: dict[str, Any], source: str, config_hash: str, steps_per_epoch: int, seeds: list[int]) -> None:
+    """Refuse a checkpoint made with another configuration (``config_hash``), other training data
+    (``steps_per_epoch``) or another cohort (the runs' ``seeds``).
+
+    Raises:
+        CheckpointError: naming ``source`` and what differs.
+    """
+    if state.get("config_hash") != config_hash:
+        raise CheckpointError(
+            f"{source}: made with a different configuration (config hash {str(state.get('config_hash'))[:12]} "
+            f"!= {config_hash[:12]}); resume with the run's own config.yaml or start a new run"
+        )
+    if int(state.get("steps_per_epoch", -1)) != steps_per_epoch:
+        raise CheckpointError(
+            f"{source}: made with {state.get('steps_per_epoch')} steps per epoch, this run has "
+            f"{steps_per_epoch} (the training data differ); start a new run"
+        )
+    stack = len(seeds)
+    if int(state.get("stack", 1)) != stack or (stack > 1 and list(state.get("seeds", [])) != seeds):
+        raise CheckpointError(
+            f"{source}: made for {state.get('stack', 1)} stacked run(s) with seeds {state.get('seeds')}, "
+            f"this cohort has {stack} with seeds {seeds}"
+        )

@@ -25,12 +25,13 @@ from deepshrink.models import create_model, model_config
 from deepshrink.models.registry import build_model
 from deepshrink.models.stacked import stack_models
 from deepshrink.predict.batch import autocast_dtype, predict_logits
-from deepshrink.seeds import Purpose, derive_seed
+from deepshrink.seeds import Purpose, derive_seed, seed_everything
 from deepshrink.serialization import from_pretrained, read_model_config
 from deepshrink.train.checkpoint import CKPT_NAME, load_checkpoint, save_checkpoint
 from deepshrink.train.config import TrainConfig, config_diff, load_config, resolve, to_yaml
 from deepshrink.train.distributed import DistContext, resolve_device
-from deepshrink.train.engine import Trainer, TrainingDiverged, check_batch_size, seed_everything
+from deepshrink.train.engine import Trainer, TrainingDiverged, epoch_line
+from deepshrink.train.schedule import check_batch_size
 from deepshrink.train.metrics import classification_report, write_report
 from deepshrink.train.prepare import RunData, prepare_data
 from deepshrink.train.runfolder import (
@@ -238,10 +239,10 @@ def _test_kept(cfg: TrainConfig, trainer: Trainer, data: RunData, ctx: DistConte
     """The model with its kept weights (best epoch or last) and, on rank 0, its test report."""
     report = None
     final = trainer.model
-    if trainer._keep_best:
+    if trainer.keeps_best():
         final.load_state_dict(trainer.best_state)
     if ctx.is_main:
-        best = _best_note(cfg, trainer.best["epoch"]) if trainer._keep_best else ""
+        best = _best_note(cfg, trainer.best["epoch"]) if trainer.keeps_best() else ""
         report = report_test_set(cfg, final, data, ctx.device, run_dir, log, note=best)
     return final, report
 
@@ -467,7 +468,7 @@ def _member_result(
     try:
         run_log(header)
         for row in res["history"]:
-            run_log(trainer.epoch_line(row))
+            run_log(epoch_line(row, cfg.epochs, trainer.validating))
         if run_dir is not None:
             writer = RunWriter(run_dir, data.label_names, {}, {})
             writer.metrics(res["history"])
@@ -478,8 +479,7 @@ def _member_result(
             if run_dir is not None:
                 run_writer(cfg, data, run_dir).model(model)
             model = model.to(ctx.device)  # tested where it trained (as a run alone is)
-            best = cfg.keep == "best" and trainer.validating and trainer.best_states[i] is not None
-            note = _best_note(cfg, res["best"]["epoch"]) if best else ""
+            note = _best_note(cfg, res["best"]["epoch"]) if res["kept_best"] else ""
             report = report_test_set(cfg, model, data, ctx.device, run_dir, run_log, note=note)
         else:
             run_log(f"error: {res['message']}")
