@@ -1,4 +1,4 @@
-"""The field's baselines (models/baselines.py): layer shapes and parameter counts of the papers and
+"""The field's baselines (models/baselines/): layer shapes and parameter counts of the papers and
 reference code, the ResidualNet protocol, and stack=S as exactly S separate networks."""
 
 import json

@@ -12,7 +12,8 @@ ids, conditions). Typical use::
 """
 
 
-from deepshrink.data.dataset import NoisyDataset, SignalData, SignalDataset, TrainingData, encode_labels
+from deepshrink.data.dataset import NoisyDataset, SignalData, SignalDataset, TrainingData
+from deepshrink.data.labels import encode_labels
 from deepshrink.data.formats import (
     CWRU_12K_DRIVE_END,
     CWRU_NOMINAL_RPM,

@@ -39,255 +39,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from deepshrink.data._coerce import as_conditions, as_index, as_label_names, as_labels, as_recordings, as_signals, summarise
+from deepshrink.data.labels import ArrayLike
 from deepshrink.errors import ConfigError, DatasetError
 from deepshrink.noise import add_noise
 from deepshrink.seeds import Purpose, derive_seed
 
-__all__ = ["SignalDataset", "NoisyDataset", "SignalData", "TrainingData", "encode_labels"]
+__all__ = ["SignalDataset", "NoisyDataset", "SignalData", "TrainingData"]
 
-ArrayLike = np.ndarray | torch.Tensor | Sequence[Any]
 SNRSpec = float | tuple[float, float] | Sequence[float] | np.ndarray | torch.Tensor
-_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)
-
-
-def numeric_key(label: str) -> tuple[int, float, str]:
-    """Sort key: numbers numerically (``"2" < "10"``), then other strings alphabetically."""
-    try:
-        return (0, float(label), label)
-    except ValueError:
-        return (1, 0.0, label)
-
-
-def canonical_label(value: Any) -> str:
-    """A label as text; integral numbers without a decimal part (``1.0`` and ``"1"`` → ``"1"``)."""
-    if isinstance(value, (bytes, np.bytes_)):
-        value = value.decode()
-    text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    if math.isfinite(number) and number == int(number):
-        return str(int(number))
-    return text
-
-
-def _missing_label(label: str) -> bool:
-    """True for text that stands for no label: empty, NaN or infinite (missing values in files)."""
-    if not label:
-        return True
-    try:
-        return not math.isfinite(float(label))
-    except ValueError:
-        return False
-
-
-def encode_labels(
-    labels: ArrayLike, label_names: Sequence[str] | None = None
-) -> tuple[np.ndarray, list[str]]:
-    """Map raw class labels (numbers or strings) to integer codes ``0..K-1``.
-
-    Labels are compared as canonical text (``1``, ``1.0`` and ``"1"`` are the same class).
-    Without ``label_names`` the classes are the distinct labels in sorted order (numbers
-    numerically, then strings alphabetically), as in the UCR archive convention.
-
-    Args:
-        labels: Raw labels, shape ``(N,)``.
-        label_names: The known classes, in code order; every label must be one of them.
-
-    Returns:
-        ``(codes, names)``: int64 codes of shape ``(N,)`` and the K class names.
-
-    Raises:
-        DatasetError: A label is missing (NaN, infinite or empty: no class), a float that is
-            not a whole number (a measurement, not a class), or not in ``label_names``.
-    """
-    if labels is None or isinstance(labels, (str, bytes, dict)):
-        raise DatasetError(f"labels: expected one label per observation (an array of shape (N,)), got {type(labels).__name__}")
-    if isinstance(labels, torch.Tensor):
-        labels = labels.detach().cpu().numpy()
-    try:
-        array = np.asarray(labels)
-    except ValueError as err:  # ragged nested lists
-        raise DatasetError(f"labels: expected an array of shape (N,) ({err})") from None
-    if array.ndim != 1 and not (array.ndim == 2 and array.shape[1] == 1):
-        raise DatasetError(f"labels: expected shape (N,), one label per observation, got shape {array.shape}")
-    if array.dtype == object and any(isinstance(v, (list, tuple, dict, set, np.ndarray)) for v in array.reshape(-1)):
-        raise DatasetError("labels: every label must be a number or a string")
-    if label_names is not None and (isinstance(label_names, (str, bytes)) or not isinstance(label_names, (Sequence, np.ndarray))):
-        raise DatasetError(f"label_names: expected a list of class names, got {type(label_names).__name__} {label_names!r:.60}")
-    text = [canonical_label(v) for v in array.reshape(-1).tolist()]
-    for i, label in enumerate(text):
-        if _missing_label(label):
-            raise DatasetError(
-                f"label of observation {i} is {label or 'empty'!r}, not a class "
-                f"({sum(_missing_label(t) for t in text)} such label(s)); drop or label those observations"
-            )
-    if array.dtype.kind == "f" and not np.all(array == np.round(array)):  # a measurement, not a class code
-        i = int(np.flatnonzero(array.reshape(-1) != np.round(array.reshape(-1)))[0])
-        raise DatasetError(f"label of observation {i} is {float(array.reshape(-1)[i]):g}, not a whole number: numeric class "
-                           "labels must be integers (save them as integers, or as strings to name the classes)")  # fmt: skip
-    if label_names is None:
-        names = sorted(set(text), key=numeric_key)
-    else:
-        names = [canonical_label(v) for v in label_names]
-    lookup = {name: code for code, name in enumerate(names)}
-    codes = np.empty(len(text), dtype=np.int64)
-    for i, label in enumerate(text):
-        if label not in lookup:
-            raise DatasetError(
-                f"label {label!r} of observation {i} is not one of the classes {names}"
-            )
-        codes[i] = lookup[label]
-    return codes, names
-
-
-def _as_signals(x: ArrayLike, where: str) -> torch.Tensor:
-    """``x`` as a float32 tensor ``(N, C, L)``; ragged or non-numeric input is a DatasetError."""
-    if isinstance(x, (list, tuple)):
-        shapes = [tuple(np.shape(item)) for item in x]
-        for i, shape in enumerate(shapes):
-            if shape != shapes[0]:
-                raise DatasetError(
-                    f"{where}: ragged data: observation {i} has shape {shape} but observation 0 "
-                    f"has {shapes[0]}; all observations must have the same channels and length"
-                )
-        x = torch.stack([torch.as_tensor(item) for item in x]) if x else np.empty((0, 0))
-    if isinstance(x, np.ndarray) and x.dtype == object:
-        raise DatasetError(
-            f"{where}: x is an object array (ragged observations?); expected a numeric array "
-            "of shape (N, C, L) or (N, L)"
-        )
-    try:
-        t = torch.as_tensor(x)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise DatasetError(f"{where}: x is not a numeric array ({err})") from None
-    if t.is_complex() or not (t.is_floating_point() or t.dtype in _INT_DTYPES):
-        raise DatasetError(f"{where}: x must be real numbers, got dtype {t.dtype}")
-    if t.ndim == 2:
-        t = t.unsqueeze(1)
-    if t.ndim != 3:
-        raise DatasetError(f"{where}: x must have shape (N, C, L) or (N, L), got {tuple(t.shape)}")
-    if t.shape[0] == 0 or t.shape[1] == 0 or t.shape[2] == 0:
-        raise DatasetError(f"{where}: x is empty (shape {tuple(t.shape)})")
-    t = t.to(torch.float32)
-    finite = torch.isfinite(t).flatten(1).all(dim=1)
-    if not bool(finite.all()):
-        bad = torch.nonzero(~finite).flatten()
-        raise DatasetError(
-            f"{where}: observation {int(bad[0])} contains NaN or infinite values "
-            f"({bad.numel()} observation(s) affected; after conversion to float32)"
-        )
-    return t
-
-
-def _as_label_names(label_names: Sequence[str], where: str) -> list[str]:
-    """The class names as a list of distinct strings, at least two."""
-    if isinstance(label_names, np.ndarray):
-        label_names = label_names.tolist()
-    if isinstance(label_names, str) or not isinstance(label_names, Sequence):
-        raise DatasetError(f"{where}: label_names must be a list of class names, got {label_names!r}")
-    names = [str(v) for v in label_names]
-    if len(set(names)) != len(names):
-        raise DatasetError(f"{where}: label_names has duplicates: {names}")
-    if len(names) < 2:
-        raise DatasetError(f"{where}: only one class {names}; classification needs at least 2")
-    return names
-
-
-def _as_labels(y: ArrayLike, n: int, k: int, where: str) -> torch.Tensor:
-    """``y`` as int64 codes in ``0..k-1``; floats are accepted if they are whole numbers."""
-    arr = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise DatasetError(f"{where}: y must have shape ({n},) to match x, got {arr.shape}")
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-            raise DatasetError(f"{where}: y must hold integer class codes, got non-integer floats")
-        arr = arr.astype(np.int64)
-    if arr.dtype.kind not in "iub":
-        raise DatasetError(
-            f"{where}: y must hold integer class codes 0..{k - 1}, got dtype {arr.dtype} "
-            "(map raw labels with deepshrink.data.encode_labels)"
-        )
-    arr = arr.astype(np.int64)
-    bad = np.flatnonzero((arr < 0) | (arr >= k))
-    if bad.size:
-        raise DatasetError(
-            f"{where}: y[{bad[0]}] = {arr[bad[0]]} is out of range 0..{k - 1} "
-            f"(there are {k} label_names)"
-        )
-    return torch.from_numpy(arr)
-
-
-def _as_recordings(
-    recording_ids: ArrayLike | None, n: int, where: str
-) -> tuple[torch.Tensor, list[Any]]:
-    """Recording ids as int64 codes plus the original names (``names[code]``)."""
-    if recording_ids is None:
-        return torch.arange(n, dtype=torch.int64), list(range(n))
-    arr = np.asarray(
-        recording_ids.cpu() if isinstance(recording_ids, torch.Tensor) else recording_ids
-    )
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise DatasetError(f"{where}: recording_ids must have shape ({n},), got {arr.shape}")
-    if arr.dtype.kind not in "iuUSO":
-        raise DatasetError(
-            f"{where}: recording_ids must be integers or strings, got dtype {arr.dtype}"
-        )
-    if arr.dtype.kind == "O":
-        arr = arr.astype(str)
-    names, codes = np.unique(arr, return_inverse=True)
-    return torch.from_numpy(codes.astype(np.int64).reshape(-1)), names.tolist()
-
-
-def _as_conditions(
-    conditions: Mapping[str, ArrayLike] | None, n: int, where: str
-) -> dict[str, np.ndarray]:
-    """Conditions as a dict of 1-D numpy arrays of length ``n``."""
-    out: dict[str, np.ndarray] = {}
-    if conditions is not None and not isinstance(conditions, Mapping):
-        raise DatasetError(f"{where}: conditions must map a condition name to one value per observation, got {type(conditions).__name__}")
-    for key, values in (conditions or {}).items():
-        arr = np.asarray(values.cpu() if isinstance(values, torch.Tensor) else values)
-        if arr.ndim == 0:
-            arr = np.full(n, arr.item())
-        if arr.ndim != 1 or arr.shape[0] != n:
-            raise DatasetError(
-                f"{where}: condition {key!r} must have shape ({n},), got {arr.shape}"
-            )
-        out[str(key)] = arr
-    return out
-
-
-def as_index(indices: ArrayLike, n: int, where: str) -> np.ndarray:
-    """Integer indices (or a boolean mask) as an int64 numpy array, checked against ``n``."""
-    arr = np.asarray(indices.cpu() if isinstance(indices, torch.Tensor) else indices)
-    if arr.dtype == bool:
-        if arr.shape != (n,):
-            raise DatasetError(f"{where}: boolean mask must have shape ({n},), got {arr.shape}")
-        return np.flatnonzero(arr).astype(np.int64)
-    arr = arr.reshape(-1)
-    if arr.size and arr.dtype.kind not in "iu":
-        raise DatasetError(f"{where}: indices must be integers, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    bad = np.flatnonzero((arr < -n) | (arr >= n))
-    if bad.size:
-        raise DatasetError(f"{where}: index {arr[bad[0]]} is out of range for {n} observations")
-    return np.where(arr < 0, arr + n, arr)
-
-
-def _summarise(values: np.ndarray, max_values: int = 20) -> Any:
-    """Distinct values of a condition (or its range when there are many), JSON-friendly."""
-    distinct = np.unique(values)
-    if distinct.size <= max_values:
-        return distinct.tolist()
-    if distinct.dtype.kind not in "biuf":  # many names (files, bearings): no range
-        return {"distinct": int(distinct.size), "first": distinct[:3].tolist()}
-    return {
-        "min": distinct.min().item(),
-        "max": distinct.max().item(),
-        "distinct": int(distinct.size),
-    }
 
 
 @runtime_checkable
@@ -406,10 +166,10 @@ class SignalDataset(Dataset):
     ) -> None:
         self.name = str(name)
         where = f"dataset {self.name!r}"
-        self.x = _as_signals(x, where)
+        self.x = as_signals(x, where)
         n = self.x.shape[0]
-        self.label_names = _as_label_names(label_names, where)
-        self.y = _as_labels(y, n, len(self.label_names), where)
+        self.label_names = as_label_names(label_names, where)
+        self.y = as_labels(y, n, len(self.label_names), where)
         present = torch.unique(self.y)
         if present.numel() < 2:
             raise DatasetError(
@@ -425,8 +185,8 @@ class SignalDataset(Dataset):
                 )
             sampling_rate = float(sampling_rate)
         self.sampling_rate: float | None = sampling_rate
-        self.recording_ids, self.recording_names = _as_recordings(recording_ids, n, where)
-        self.conditions = _as_conditions(conditions, n, where)
+        self.recording_ids, self.recording_names = as_recordings(recording_ids, n, where)
+        self.conditions = as_conditions(conditions, n, where)
 
     @classmethod
     def from_recordings(
@@ -624,7 +384,7 @@ class SignalDataset(Dataset):
         Raises:
             DatasetError: a condition of the wrong length.
         """
-        new = _as_conditions(marks, len(self), f"dataset {self.name!r}: with_conditions")
+        new = as_conditions(marks, len(self), f"dataset {self.name!r}: with_conditions")
         return self._replace(conditions={**self.conditions, **new})
 
     def with_labels(self, y: ArrayLike, label_names: Sequence[str]) -> SignalDataset:
@@ -642,8 +402,8 @@ class SignalDataset(Dataset):
                 list of distinct names, or fewer than two.
         """
         where = f"dataset {self.name!r}: with_labels"
-        names = _as_label_names(label_names, where)
-        codes = _as_labels(y, len(self), len(names), where).to(self.y.device)
+        names = as_label_names(label_names, where)
+        codes = as_labels(y, len(self), len(names), where).to(self.y.device)
         return self._replace(y=codes, label_names=names)
 
     def to(self, device: torch.device | str) -> SignalDataset:
@@ -679,7 +439,7 @@ class SignalDataset(Dataset):
             "class_counts": dict(zip(self.label_names, self.class_counts().tolist())),
             "num_recordings": int(np.unique(rec).size),
             "recordings_per_class": recordings_per_class,
-            "conditions": {key: _summarise(values) for key, values in self.conditions.items()},
+            "conditions": {key: summarise(values) for key, values in self.conditions.items()},
         }
         return info
 

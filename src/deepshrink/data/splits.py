@@ -22,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from deepshrink.data.dataset import ArrayLike, SignalDataset, as_index
+from deepshrink.data._coerce import as_index
+from deepshrink.data.dataset import SignalDataset
+from deepshrink.data.labels import ArrayLike
 from deepshrink.errors import ConfigError, DatasetError
 
 __all__ = ["check_no_leak", "kfold_by_recording", "split_by_condition", "split_by_recording", "split_by_window"]

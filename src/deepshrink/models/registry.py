@@ -96,7 +96,7 @@ FAMILIES: dict[str, Family] = {
                       dict(gate="ew", shortcut="pad")),
     "aprelu_resnet": Family("APReLU-ResNet", "ResNet with APReLU (Zhao et al. 2021)",
                             dict(gate=None, shortcut="pad", act="aprelu")),
-    # the field's baselines: each its own architecture (models/baselines.py), one preset each
+    # the field's baselines: each its own architecture (models/baselines/), one preset each
     "wdcnn": Family("WDCNN", "WDCNN (Zhang et al. 2017), the 1-D CNN of bearing-fault studies", dict(arch="wdcnn")),
     "fcn": Family("FCN", "FCN (Wang et al. 2017) as benchmarked by Ismail Fawaz et al. 2019", dict(arch="fcn")),
     "fawaz_resnet": Family("ResNet-TSC", "ResNet (Wang et al. 2017) as benchmarked by Ismail Fawaz et al. 2019",

@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from deepshrink.checks import check_path
-from deepshrink.data.dataset import SignalDataset, encode_labels
+from deepshrink.data.dataset import SignalDataset
+from deepshrink.data.labels import encode_labels
 from deepshrink.data.formats._common import PathLike, about_file, check_array_sizes, check_text_size, existing_path
 from deepshrink.errors import DatasetError
 from deepshrink.fileio import atomic_write

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from deepshrink.checks import check_path
-from deepshrink.data.dataset import SignalDataset, canonical_label, encode_labels, numeric_key
+from deepshrink.data.dataset import SignalDataset
+from deepshrink.data.labels import canonical_label, encode_labels, numeric_key
 from deepshrink.data.formats._common import PathLike, about_file, existing_path, read_text
 from deepshrink.errors import ConfigError, DatasetError
 
