@@ -19,18 +19,9 @@ from safetensors.torch import load_file
 
 import deepshrink
 from deepshrink.cli import main
-from deepshrink.experiments.study import (
-    RunSpec,
-    append_result,
-    expand_runs,
-    plan_cohorts,
-    read_results,
-    run_cohort,
-    run_one,
-    run_study,
-    shard_cohorts,
-    study_from_dict,
-)
+from deepshrink.experiments.results import append_result, read_results
+from deepshrink.experiments.spec import expand_runs, RunSpec, study_from_dict
+from deepshrink.experiments.study import plan_cohorts, run_cohort, run_one, run_study, shard_cohorts
 
 torch.set_num_threads(1)
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -99,7 +90,9 @@ def test_cohort_equals_runs_alone_and_resumes_after_sigkill(tmp_path, float64):
         import torch
         torch.set_num_threads(1)
         torch.set_default_dtype(torch.float64)
-        from deepshrink.experiments.study import RunSpec, append_result, run_cohort, study_from_dict
+        from deepshrink.experiments.results import append_result
+        from deepshrink.experiments.spec import RunSpec, study_from_dict
+        from deepshrink.experiments.study import run_cohort
         kill_at = int(sys.argv[1])
         if kill_at:
             step = torch.optim.SGD.step

@@ -12,7 +12,7 @@ import torch
 from deepshrink import seeds
 from deepshrink.data import SignalDataset
 from deepshrink.experiments.spec import fold_dataset, run_config
-from deepshrink.experiments.study import expand_runs, study_from_dict
+from deepshrink.experiments.spec import expand_runs, study_from_dict
 from deepshrink.seeds import PART_NOISE, Purpose, derive_seed
 from deepshrink.train.config import config_from_dict
 from deepshrink.train.distributed import epoch_permutation

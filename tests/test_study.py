@@ -10,19 +10,14 @@ import pytest
 from deepshrink.cli import main
 from deepshrink.errors import ConfigError
 from deepshrink.experiments.presets import PRESETS
-from deepshrink.experiments.report import (
-    format_console_table,
-    format_markdown_report,
-    overall_table,
-    paired_differences,
-)
-from deepshrink.experiments.study import (
-    RESULT_COLUMNS,
-    RunSpec,
+from deepshrink.experiments.report import format_console_table, format_markdown_report
+from deepshrink.experiments.stats import overall_table, paired_differences
+from deepshrink.experiments.results import RESULT_COLUMNS, read_results
+from deepshrink.experiments.spec import (
     expand_runs,
     load_study,
     parse_shard,
-    read_results,
+    RunSpec,
     shard_runs,
     study_from_dict,
     study_to_yaml,
@@ -302,7 +297,7 @@ def test_benchmark_cli_errors_are_one_line(tmp_path, capsys):
 
 
 def test_run_config_follows_the_study():
-    from deepshrink.experiments.study import run_config
+    from deepshrink.experiments.spec import run_config
 
     spec = study_from_dict(tiny_study(noise_protocol="fresh", train={"epochs": 3, "batch_size": 8, "lr": 0.05}))
     run = expand_runs(spec)[1]

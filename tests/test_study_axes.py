@@ -12,17 +12,10 @@ import torch
 
 from deepshrink.cli import main
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.report import axis_differences, setting_of
-from deepshrink.experiments.study import (
-    RESULT_COLUMNS,
-    append_result,
-    expand_runs,
-    load_study,
-    read_results,
-    run_config,
-    run_study,
-    study_from_dict,
-)
+from deepshrink.experiments.stats import axis_differences, setting_of
+from deepshrink.experiments.results import RESULT_COLUMNS, append_result, read_results
+from deepshrink.experiments.spec import expand_runs, load_study, run_config, study_from_dict
+from deepshrink.experiments.study import run_study
 
 TINY_DATA = {"recordings_per_condition": 2, "windows_per_recording": 4, "window": 256, "speeds_hz": [30],
              "loads": [0.5], "workers": 1}  # fmt: skip

@@ -12,7 +12,8 @@ from deepshrink.cli import UsageError
 from deepshrink.cli.flags import add_old_spelling
 from deepshrink.experiments import commands
 from deepshrink.experiments.presets import PRESETS
-from deepshrink.experiments.report import format_console_table, write_panel_report
+from deepshrink.experiments.panel import write_panel_report
+from deepshrink.experiments.report import format_console_table
 from deepshrink.experiments.results import read_results
 from deepshrink.experiments.spec import AXES, StudySpec, parse_shard, study_to_yaml
 from deepshrink.train.config import TrainConfig, parse_key_values

@@ -25,17 +25,15 @@ import torch
 
 from deepshrink.errors import DeepshrinkError
 from deepshrink.experiments.report import write_study_report
+from deepshrink.experiments.results import read_results
+from deepshrink.experiments.spec import expand_runs, run_config, study_from_dict
 from deepshrink.experiments.study import (
-    StudyProgress,
     DataCache,
-    prepare_folder,
     default_stack,
-    expand_runs,
-    read_results,
-    run_config,
+    prepare_folder,
     run_study,
     shard_device,
-    study_from_dict,
+    StudyProgress,
 )
 from deepshrink.folders import owned
 from deepshrink.system import available_cpus

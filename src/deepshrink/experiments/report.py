@@ -53,7 +53,6 @@ from deepshrink.experiments.plots import (
     plot_critical_difference,
     plot_paired_differences,
 )
-from deepshrink.experiments.ranking import Ranking, cell_accuracies, holm, paired_t_pvalue, rank_models
 from deepshrink.experiments.results import read_results
 from deepshrink.experiments.spec import DEFAULT_SETTING, load_study
 from deepshrink.experiments.stats import (
@@ -61,7 +60,6 @@ from deepshrink.experiments.stats import (
     aggregate,
     axis_differences,
     chance_level,
-    ci95,
     display_name,
     finished_rows,
     in_order,
@@ -76,40 +74,25 @@ from deepshrink.experiments.stats import (
     time_table,
     verdict,
 )
+from deepshrink.experiments.sections import (
+    RANK_MIN_MODELS,
+    add_holm,
+    diff_text,
+    holm_verdict,
+    md_table,
+    p_text,
+    pct,
+    ranking_of,
+    ranks_section,
+    snr_label,
+)
 from deepshrink.fileio import atomic_write
 from deepshrink.models import uses_shrinkage
 
-__all__ = [
-    "aggregate",
-    "overall_table",
-    "paired_differences",
-    "time_table",
-    "summary_rows",
-    "format_markdown_report",
-    "write_panel_report",
-    "format_console_table",
-    "write_study_report",
-    "pick_baseline",
-    "mean_std",
-    "chance_level",
-    "display_name",
-    "ci95",
-    "finished_rows",
-    "setting_of",
-    "setting_label",
-    "axis_differences",
-    "verdict",
-]
+__all__ = ["SUMMARY_COLUMNS", "fill_num_classes", "format_console_table", "format_markdown_report", "write_study_report"]
 
 SUMMARY_COLUMNS = ("model", "noise", "snr_db", "n", "test_acc_mean", "test_acc_std", "train_acc_mean",
                    "train_acc_std", "macro_f1_mean", "macro_f1_std", "seconds_mean")  # fmt: skip
-
-
-def _pct(mean: float, std: float | None = None, bold: bool = False) -> str:
-    if math.isnan(mean):
-        return "–"
-    text = f"{100 * mean:.2f}" + ("" if std is None or math.isnan(std) else f" ± {100 * std:.2f}")
-    return f"**{text}**" if bold else text
 
 
 def fill_num_classes(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike) -> None:
@@ -133,18 +116,6 @@ def _axes(rows: Sequence[dict[str, Any]], spec: Any | None) -> tuple[list[str], 
     if None in snr_values:
         snrs.append(None)
     return models, noises, snrs
-
-
-def _snr_label(snr: float | None) -> str:
-    return "clean" if snr is None else f"{snr:g} dB"
-
-
-def _md_table(header: Sequence[str], body: Sequence[Sequence[str]], align: str | None = None) -> list[str]:
-    align = align or ("l" + "r" * (len(header) - 1))
-    marks = ["---:" if a == "r" else ":---" for a in align]
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(marks) + " |"]
-    lines += ["| " + " | ".join(row) + " |" for row in body]
-    return lines
 
 
 def format_console_table(rows: Sequence[dict[str, Any]], spec: Any | None = None) -> str:
@@ -175,7 +146,7 @@ def _console_setting(rows: Sequence[dict[str, Any]], models: list[str], noises: 
                      snrs: list[float | None]) -> list[str]:  # fmt: skip
     agg = aggregate(rows)
     names = [display_name(m) for m in models]
-    first = max([len("noise / SNR")] + [len(f"{n} {_snr_label(s)}") for n in noises for s in snrs])
+    first = max([len("noise / SNR")] + [len(f"{n} {snr_label(s)}") for n in noises for s in snrs])
     widths = [max(len(n), 15) for n in names]
     lines = ["test accuracy (%), mean ± std over repetitions",
              f"{'noise / SNR':<{first}}  " + "  ".join(f"{n:>{w}}" for n, w in zip(names, widths))]  # fmt: skip
@@ -187,9 +158,9 @@ def _console_setting(rows: Sequence[dict[str, Any]], models: list[str], noises: 
             text = [
                 "–" if c is None else f"{100 * c['test_acc'][0]:.2f} ± {100 * c['test_acc'][1]:.2f}" for c in cells
             ]
-            lines.append(f"{noise + ' ' + _snr_label(snr):<{first}}  " + "  ".join(f"{t:>{w}}" for t, w in zip(text, widths)))
+            lines.append(f"{noise + ' ' + snr_label(snr):<{first}}  " + "  ".join(f"{t:>{w}}" for t, w in zip(text, widths)))
     overall = overall_table(rows, models)
-    text = [_pct(*o["test"]) + ("" if o["full_grid"] else "*") for o in overall]
+    text = [pct(*o["test"]) + ("" if o["full_grid"] else "*") for o in overall]
     lines.append(f"{'all (Table III)':<{first}}  " + "  ".join(f"{t:>{w}}" for t, w in zip(text, widths)))
     if not all(o["full_grid"] for o in overall):
         lines.append("(* over that model's cells only, fewer than the others': not comparable)")
@@ -198,12 +169,12 @@ def _console_setting(rows: Sequence[dict[str, Any]], models: list[str], noises: 
         diffs = paired_differences(rows, baseline, models)
         multi_cell = sum(d["noise"] != "all" for d in diffs) > len(models) - 1
         shown = [d for d in sorted(diffs, key=lambda d: d["noise"] != "all") if d["noise"] == "all" or multi_cell]
-        _add_holm(shown)
+        add_holm(shown)
         for d in shown:
-            where = "all cells" if d["noise"] == "all" else f"{d['noise']} {_snr_label(d['snr_db'])}"
+            where = "all cells" if d["noise"] == "all" else f"{d['noise']} {snr_label(d['snr_db'])}"
             lines.append(f"{where}: paired, {verdict(display_name(d['model']), display_name(baseline), d['diff'][0], d['ci95'], d['reps'])}"
                          + (f", ahead in {d['reps_ahead']}/{d['reps']}" if "reps_ahead" in d else f", ahead in {d['wins']}/{d['n']}")
-                         + f", Holm p {_p_text(d['p_holm'])}")  # fmt: skip
+                         + f", Holm p {p_text(d['p_holm'])}")  # fmt: skip
     return lines
 
 
@@ -229,80 +200,6 @@ def _settings(rows: Sequence[dict[str, Any]], spec: Any | None) -> list[Setting]
     return [st for st in order if st in present] + sorted(present - set(order))
 
 
-def _diff_text(c: dict[str, Any]) -> str:
-    low, high = c["ci95"]
-    ci = "" if math.isnan(low) else f", 95 % CI [{100 * low:+.2f}, {100 * high:+.2f}]"
-    return f"{100 * c['diff'][0]:+.2f} ± {100 * c['diff'][1]:.2f}{ci} ({c['wins']}/{c['n']} ahead)"
-
-
-def _p_text(p: float) -> str:
-    return "n/a" if math.isnan(p) else "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _add_holm(diffs: Sequence[dict[str, Any]]) -> None:
-    """Give each paired-difference row ``p`` (the paired t-test behind its interval) and ``p_holm``
-    (Holm over ``diffs``, the comparisons shown together: one family)."""
-    ps = [paired_t_pvalue(d["diff"][0], d["diff"][1], d["reps"]) for d in diffs]
-    for d, p, q in zip(diffs, ps, holm(ps)):
-        d["p"], d["p_holm"] = p, float(q)
-
-
-def _holm_verdict(d: dict[str, Any], family: int) -> str:
-    if math.isnan(d["p_holm"]):
-        return "Holm p n/a (fewer than 2 repetitions)"
-    holds = "significant" if d["p_holm"] < 0.05 else "not significant"
-    return f"Holm p {_p_text(d['p_holm'])} over the table's {family} comparisons: {holds} at 5 %"
-
-
-RANK_MIN_MODELS, RANK_MIN_CELLS = 3, 2
-"""The ranks section needs this many models measured on every one of at least this many cells."""
-
-
-def _ranking(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> tuple[Ranking | None, str]:
-    """The ranking of one setting's rows, or None and why not."""
-    ranked, cells, _, left_out = cell_accuracies(rows, models)
-    if len(ranked) < RANK_MIN_MODELS or len(cells) < RANK_MIN_CELLS:
-        fewer = f" ({', '.join(display_name(m) for m in left_out)} on fewer)" if left_out else ""
-        return None, (f"Not computed: ranks need at least {RANK_MIN_MODELS} models measured on the same cells and at "
-                      f"least {RANK_MIN_CELLS} cells (noise kind × SNR); here {len(ranked)} model(s) have all "
-                      f"{len(cells)} cell(s){fewer}.")  # fmt: skip
-    return rank_models(rows, models), ""
-
-
-def _ranks_section(rows: Sequence[dict[str, Any]], models: list[str], h: str, cd_figure: str | None) -> list[str]:
-    L = [f"{h} Ranks", ""]
-    ranking, why = _ranking(rows, models)
-    if ranking is None:
-        return L + [why, ""]
-    n = len(ranking.cells)
-    L += [f"Each model's test accuracy in each of the {n} cells (noise kind × SNR; the mean over its repetitions) "
-          "ranked among the models (1 = best, ties share the average rank), then averaged over the cells; the mean "
-          "accuracy is the mean of the same cell accuracies (%). A rank counts wins across conditions, not margins "
-          "(Demšar 2006; Benavoli et al. 2016).", ""]  # fmt: skip
-    L += _md_table(["model", "mean rank", "mean accuracy", "cells"],
-                   [[display_name(m), f"{r:.2f}", f"{100 * a:.2f}", str(n)]
-                    for m, r, a in zip(ranking.models, ranking.mean_ranks, ranking.mean_accuracy)])  # fmt: skip
-    if ranking.left_out:
-        L += ["", f"{', '.join(f'{display_name(m)} ({k})' for m, k in ranking.left_out.items())}: measured on fewer "
-              f"cells than the others' {n}, so left out of the ranks."]  # fmt: skip
-    f = ranking.friedman
-    df1, df2 = f.df
-    fval = "∞" if math.isinf(f.f_statistic) else f"{f.f_statistic:.2f}"
-    differ = "the ranks differ" if f.f_pvalue < ranking.alpha else "no evidence that the ranks differ"
-    L += ["", f"Friedman over the {n} cells: χ² = {f.statistic:.2f} with {df1} df, p {_p_text(f.pvalue)}; "
-          f"Iman-Davenport F = {fval} with ({df1}, {df2}) df, p {_p_text(f.f_pvalue)}: {differ} "
-          f"(at {100 * ranking.alpha:g} %)."]  # fmt: skip
-    groups = "; ".join("{" + ", ".join(display_name(m) for m in c) + "}" for c in ranking.cliques)
-    differ_pairs = sum(p["significant"] for p in ranking.pairs)
-    L += ["", f"Not distinguishable (Wilcoxon signed-rank over the cells between every pair, Holm-corrected over the "
-          f"{len(ranking.pairs)} pairs at {100 * ranking.alpha:g} %): "
-          f"{groups or 'none, every model differs from its neighbours in rank'}; "
-          f"{differ_pairs} of {len(ranking.pairs)} pairs differ."
-          + (f" Critical-difference diagram: [{Path(cd_figure).name}]({cd_figure})." if cd_figure else ""),
-          ""]  # fmt: skip
-    return L
-
-
 def _setting_tables(rows: Sequence[dict[str, Any]], models: list[str], noises: list[str],
                     snrs: list[float | None], h: str, cd_figure: str | None = None) -> list[str]:  # fmt: skip
     """Table III, the per-noise tables, the paired differences and the ranks of one setting's rows."""
@@ -315,11 +212,11 @@ def _setting_tables(rows: Sequence[dict[str, Any]], models: list[str], noises: l
     overall = overall_table(rows, models)
     grid = overall[0]["grid_cells"] if overall else 0
     best = max((o["test"][0] for o in overall if o["full_grid"] and not math.isnan(o["test"][0])), default=float("nan"))
-    L += _md_table(
+    L += md_table(
         ["model", "test accuracy", "95 % CI", "train accuracy", "cells", "repetitions"],
-        [[display_name(o["model"]), _pct(*o["test"], bold=o["full_grid"] and o["test"][0] == best),
+        [[display_name(o["model"]), pct(*o["test"], bold=o["full_grid"] and o["test"][0] == best),
           "–" if math.isnan(o["ci95"][0]) else f"[{100 * o['ci95'][0]:.2f}, {100 * o['ci95'][1]:.2f}]",
-          _pct(*o["train"]), str(o["cells"]) if o["full_grid"] else f"{o['cells']} of {grid}", str(o["reps"])]
+          pct(*o["train"]), str(o["cells"]) if o["full_grid"] else f"{o['cells']} of {grid}", str(o["reps"])]
          for o in overall],
     )  # fmt: skip
     partial = [display_name(o["model"]) for o in overall if not o["full_grid"]]
@@ -335,14 +232,14 @@ def _setting_tables(rows: Sequence[dict[str, Any]], models: list[str], noises: l
             if all(c is None for c in cells):
                 continue
             top = max((c["test_acc"][0] for c in cells if c is not None), default=float("nan"))
-            body.append([_snr_label(snr)] + [
-                "–" if c is None else _pct(*c["test_acc"], bold=c["test_acc"][0] == top) for c in cells
+            body.append([snr_label(snr)] + [
+                "–" if c is None else pct(*c["test_acc"], bold=c["test_acc"][0] == top) for c in cells
             ])  # fmt: skip
         if body:
-            L += [f"{h}# {noise}", ""] + _md_table(["SNR"] + [display_name(m) for m in models], body) + [""]
+            L += [f"{h}# {noise}", ""] + md_table(["SNR"] + [display_name(m) for m in models], body) + [""]
     if baseline is not None and len(models) > 1:
         diffs = paired_differences(rows, baseline, models)
-        _add_holm(diffs)
+        add_holm(diffs)
         L += [f"{h} Difference to {display_name(baseline)} (paired)", "",
               f"Test accuracy of each model minus {display_name(baseline)} in the same repetition (same split, noise "
               "and seed), in percentage points: mean ± std over repetitions, the 95 % confidence interval of the mean "
@@ -357,22 +254,22 @@ def _setting_tables(rows: Sequence[dict[str, Any]], models: list[str], noises: l
                          for m in others]  # fmt: skip
                 if all(c is None for c in cells):
                     continue
-                label = "all cells" if noise == "all" else f"{noise} {_snr_label(snr)}"
-                body.append([label] + ["–" if c is None else f"{_diff_text(c)}; Holm p {_p_text(c['p_holm'])}"
+                label = "all cells" if noise == "all" else f"{noise} {snr_label(snr)}"
+                body.append([label] + ["–" if c is None else f"{diff_text(c)}; Holm p {p_text(c['p_holm'])}"
                                        for c in cells])  # fmt: skip
-        L += _md_table(["noise / SNR"] + [display_name(m) for m in others], body)
+        L += md_table(["noise / SNR"] + [display_name(m) for m in others], body)
         L.append("")
         for d in diffs:
             if d["noise"] == "all":
                 L.append(f"- {verdict(display_name(d['model']), display_name(baseline), d['diff'][0], d['ci95'], d['reps'])}"
-                         f" (all cells); {_holm_verdict(d, len(diffs))}.")  # fmt: skip
+                         f" (all cells); {holm_verdict(d, len(diffs))}.")  # fmt: skip
         for d in diffs:
             if d["noise"] != "all":
-                L.append(f"- {d['noise']} {_snr_label(d['snr_db'])}: "
+                L.append(f"- {d['noise']} {snr_label(d['snr_db'])}: "
                          f"{verdict(display_name(d['model']), display_name(baseline), d['diff'][0], d['ci95'], d['reps'])}; "
-                         f"{_holm_verdict(d, len(diffs))}.")  # fmt: skip
+                         f"{holm_verdict(d, len(diffs))}.")  # fmt: skip
         L.append("")
-    L += _ranks_section(rows, models, h, cd_figure)
+    L += ranks_section(rows, models, h, cd_figure)
     L += _best_baseline_section(rows, models, overall, h)
     return L
 
@@ -390,14 +287,14 @@ def _best_baseline_section(rows: Sequence[dict[str, Any]], models: list[str], ov
     diffs = [d for d in paired_differences(rows, best, shrinkers) if d["noise"] == "all"]
     if not diffs:
         return []
-    _add_holm(diffs)
+    add_holm(diffs)
     L = [f"{h} Shrinkage against the best model without it", "",
          f"The most accurate model without a shrinkage gate over the whole grid is {display_name(best)} "
          f"({100 * full[best]:.2f} %). Each shrinkage model minus it, all cells, paired by repetition; Holm over "
          f"these {len(diffs)} comparisons (a model picked as the best of several is favoured by the pick, so a "
          "shrinkage model that is not distinguishable from it has not lost).", ""]  # fmt: skip
-    L += _md_table(["model", "difference (points)", "Holm p"],
-                   [[display_name(d["model"]), _diff_text(d), _p_text(d["p_holm"])] for d in diffs])  # fmt: skip
+    L += md_table(["model", "difference (points)", "Holm p"],
+                   [[display_name(d["model"]), diff_text(d), p_text(d["p_holm"])] for d in diffs])  # fmt: skip
     ahead = [display_name(d["model"]) for d in diffs if d["p_holm"] < 0.05 and d["diff"][0] > 0]
     behind = [display_name(d["model"]) for d in diffs if d["p_holm"] < 0.05 and d["diff"][0] < 0]
     L += ["", f"Distinguishably ahead of {display_name(best)}: {', '.join(ahead) or 'none'}; distinguishably behind: "
@@ -431,9 +328,9 @@ def _axis_sections(rows: Sequence[dict[str, Any]], settings: list[Setting], mode
             body = []
             for d in sorted(diffs, key=lambda d: (d["rest"], models.index(d["model"]) if d["model"] in models else 99,
                                                   d["noise"] == "all", d["noise"], d["snr_db"] is None, d["snr_db"] or 0)):  # fmt: skip
-                cell = "all cells" if d["noise"] == "all" else f"{d['noise']} {_snr_label(d['snr_db'])}"
-                body.append([display_name(d["model"]), cell, " / ".join(d["rest"]), _diff_text(d)])
-            L += _md_table(["model", "cell", "other axes", f"{other} − {reference}"], body, align="lllr") + [""]
+                cell = "all cells" if d["noise"] == "all" else f"{d['noise']} {snr_label(d['snr_db'])}"
+                body.append([display_name(d["model"]), cell, " / ".join(d["rest"]), diff_text(d)])
+            L += md_table(["model", "cell", "other axes", f"{other} − {reference}"], body, align="lllr") + [""]
     return L
 
 
@@ -468,7 +365,7 @@ def format_markdown_report(
         L += [
             f"- data: `{spec.data}`" + (f" with {', '.join(f'{k}={v}' for k, v in spec.data_args.items())}" if spec.data_args else ""),
             f"- models: {', '.join(f'{display_name(m)} (`{m}`)' for m in models)}",
-            f"- noise: {', '.join(noises)} at {', '.join(_snr_label(s) for s in snrs)}",
+            f"- noise: {', '.join(noises)} at {', '.join(snr_label(s) for s in snrs)}",
             f"- repetitions: {rep_text}",
             f"- training: {train}",
         ]
@@ -495,7 +392,7 @@ def format_markdown_report(
     L += ["## Training time and size (Table V style)", ""]
     trained = [r for r in rows if r.get("noise_protocol") != "clean" or r["noise"] == "none"]
     tt = time_table(trained, models, baseline)
-    L += _md_table(
+    L += md_table(
         ["model", "parameters", "seconds per run", "seconds per epoch", f"× {display_name(baseline) if baseline else 'baseline'}"],
         [[display_name(t["model"]), f"{t['parameters']:,}" if t["parameters"] else "–",
           f"{t['seconds'][0]:.1f} ± {t['seconds'][1]:.1f}", "–" if math.isnan(t["per_epoch"]) else f"{t['per_epoch']:.2f}",
@@ -580,7 +477,7 @@ def write_study_report(
             paired = plot_paired_differences(mine, fig_dir / f"{prefix}paired_differences.png", baseline=baseline,
                                              models=present, title=None if plain else setting_label(st))  # fmt: skip
             figures += [paired] if paired is not None else []
-        ranking, _ = _ranking(mine, present)
+        ranking, _ = ranking_of(mine, present)
         if ranking is not None:
             cd = plot_critical_difference(ranking, fig_dir / f"{prefix}critical_difference.png",
                                           title=None if plain else setting_label(st))  # fmt: skip
@@ -601,53 +498,3 @@ def write_study_report(
     return report
 
 
-def write_panel_report(folders: Sequence[str | os.PathLike], out_dir: str | os.PathLike) -> Path:
-    """Rank the models of several study folders (one dataset each) over all their cells together.
-
-    The field's comparison across datasets (Demšar 2006): a cell is one dataset × noise kind × SNR,
-    a model's accuracy there the mean over its repetitions; per setting, the mean ranks, Friedman,
-    the Wilcoxon-Holm cliques and a critical-difference figure, and each model's mean accuracy per
-    dataset. Writes ``out_dir/panel.md`` and ``out_dir/figures/panel_*critical_difference.png``.
-
-    Raises:
-        ConfigError: fewer than 2 folders, a folder without results, or two folders of one dataset.
-    """
-    if len(folders) < 2:
-        raise ConfigError(f"--panel: give at least 2 study folders (one dataset each), got {len(folders)}")
-    rows: list[dict[str, Any]] = []
-    datasets: list[str] = []
-    for folder in folders:
-        found = finished_rows(read_results(Path(folder) / "results.csv"))
-        if not found:
-            raise ConfigError(f"{Path(folder) / 'results.csv'}: no finished runs to rank")
-        names = sorted({str(r.get("data")) for r in found})
-        if len(names) != 1 or names[0] in datasets:
-            raise ConfigError(f"{folder}: a panel takes one folder per dataset (this one holds {', '.join(names)}; "
-                              f"already seen: {', '.join(datasets) or 'none'})")  # fmt: skip
-        datasets.append(names[0])
-        rows += [{**r, "noise": f"{names[0]} {r['noise']}"} for r in found]  # a cell is dataset x noise x SNR
-    out = Path(out_dir)
-    fig_dir = out / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    L = [f"# Panel: {len(datasets)} datasets", "", f"Datasets: {', '.join(f'`{d}`' for d in datasets)}.", ""]
-    for st in sorted({setting_of(r) for r in rows}):
-        mine = [r for r in rows if setting_of(r) == st]
-        present = [m for m in models if any(r["model"] == m for r in mine)]
-        L += [f"## Setting: {setting_label(st, markdown=True)}", ""]
-        per_dataset = []
-        for m in present:
-            accs = [mean_std([r["test_acc"] for r in mine if r["model"] == m and r["data"] == d])[0] for d in datasets]
-            per_dataset.append([display_name(m)] + ["–" if math.isnan(a) else f"{100 * a:.2f}" for a in accs])
-        L += ["Mean test accuracy per dataset over its cells and repetitions (%):", ""]
-        L += _md_table(["model"] + datasets, per_dataset) + [""]
-        tag = "".join(f"{t}_" for t, default in zip(st, DEFAULT_SETTING) if t != default)
-        ranking, _ = _ranking(mine, present)
-        cd = None
-        if ranking is not None:
-            cd = os.path.relpath(plot_critical_difference(ranking, fig_dir / f"panel_{tag}critical_difference.png",
-                                                          title=setting_label(st)), out)  # fmt: skip
-        L += _ranks_section(mine, present, "###", cd)
-    report = out / "panel.md"
-    atomic_write(report, "\n".join(L).encode("utf-8"))
-    return report

@@ -42,7 +42,7 @@ from deepshrink.data import load_npz, save_npz
 from deepshrink.errors import ConfigError
 from deepshrink.experiments.progress import StudyMeter
 from deepshrink.experiments.report import write_study_report
-from deepshrink.experiments.results import RESULT_COLUMNS, append_result, read_results, result_row  # noqa: F401 (re-exported)
+from deepshrink.experiments.results import append_result, read_results, result_row
 from deepshrink.experiments.rocket import is_rocket, require_aeon, run_rocket
 from deepshrink.experiments.spec import (
     SETUP_KEYS,
@@ -51,10 +51,7 @@ from deepshrink.experiments.spec import (
     expand_runs,
     fold_dataset,
     load_study,
-    parse_shard,  # noqa: F401 (re-exported)
     run_config,
-    shard_runs,  # noqa: F401 (re-exported)
-    study_from_dict,  # noqa: F401 (re-exported)
     study_to_yaml,
 )
 from deepshrink.fileio import atomic_write, locked, named_os_error
@@ -65,7 +62,6 @@ from deepshrink.train.prepare import clean_parts, load_data_spec
 from deepshrink.train.run import train, train_cohort
 
 __all__ = ["run_one", "run_cohort", "plan_cohorts", "shard_cohorts", "default_stack", "evaluate_clean_cell", "run_study", "StudyProgress"]
-# (the spec and results names imported above stay importable from here, for older callers)
 
 # ---------------------------------------------------------------------- running
 @contextlib.contextmanager
