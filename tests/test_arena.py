@@ -11,7 +11,8 @@ from deepshrink.errors import ConfigError
 from deepshrink.experiments.presets import ARENA_MODELS, ARENA_UCR_MODELS
 from deepshrink.experiments.spec import expand_runs, load_study, run_config, study_from_dict
 from deepshrink.experiments.results import read_results
-from deepshrink.experiments.study import plan_cohorts, run_study
+from deepshrink.experiments.plan import plan_cohorts
+from deepshrink.experiments.study import run_study
 from deepshrink.train.prepare import prepare_data
 
 TINY = {"recordings_per_condition": 2, "windows_per_recording": 2, "window": 256, "speeds_hz": [30],

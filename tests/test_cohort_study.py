@@ -21,7 +21,8 @@ import deepshrink
 from deepshrink.cli import main
 from deepshrink.experiments.results import append_result, read_results
 from deepshrink.experiments.spec import expand_runs, RunSpec, study_from_dict
-from deepshrink.experiments.study import plan_cohorts, run_cohort, run_one, run_study, shard_cohorts
+from deepshrink.experiments.plan import plan_cohorts, shard_cohorts
+from deepshrink.experiments.study import run_cohort, run_one, run_study
 
 torch.set_num_threads(1)
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -194,17 +195,17 @@ def test_workers_never_oversubscribe_the_cores(monkeypatch):
 
 def test_default_stack_follows_device_and_memory(monkeypatch):
     from deepshrink.data import SignalDataset
-    from deepshrink.experiments import study
+    from deepshrink.experiments import plan
 
     ds = SignalDataset(torch.zeros(100, 1, 1000), torch.arange(100) % 2, label_names=["a", "b"])
     per_run = 3 * 100 * 1000 * 4
-    monkeypatch.setattr(study, "_free_memory", lambda device: 4 * 5 * per_run)  # a quarter holds 5 runs
-    assert study.default_stack("cpu", ds) == 5
-    assert study.default_stack("cpu", ds, share=5) == 1
-    assert study.default_stack("cpu", ds, runs=3) == 3
-    monkeypatch.setattr(study, "_free_memory", lambda device: 10**15)
-    assert study.default_stack("cpu", ds) == 16 and study.default_stack("cuda:0", ds) == 64
-    assert study.default_stack("cpu") == 16  # no data given (shards): the device's cap
+    monkeypatch.setattr(plan, "_free_memory", lambda device: 4 * 5 * per_run)  # a quarter holds 5 runs
+    assert plan.default_stack("cpu", ds) == 5
+    assert plan.default_stack("cpu", ds, share=5) == 1
+    assert plan.default_stack("cpu", ds, runs=3) == 3
+    monkeypatch.setattr(plan, "_free_memory", lambda device: 10**15)
+    assert plan.default_stack("cpu", ds) == 16 and plan.default_stack("cuda:0", ds) == 64
+    assert plan.default_stack("cpu") == 16  # no data given (shards): the device's cap
 
 
 def test_resume_with_another_stack_says_so(tmp_path, capsys):

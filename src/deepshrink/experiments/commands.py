@@ -27,14 +27,8 @@ from deepshrink.experiments.presets import PRESETS, get_preset
 from deepshrink.experiments.report import format_console_table, write_study_report
 from deepshrink.experiments.results import read_results
 from deepshrink.experiments.spec import GRID_KEYS, RunSpec, StudySpec, expand_runs, load_study, study_from_dict
-from deepshrink.experiments.study import (
-    StudyProgress,
-    default_stack,
-    plan_cohorts,
-    run_study,
-    shard_cohorts,
-    shard_device,
-)
+from deepshrink.experiments.plan import default_stack, plan_cohorts, shard_cohorts
+from deepshrink.experiments.study import StudyProgress, run_study, shard_device
 from deepshrink.experiments.thresholds import ThresholdAnalysis, analyze_thresholds, write_threshold_analysis
 from deepshrink.models import model_family
 from deepshrink.system import available_cpus

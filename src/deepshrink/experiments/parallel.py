@@ -27,14 +27,8 @@ from deepshrink.errors import DeepshrinkError
 from deepshrink.experiments.report import write_study_report
 from deepshrink.experiments.results import read_results
 from deepshrink.experiments.spec import expand_runs, run_config, study_from_dict
-from deepshrink.experiments.study import (
-    DataCache,
-    default_stack,
-    prepare_folder,
-    run_study,
-    shard_device,
-    StudyProgress,
-)
+from deepshrink.experiments.plan import default_stack
+from deepshrink.experiments.study import DataCache, prepare_folder, run_study, shard_device, StudyProgress
 from deepshrink.folders import owned
 from deepshrink.system import available_cpus
 

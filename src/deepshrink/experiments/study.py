@@ -40,6 +40,7 @@ import torch
 
 from deepshrink.data import load_npz, save_npz
 from deepshrink.errors import ConfigError
+from deepshrink.experiments.plan import cohort_dir, default_stack, note_orphans, plan_cohorts, shard_plan
 from deepshrink.experiments.progress import StudyMeter
 from deepshrink.experiments.report import write_study_report
 from deepshrink.experiments.results import append_result, read_results, result_row
@@ -61,7 +62,7 @@ from deepshrink.train.evaluation import evaluate_run
 from deepshrink.train.prepare import clean_parts, load_data_spec
 from deepshrink.train.run import train, train_cohort
 
-__all__ = ["run_one", "run_cohort", "plan_cohorts", "shard_cohorts", "default_stack", "evaluate_clean_cell", "run_study", "StudyProgress"]
+__all__ = ["run_one", "run_cohort", "evaluate_clean_cell", "run_study", "StudyProgress"]
 
 # ---------------------------------------------------------------------- running
 @contextlib.contextmanager
@@ -180,73 +181,6 @@ def run_one(
                       total_seconds=time.perf_counter() - started)  # fmt: skip
 
 
-# ---------------------------------------------------------------------- cohorts (stacked runs)
-def _stackable(spec: StudySpec) -> bool:
-    """Runs can share one stacked network exactly unless the model draws random numbers (dropout)."""
-    return float((spec.train.get("model_args") or {}).get("drop_rate", 0.0) or 0.0) == 0.0
-
-
-def plan_cohorts(spec: StudySpec, runs: Sequence[RunSpec], stack: int) -> list[list[RunSpec]]:
-    """Group ``runs`` into cohorts of up to ``stack`` runs of one model and one value of each
-    study axis (the rest of the training settings all runs share), in run order, as few and as
-    even as possible; cohorts are ordered by their first run, so ``stack=1`` gives the runs one
-    by one, in order. A study with dropout is never stacked. Only runs that train are planned
-    (``clean``-protocol cells at a noise level test their clean run's model). MiniRocket runs
-    (every cell of it: it fits on the clean data instead of loading a model) are a cohort per
-    fit: a clean run with all its cells, so that one worker fits once and tests them all."""
-    if stack < 1:
-        raise ConfigError(f"--stack must be >= 1, got {stack}")
-    runs = [r for r in runs if r.trains or is_rocket(r.model)]
-    position = {r.run_id: k for k, r in enumerate(runs)}
-    by_fit: dict[str, list[RunSpec]] = {}
-    for r in runs:
-        if is_rocket(r.model):
-            by_fit.setdefault(r.run_id if r.trains else r.clean_run.run_id, []).append(r)
-    cohorts = list(by_fit.values())
-    if stack == 1 or not _stackable(spec):
-        return sorted(cohorts + [[r] for r in runs if not is_rocket(r.model)], key=lambda c: position[c[0].run_id])
-    by_model: dict[tuple[str, str, str, str], list[RunSpec]] = {}
-    for r in runs:
-        if not is_rocket(r.model):
-            by_model.setdefault((r.model, r.protocol, r.normalize, r.split), []).append(r)
-    for rs in by_model.values():  # ceil(n / stack) cohorts of near-equal size (18 runs at 16: 9 + 9, not 16 + 2)
-        k = -(-len(rs) // stack)
-        bounds = [round(j * len(rs) / k) for j in range(k + 1)]
-        cohorts += [rs[a:b] for a, b in zip(bounds, bounds[1:])]
-    return sorted(cohorts, key=lambda c: position[c[0].run_id])
-
-
-def _free_memory(device: str) -> int | None:
-    try:
-        if device.startswith("cuda"):
-
-            free, _ = torch.cuda.mem_get_info(torch.device(device))
-            return int(free)
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, RuntimeError, AttributeError):
-        return None
-
-
-def default_stack(device: str, dataset: Any | None = None, runs: int | None = None, *, share: int = 1) -> int:
-    """The cohort size when ``--stack`` is not given: up to 16 runs on a CPU (where stacking
-    gains most samples/s: benchmarks/RESULTS.md, "Study runner") and 64 on a GPU (one small run is bound by kernel
-    launches), as many as a quarter of the free memory holds (each run keeps about three
-    copies of the data: clean split, noisy, and the cohort's on the device); ``share``
-    processes splitting the memory."""
-    cap = 64 if str(device).startswith("cuda") else 16
-    if dataset is not None and hasattr(dataset, "x"):
-        free = _free_memory(str(device))
-        per_run = 3 * int(dataset.x.numel()) * 4
-        if free and per_run:
-            cap = min(cap, max(1, free // 4 // max(1, share) // per_run))
-    if runs is not None:
-        cap = min(cap, max(1, runs))
-    return int(cap)
-
-
-def _cohort_dir(out: Path, group: Sequence[RunSpec]) -> Path:
-    ids = "\n".join(r.run_id for r in group)
-    return out / "cohorts" / f"{group[0].model}-{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
 
 
 def run_cohort(
@@ -301,8 +235,8 @@ def run_cohort(
                 emit(rows[-1])
             continue
         out = Path(out_dir)
-        cohort_dir = _cohort_dir(out, [runs[k] for k in members]) if save_runs else None
-        if cohort_dir is None or not (cohort_dir / "last.ckpt").is_file():  # nothing to resume: train only what is left
+        folder = cohort_dir(out, [runs[k] for k in members]) if save_runs else None
+        if folder is None or not (folder / "last.ckpt").is_file():  # nothing to resume: train only what is left
             members = [k for k in members if runs[k].run_id not in done]
             if not members:
                 continue
@@ -312,7 +246,7 @@ def run_cohort(
                                     on_epoch=on_epoch))  # fmt: skip
                 emit(rows[-1])
                 continue
-            cohort_dir = _cohort_dir(out, [runs[k] for k in members]) if save_runs else None
+            folder = cohort_dir(out, [runs[k] for k in members]) if save_runs else None
         group = [runs[k] for k in members]
         ids = [r.run_id for r in group]
         started = time.perf_counter()
@@ -329,12 +263,12 @@ def run_cohort(
 
         with _single_process_env():
             train_cohort([cfgs[k] for k in members], [dsets[k] for k in members], names=ids, run_dirs=run_dirs,
-                         cohort_dir=cohort_dir, skip={i for i, r in enumerate(group) if r.run_id in done},
+                         cohort_dir=folder, skip={i for i, r in enumerate(group) if r.run_id in done},
                          on_done=on_done, log=log, on_epoch=on_epoch)  # fmt: skip
-        if cohort_dir is not None:
-            shutil.rmtree(cohort_dir, ignore_errors=True)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
             with contextlib.suppress(OSError):
-                cohort_dir.parent.rmdir()  # only when no other cohort is under way
+                folder.parent.rmdir()  # only when no other cohort is under way
     return rows
 
 
@@ -406,44 +340,6 @@ def _set_threads(num_threads: int | None, device: str, say: Callable[[str], None
     return num_threads
 
 
-def shard_cohorts(cohorts: Sequence[Sequence[RunSpec]], shard: tuple[int, int],
-                  done: Collection[str] = ()) -> list[list[RunSpec]]:  # fmt: skip
-    """The cohorts of shard ``(i, n)``: largest first, each to the shard with the fewest runs left
-    so far (ties: the lower shard), in plan order. Runs in ``done`` do not count, so a resumed
-    study is shared out by the work left, not by its size (with equal cohorts and nothing done:
-    cohorts ``i, i + n, ...``). Every shard must be given the same ``done`` to agree."""
-    i, n = shard
-    done = frozenset(done)  # a list from a parent process: one membership test per run
-    left = [sum(r.run_id not in done for r in c) for c in cohorts]
-    load, owner = [0] * n, [0] * len(cohorts)
-    for k in sorted(range(len(cohorts)), key=lambda k: -left[k]):
-        owner[k] = min(range(n), key=lambda j: load[j])
-        load[owner[k]] += left[k]
-    return [list(c) for c, o in zip(cohorts, owner) if o == i]
-
-
-def _shard_plan(runs: list[RunSpec], cohorts: list[list[RunSpec]], shard: tuple[int, int],
-                done: Collection[str]) -> tuple[list[list[RunSpec]], list[RunSpec], list[RunSpec]]:  # fmt: skip
-    """This shard's cohorts, its runs (trained, then tested), and the clean-protocol cells it tests
-    (those whose clean run it trains)."""
-    mine_cohorts = shard_cohorts(cohorts, shard, done)
-    trained_here = {r.run_id for c in mine_cohorts for r in c}
-    cells = [r for r in runs if not r.trains and not is_rocket(r.model) and r.clean_run.run_id in trained_here]
-    mine = [r for c in mine_cohorts for r in c] + cells
-    return mine_cohorts, mine, cells
-
-
-def _note_orphans(out: Path, cohorts: list[list[RunSpec]], done: set[str], say: Callable[[str], None]) -> None:
-    """Say so when unfinished cohort checkpoints belong to none of this plan's cohorts (another --stack)."""
-    planned = {_cohort_dir(out, c).name for c in cohorts}
-    planned |= {_cohort_dir(out, left).name for c in cohorts if (left := [r for r in c if r.run_id not in done])}
-    root = out / "cohorts"
-    orphans = sorted(p.parent.name for p in root.glob("*/last.ckpt") if p.parent.name not in planned) if root.is_dir() else []
-    if orphans:
-        say(f"note: {len(orphans)} unfinished cohort checkpoint(s) in {root} do not match this --stack "
-            f"(e.g. {orphans[0]}); rerun with the --stack they were started with to resume them")  # fmt: skip
-
-
 def _work(spec: StudySpec, cohort: Sequence[RunSpec]) -> int:
     """The progress units of a cohort: its training epochs (a model without epochs: 1 per run)."""
     return len(cohort) if is_rocket(cohort[0].model) else int(run_config(spec, cohort[0]).epochs)
@@ -470,6 +366,40 @@ def _test_clean_cells(spec: StudySpec, cells: list[RunSpec], out: Path, done: se
             record({**base, "run_id": cell.run_id, "noise": cell.noise, "snr_db": cell.snr_db, "seconds": 0.0})
         else:
             record(evaluate_clean_cell(spec, cell, out, base, device=device))
+
+
+def _recorder(results_path: Path, ran: list[str], todo: int, tag: str,
+              say: Callable[[str], None]) -> Callable[[dict[str, Any]], None]:  # fmt: skip
+    """Append a finished run's row to ``results.csv`` (its id to ``ran``) and say how it did."""
+
+    def record(row: dict[str, Any]) -> None:
+        append_result(results_path, row)
+        ran.append(row["run_id"])
+        if row.get("status") == "diverged":
+            say(f"{tag}[{len(ran)}/{todo}] {row['run_id']}: diverged (see its train.log); recorded without test numbers")
+            return
+        say(f"{tag}[{len(ran)}/{todo}] {row['run_id']}: test acc {row['test_acc']:.4f}, "
+            f"train acc {row['train_acc']:.4f}, {row['seconds']:.0f} s")  # fmt: skip
+
+    return record
+
+
+def _train_planned(spec: StudySpec, cohort: list[RunSpec], out: Path, cache: DataCache, done: set[str],
+                   record: Callable[[dict[str, Any]], None], meter: StudyMeter, tag: str, *, device: str,
+                   num_threads: int | None, save_runs: bool) -> None:  # fmt: skip
+    """Train (or fit) one planned cohort, recording each run: MiniRocket's fit and its cells, a run
+    alone, or a stacked cohort."""
+    ds = cache.get(spec, run_config(spec, cohort[0]))
+    if is_rocket(cohort[0].model):
+        for run in [r for r in cohort if r.run_id not in done]:  # one fit, then its cells (rocket._FITTED)
+            record(run_rocket(spec, run, dataset=ds, num_threads=num_threads))
+    elif len(cohort) == 1:
+        record(run_one(spec, cohort[0], out, dataset=ds, data_file=cache.path, device=device,
+                       num_threads=num_threads, save_runs=save_runs, on_epoch=meter.epoch))  # fmt: skip
+    else:
+        run_cohort(spec, cohort, out, dataset=ds, data_file=cache.path, device=device, num_threads=num_threads,
+                   save_runs=save_runs, done=done, on_row=record, log=lambda m: meter.say(tag + m),
+                   on_epoch=meter.epoch)  # fmt: skip
 
 
 def run_study(
@@ -563,7 +493,7 @@ def _run_study(
         stack = default_stack(device, data, len(runs))
     cohorts = plan_cohorts(spec, runs, stack)
     done = {r["run_id"] for r in read_results(results_path)}
-    mine_cohorts, mine, cells = _shard_plan(runs, cohorts, shard, plan_done)
+    mine_cohorts, mine, cells = shard_plan(runs, cohorts, shard, plan_done)
     todo = [r for r in mine if r.run_id not in done]
     todo_cohorts = [c for c in mine_cohorts if any(r.run_id not in done for r in c)]
     tag = f"[shard {shard[0]}/{shard[1]}] " if shard[1] > 1 else ""
@@ -571,19 +501,11 @@ def _run_study(
     say(f"{tag}study {spec.name}: {len(runs)} runs in all, {len(mine)} in this shard, "
         f"{len(mine) - len(todo)} already done, {len(todo)} to run{grouping} -> {out}")  # fmt: skip
     if shard[1] == 1:  # shards each plan a part only
-        _note_orphans(out, cohorts, done, say)
+        note_orphans(out, cohorts, done, say)
     ran: list[str] = []
     meter = _meter(spec, todo_cohorts, todo, tag, shard, log)
     say = meter.say
-
-    def record(row: dict[str, Any]) -> None:
-        append_result(results_path, row)
-        ran.append(row["run_id"])
-        if row.get("status") == "diverged":
-            say(f"{tag}[{len(ran)}/{len(todo)}] {row['run_id']}: diverged (see its train.log); recorded without test numbers")
-            return
-        say(f"{tag}[{len(ran)}/{len(todo)}] {row['run_id']}: test acc {row['test_acc']:.4f}, "
-            f"train acc {row['train_acc']:.4f}, {row['seconds']:.0f} s")  # fmt: skip
+    record = _recorder(results_path, ran, len(todo), tag, say)
 
     try:
         for k, cohort in enumerate(todo_cohorts):
@@ -591,21 +513,11 @@ def _run_study(
                 break
             left = [r for r in cohort if r.run_id not in done]
             budget = None if max_runs is None else max_runs - len(ran)
-            if budget is not None and len(left) > budget and not (_cohort_dir(out, cohort) / "last.ckpt").is_file():
+            if budget is not None and len(left) > budget and not (cohort_dir(out, cohort) / "last.ckpt").is_file():
                 cohort = left[:budget]  # --max-runs: a smaller cohort now, the rest later (an unfinished cohort is finished whole)
-            cfg = run_config(spec, cohort[0])
-            ds = cache.get(spec, cfg)
             meter.start(f"cohort {k + 1}/{len(todo_cohorts)}: {cohort[0].model} x {len(left)}")
-            if is_rocket(cohort[0].model):
-                for run in [r for r in cohort if r.run_id not in done]:  # one fit, then its cells (rocket._FITTED)
-                    record(run_rocket(spec, run, dataset=ds, num_threads=num_threads))
-            elif len(cohort) == 1:
-                record(run_one(spec, cohort[0], out, dataset=ds, data_file=cache.path, device=device,
-                               num_threads=num_threads, save_runs=save_runs, on_epoch=meter.epoch))  # fmt: skip
-            else:
-                run_cohort(spec, cohort, out, dataset=ds, data_file=cache.path, device=device, num_threads=num_threads,
-                           save_runs=save_runs, done=done, on_row=record, log=lambda m: say(tag + m),
-                           on_epoch=meter.epoch)  # fmt: skip
+            _train_planned(spec, cohort, out, cache, done, record, meter, tag, device=device, num_threads=num_threads,
+                           save_runs=save_runs)  # fmt: skip
             meter.finish(_work(spec, cohort))
             trained = {r.run_id for r in cohort}  # test its clean runs' models now: a stopped study keeps those cells
             now = [c for c in cells if c.clean_run.run_id in trained]
