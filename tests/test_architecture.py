@@ -173,3 +173,70 @@ def test_the_private_name_check_can_fail(tmp_path):
     pkg.mkdir()
     (pkg / "a.py").write_text("from deepshrink.b import _helper, public\nfrom deepshrink.c import __version__\n")
     assert private_imports(tmp_path) == ["deepshrink/a.py:1: deepshrink.b._helper"]
+
+
+def private_module_imports(root: Path) -> list[str]:
+    """A ``_module`` imported from outside the package it belongs to (its internals are that package's)."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        here = module_name(path, root)
+        for target, line, _ in imports(path, root):
+            parts = target.split(".")
+            for k, part in enumerate(parts):
+                if part.startswith("_") and not part.startswith("__"):
+                    owner = ".".join(parts[:k])
+                    if k > 1 and not (here == owner or here.startswith(owner + ".")):
+                        found.append(f"{path.relative_to(root)}:{line}: {here} imports {target}")
+                    break
+    return found
+
+
+def test_internal_modules_stay_in_their_package():
+    found = private_module_imports(SRC)
+    assert not found, "internal (_-prefixed) modules imported from another package:\n" + "\n".join(found)
+
+
+MAX_CLASS, MAX_MODULE, MAX_FUNCTION = 400, 600, 80
+"""Lines of a class, of a module, and of a function outside its docstring: a room read in one sitting."""
+
+
+def _docstring_lines(node: ast.AST) -> int:
+    body = getattr(node, "body", [])
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        return body[0].end_lineno - body[0].lineno + 1
+    return 0
+
+
+def oversized(root: Path) -> list[str]:
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        where = path.relative_to(root)
+        if len(text.splitlines()) > MAX_MODULE:
+            found.append(f"{where}: module of {len(text.splitlines())} lines (at most {MAX_MODULE})")
+        for node in ast.walk(ast.parse(text)):
+            size = node.end_lineno - node.lineno + 1 if hasattr(node, "end_lineno") else 0
+            if isinstance(node, ast.ClassDef) and size > MAX_CLASS:
+                found.append(f"{where}:{node.lineno}: class {node.name} of {size} lines (at most {MAX_CLASS})")
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and size - _docstring_lines(node) > MAX_FUNCTION:
+                found.append(f"{where}:{node.lineno}: function {node.name} of {size - _docstring_lines(node)} lines "
+                             f"besides its docstring (at most {MAX_FUNCTION})")  # fmt: skip
+    return found
+
+
+def test_rooms_are_small_enough_to_read_in_one_sitting():
+    found = oversized(SRC)
+    assert not found, "\n".join(found)
+
+
+def test_the_size_and_internal_module_checks_can_fail(tmp_path):
+    pkg = tmp_path / "deepshrink"
+    (pkg / "data").mkdir(parents=True)
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION + 1))  # with the def and the return: 83 lines
+    (pkg / "data" / "big.py").write_text(f'def f():\n    """Doc."""\n{body}    return 0\n')
+    (pkg / "data" / "_inner.py").write_text("A = 1\n")
+    (pkg / "data" / "fine.py").write_text("from deepshrink.data._inner import A\n")
+    (pkg / "train.py").write_text("from deepshrink.data._inner import A\n")
+    assert oversized(tmp_path) == [f"deepshrink/data/big.py:1: function f of {MAX_FUNCTION + 3} lines besides its "
+                                   f"docstring (at most {MAX_FUNCTION})"]  # fmt: skip
+    assert private_module_imports(tmp_path) == ["deepshrink/train.py:1: deepshrink.train imports deepshrink.data._inner"]

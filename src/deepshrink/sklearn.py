@@ -117,6 +117,25 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _validation_split(codes: np.ndarray, n_classes: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation indices: ``fraction`` of the observations held out, stratified when
+    every class has at least 2 members (none held out at 0)."""
+    n = codes.size
+    if fraction <= 0:
+        return np.arange(n), np.empty(0, dtype=np.int64)
+    n_val = int(np.ceil(fraction * n))
+    if n_val < 1 or n - n_val < 2:
+        raise ValueError(
+            f"validation_fraction={fraction} leaves {n - n_val} training and {n_val} validation observations "
+            f"of {n}; need at least 2 and 1"
+        )
+    counts = np.bincount(codes)
+    stratify = codes if counts.min() >= 2 and n_val >= n_classes and n - n_val >= n_classes else None
+    split_seed = derive_seed(seed, Purpose.ESTIMATOR_SPLIT)
+    train_idx, val_idx = train_test_split(np.arange(n), test_size=n_val, random_state=split_seed, stratify=stratify)
+    return np.sort(train_idx), np.sort(val_idx)
+
+
 class DRSNClassifier(ClassifierMixin, BaseEstimator):
     """A deepshrink network as a scikit-learn classifier.
 
@@ -314,22 +333,8 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
         X = self._as_model_input(X, spatial_dims, "fit")
         seed = self._seed()
 
-        # validation split (stratified when every class has at least 2 members)
-        n = X.shape[0]
-        train_idx, val_idx = np.arange(n), np.empty(0, dtype=np.int64)
         vf = float(_plain(self.validation_fraction))
-        if vf > 0:
-            n_val = int(np.ceil(vf * n))
-            if n_val < 1 or n - n_val < 2:
-                raise ValueError(
-                    f"validation_fraction={vf} leaves {n - n_val} training and {n_val} validation observations "
-                    f"of {n}; need at least 2 and 1"
-                )
-            counts = np.bincount(codes)
-            stratify = codes if counts.min() >= 2 and n_val >= len(classes) and n - n_val >= len(classes) else None
-            split_seed = derive_seed(seed, Purpose.ESTIMATOR_SPLIT)
-            train_idx, val_idx = train_test_split(np.arange(n), test_size=n_val, random_state=split_seed, stratify=stratify)
-            train_idx, val_idx = np.sort(train_idx), np.sort(val_idx)
+        train_idx, val_idx = _validation_split(codes, len(classes), vf, seed)
         n_train = train_idx.size
 
         cfg = config_from_dict(

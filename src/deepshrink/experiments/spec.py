@@ -254,13 +254,7 @@ def study_from_dict(values: dict[str, Any], *, source: str = "study") -> StudySp
         if key not in values:
             raise ConfigError(f"{source}: key {key!r} is required")
 
-    models = [str(m) for m in _as_list(values["models"], "models", source)]
-    known = set(list_models()) | set(FEATURE_MODELS)
-    for m in models:
-        if m not in known:
-            close = difflib.get_close_matches(m, sorted(known), n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ConfigError(f"{source}: key 'models': unknown model {m!r}{hint}")
+    models = _parse_models(values["models"], source)
     noises = [str(n) for n in _as_list(values["noises"], "noises", source)]
     for n in noises:
         if n not in NOISE_KINDS:
@@ -279,15 +273,7 @@ def study_from_dict(values: dict[str, Any], *, source: str = "study") -> StudySp
         run_folds = _as_list(run_folds, "run_folds", source)
         if any(isinstance(f, bool) or not isinstance(f, int) or not 0 <= f < folds for f in run_folds):
             raise ConfigError(f"{source}: key 'run_folds' must hold fold indices in [0, {folds}), got {run_folds!r}")
-    axes = {}
-    for axis in AXES:
-        axes[axis] = [str(v) for v in _as_list(values.get(axis, AXIS_DEFAULTS[axis]), axis, source)]
-        allowed = axis_choices(axis)
-        bad = [v for v in axes[axis] if v not in allowed]
-        if bad:
-            raise ConfigError(f"{source}: key {axis!r}: unknown value {bad[0]!r} (one of {', '.join(allowed)})")
-        if len(set(axes[axis])) != len(axes[axis]):
-            raise ConfigError(f"{source}: key {axis!r} lists a value twice: {axes[axis]!r}")
+    axes = {axis: _parse_axis(values, axis, source) for axis in AXES}
     if folds and axes["split"] != ["recording"]:
         raise ConfigError(f"{source}: 'folds' splits by recording; key 'split' must be 'recording', got {axes['split']!r}")
     train = values.get("train") or {}
@@ -306,7 +292,35 @@ def study_from_dict(values: dict[str, Any], *, source: str = "study") -> StudySp
         data_args=dict(data_args), train=dict(train), **axes,
         name=str(values.get("name", "study")), description=str(values.get("description", "")),
     )  # fmt: skip
-    # the training keys: validated by building the config of one run per combination of axes
+    _check_train_keys(spec, source)
+    grids = _parse_grids(values, source)
+    return dataclasses.replace(spec, grids=grids) if grids else spec
+
+
+def _parse_models(value: Any, source: str) -> list[str]:
+    models = [str(m) for m in _as_list(value, "models", source)]
+    known = set(list_models()) | set(FEATURE_MODELS)
+    for m in models:
+        if m not in known:
+            close = difflib.get_close_matches(m, sorted(known), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(f"{source}: key 'models': unknown model {m!r}{hint}")
+    return models
+
+
+def _parse_axis(values: dict[str, Any], axis: str, source: str) -> list[str]:
+    chosen = [str(v) for v in _as_list(values.get(axis, AXIS_DEFAULTS[axis]), axis, source)]
+    allowed = axis_choices(axis)
+    bad = [v for v in chosen if v not in allowed]
+    if bad:
+        raise ConfigError(f"{source}: key {axis!r}: unknown value {bad[0]!r} (one of {', '.join(allowed)})")
+    if len(set(chosen)) != len(chosen):
+        raise ConfigError(f"{source}: key {axis!r} lists a value twice: {chosen!r}")
+    return chosen
+
+
+def _check_train_keys(spec: StudySpec, source: str) -> None:
+    """The training keys, checked by building the config of one run per combination of axes."""
     firsts: dict[tuple[str, str, str], RunSpec] = {}
     for run in expand_runs(spec):
         firsts.setdefault((run.protocol, run.normalize, run.split), run)
@@ -315,7 +329,10 @@ def study_from_dict(values: dict[str, Any], *, source: str = "study") -> StudySp
             run_config(spec, run)
         except ConfigError as err:
             raise ConfigError(f"{source}: key 'train': {err}") from None
-    # more grids: each checked as this study with its keys replaced (which checks its own runs)
+
+
+def _parse_grids(values: dict[str, Any], source: str) -> list[dict[str, Any]]:
+    """More grids: each checked as this study with its keys replaced (which checks its own runs)."""
     raw_grids = values.get("grids")
     own = {key: v for key, v in values.items() if key != "grids"}
     grids = []
@@ -325,7 +342,7 @@ def study_from_dict(values: dict[str, Any], *, source: str = "study") -> StudySp
             raise ConfigError(f"{where}: must be a mapping of grid keys ({', '.join(GRID_KEYS)}), got {grid!r}")
         part = study_from_dict({**own, **grid}, source=where)
         grids.append({key: getattr(part, key) for key in GRID_KEYS})
-    return dataclasses.replace(spec, grids=grids) if grids else spec
+    return grids
 
 
 def load_study(source: str | os.PathLike) -> StudySpec:

@@ -83,6 +83,17 @@ def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
         raise ConfigError(f"{name} must be one of {list(choices)}, got {value!r}")
 
 
+def _stem(conv: type[nn.Module], in_channels: int, channels: int, kernel: int, stride: int, pool: bool, bias: bool,
+          spatial_dims: int, stack: int) -> nn.Sequential:  # fmt: skip
+    """The stem: one (grouped, for a stack) convolution, then a 3/2 max-pool with ``pool``."""
+    layers: list[nn.Module] = [
+        conv(in_channels * stack, channels * stack, kernel, stride=stride, padding=kernel // 2, bias=bias, groups=stack)
+    ]
+    if pool:
+        layers.append({1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[spatial_dims](kernel_size=3, stride=2, padding=1))
+    return nn.Sequential(*layers)
+
+
 class ResidualNet(nn.Module):
     """Pre-activation residual network whose gate makes it a ResNet, SE-ResNet or DRSN.
 
@@ -168,16 +179,8 @@ class ResidualNet(nn.Module):
         self.num_classes = num_classes
         self.stack = stack
 
-        stem: list[nn.Module] = [
-            conv(
-                in_channels * stack, stem_channels * stack, stem_kernel,
-                stride=stem_stride, padding=stem_kernel // 2, bias=conv_bias, groups=stack,
-            )
-        ]  # fmt: skip
-        if stem_pool:
-            pool = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[spatial_dims]
-            stem.append(pool(kernel_size=3, stride=2, padding=1))
-        self.stem = nn.Sequential(*stem)
+        self.stem = _stem(conv, in_channels, stem_channels, stem_kernel, stem_stride, stem_pool, conv_bias, spatial_dims,
+                          stack)  # fmt: skip
 
         unit = BLOCKS[block]
         stages: list[nn.Module] = []

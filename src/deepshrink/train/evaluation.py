@@ -63,6 +63,17 @@ def _match_labels(ds: SignalData, label_names: list[str] | None, where: str) -> 
     return ds.with_labels(mapping[ds.y.cpu()], label_names)  # the codes stay on the device of ds.y
 
 
+def _noisy_inputs(part: SignalData, kind: str, snr_spec: Any, seed: int, *, every_snr: bool) -> tuple[Any, Any, Any]:
+    """Signals, labels and SNRs to evaluate: ``part`` with ``kind`` noise; with ``every_snr`` and a
+    discrete set, every observation at every SNR (accuracy per SNR on identical signals)."""
+    parsed = parse_snr(snr_spec, "snr") if kind != "none" else None
+    if every_snr and isinstance(parsed, list) and len(parsed) > 1:
+        noisy = [add_noise_to(part, kind, value, seed=seed) for value in parsed]
+        return torch.cat([n.x for n in noisy]), torch.cat([n.y for n in noisy]), torch.cat([n.snr_db for n in noisy])
+    noisy = add_noise_to(part, kind, snr_spec, seed=seed) if kind != "none" else part
+    return noisy.x, noisy.y, getattr(noisy, "snr_db", None)
+
+
 def evaluate_run(
     run_dir: str | os.PathLike,
     *,
@@ -142,19 +153,7 @@ def evaluate_run(
     if kind != "none" and snr_spec is None:
         raise ConfigError("snr is required with noise (give --snr)")
     noise_seed = derive_seed(int(cfg.seed if seed is None else seed), PART_NOISE[split])
-    parsed = parse_snr(snr_spec, "snr") if kind != "none" else None
-    if snr is not None and isinstance(parsed, list) and len(parsed) > 1:
-        # every observation at every SNR: accuracy per SNR on identical signals
-        xs, ys, snrs = [], [], []
-        for value in parsed:
-            noisy = add_noise_to(part, kind, value, seed=noise_seed)
-            xs.append(noisy.x)
-            ys.append(noisy.y)
-            snrs.append(noisy.snr_db)
-        x, y, snr_db = torch.cat(xs), torch.cat(ys), torch.cat(snrs)
-    else:
-        noisy = add_noise_to(part, kind, snr_spec, seed=noise_seed) if kind != "none" else part
-        x, y, snr_db = noisy.x, noisy.y, getattr(noisy, "snr_db", None)
+    x, y, snr_db = _noisy_inputs(part, kind, snr_spec, noise_seed, every_snr=snr is not None)
 
     normalize = (getattr(model, "input_spec", None) or {}).get("normalize", cfg.normalize)
     logits = predict_logits(model, x, batch_size=batch_size or cfg.eval_batch_size, device=dev,

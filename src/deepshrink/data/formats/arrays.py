@@ -203,6 +203,22 @@ def _read_signal_file(path: Path) -> np.ndarray:
     return arr
 
 
+def _class_files(classes: list[Path]) -> list[tuple[int, Path]]:
+    """``(class code, file)`` for every signal file of the class folders, in order; a class
+    folder without one is an error."""
+    files: list[tuple[int, Path]] = []
+    for code, class_dir in enumerate(classes):
+        found = sorted(
+            p
+            for p in class_dir.iterdir()
+            if p.is_file() and p.suffix in _SIGNAL_SUFFIXES and not p.name.startswith(".")
+        )
+        if not found:
+            raise DatasetError(f"{class_dir}: class folder holds no .npy or .csv file")
+        files.extend((code, p) for p in found)
+    return files
+
+
 def load_folder(
     root: PathLike,
     *,
@@ -237,16 +253,7 @@ def load_folder(
             f"{folder}: no class subfolders (expected <root>/<class>/<file>.npy or .csv)"
         )
     label_names = [p.name for p in classes]
-    files: list[tuple[int, Path]] = []
-    for code, class_dir in enumerate(classes):
-        found = sorted(
-            p
-            for p in class_dir.iterdir()
-            if p.is_file() and p.suffix in _SIGNAL_SUFFIXES and not p.name.startswith(".")
-        )
-        if not found:
-            raise DatasetError(f"{class_dir}: class folder holds no .npy or .csv file")
-        files.extend((code, p) for p in found)
+    files = _class_files(classes)
     name = name or folder.name
 
     if window is not None:

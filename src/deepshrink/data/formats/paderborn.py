@@ -254,6 +254,42 @@ def _as_list(value: Any, what: str) -> list[Any] | None:
     return items
 
 
+def _select_files(root: Path, bearings: Any, settings: Any, damage: Any, measurements: Any) -> list[tuple[Any, ...]]:
+    """The Paderborn files under ``root`` the selection keeps: ``(path, setting, bearing code,
+    measurement, location, damage kind)`` each; a typo in the selection is an error, not an empty one."""
+    want_bearings = _as_list(bearings, "bearings")
+    for code in want_bearings or []:
+        bearing_info(code)
+    want_settings = _as_list(settings, "settings")
+    for setting in want_settings or []:
+        if setting not in PADERBORN_SETTINGS:
+            raise ConfigError(f"settings: unknown operating setting {setting!r}; settings: {', '.join(PADERBORN_SETTINGS)}")
+    want_damage = _as_list(damage, "damage")
+    for kind in want_damage or []:
+        if kind not in ("healthy", "artificial", "real"):
+            raise ConfigError(f"damage: must be healthy, artificial or real, got {kind!r}")
+    want_meas = None if measurements is None else {int(m) for m in _as_list(measurements, "measurements")}
+    files = []
+    for path in sorted(root.rglob("*.mat")):
+        parsed = parse_paderborn_name(path.stem)
+        if parsed is None:
+            continue
+        setting, code, measurement = parsed
+        location, kind = bearing_info(code)
+        wanted = [(want_bearings, code), (want_settings, setting), (want_damage, kind), (want_meas, measurement)]
+        if any(want is not None and value not in want for want, value in wanted):
+            continue
+        files.append((path, setting, code, measurement, location, kind))
+    if not files:
+        selection = "" if all(v is None for v in (bearings, settings, damage, measurements)) else " matching the selection"
+        raise DatasetError(f"{root}: no Paderborn files{selection} (names like K001/N15_M07_F10_K001_1.mat)")
+    found = {f[2] for f in files}
+    missing = [code for code in (want_bearings or []) if code not in found]
+    if missing:
+        raise DatasetError(f"{root}: no files of bearing(s) {', '.join(missing)}")
+    return files
+
+
 def load_paderborn(
     root: PathLike,
     *,
@@ -309,50 +345,12 @@ def load_paderborn(
     signals = [signals] if isinstance(signals, str) else list(signals)
     if not signals:
         raise ConfigError("signals: must name at least one Y entry, e.g. ['vibration_1']")
-    want_bearings = _as_list(bearings, "bearings")
-    for code in want_bearings or []:
-        bearing_info(code)  # a typo is an error, not an empty selection
-    want_settings = _as_list(settings, "settings")
-    for setting in want_settings or []:
-        if setting not in PADERBORN_SETTINGS:
-            raise ConfigError(f"settings: unknown operating setting {setting!r}; settings: {', '.join(PADERBORN_SETTINGS)}")
-    want_damage = _as_list(damage, "damage")
-    for kind in want_damage or []:
-        if kind not in ("healthy", "artificial", "real"):
-            raise ConfigError(f"damage: must be healthy, artificial or real, got {kind!r}")
-    want_meas = None if measurements is None else {int(m) for m in _as_list(measurements, "measurements")}
-
-    files = []
-    for path in sorted(root_path.rglob("*.mat")):
-        parsed = parse_paderborn_name(path.stem)
-        if parsed is None:
-            continue
-        setting, code, measurement = parsed
-        location, kind = bearing_info(code)
-        if want_bearings is not None and code not in want_bearings:
-            continue
-        if want_settings is not None and setting not in want_settings:
-            continue
-        if want_damage is not None and kind not in want_damage:
-            continue
-        if want_meas is not None and measurement not in want_meas:
-            continue
-        files.append((path, setting, code, measurement, location, kind))
-    if not files:
-        selection = "" if all(v is None for v in (bearings, settings, damage, measurements)) else " matching the selection"
-        raise DatasetError(
-            f"{root_path}: no Paderborn files{selection} (names like K001/N15_M07_F10_K001_1.mat)"
-        )
-    found = {f[2] for f in files}
-    missing = [code for code in (want_bearings or []) if code not in found]
-    if missing:
-        raise DatasetError(f"{root_path}: no files of bearing(s) {', '.join(missing)}")
-
+    files = _select_files(root_path, bearings, settings, damage, measurements)
     if classes == "location":
         present = {f[4] for f in files}
         label_names = [c for c in _CLASS_ORDER if c in present]
     else:
-        label_names = sorted(found)
+        label_names = sorted({f[2] for f in files})
     recordings, labels, names = [], [], []
     cond: dict[str, list[Any]] = {k: [] for k in ("setting", "speed_rpm", "torque_nm", "radial_force_n", "bearing",
                                                   "damage", "location", "measurement", "file")}  # fmt: skip
