@@ -2,7 +2,8 @@
 
 Layers, lowest first (a module may import its own layer and those below it):
 
-    base         errors, checks, fileio, folders, system, seeds, _lazy, _version   (standard library, numpy, torch, filelock)
+    base         errors, checks, settings, fileio, folders, system, seeds, _lazy, _version   (standard library, numpy,
+                 torch, filelock, yaml)
     functional   the soft threshold
     layers       Shrinkage, SqueezeExcite, residual units
     models       ResidualNet, the registry, stacked nets, serialization (save/load a model)
@@ -29,7 +30,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("deepshrink.errors", "deepshrink.checks", "deepshrink.fileio", "deepshrink.folders", "deepshrink.system", "deepshrink.seeds", "deepshrink._lazy",
+    ("base", ("deepshrink.errors", "deepshrink.checks", "deepshrink.settings", "deepshrink.fileio", "deepshrink.folders", "deepshrink.system", "deepshrink.seeds", "deepshrink._lazy",
               "deepshrink._version")),
     ("functional", ("deepshrink.functional",)),
     ("layers", ("deepshrink.layers",)),

@@ -19,7 +19,7 @@ from deepshrink.experiments.stats import display_name, pick_baseline
 from deepshrink.models import FAMILIES, list_models, model_family, model_label
 from deepshrink.noise import NOISE_KINDS
 from deepshrink.train.config import NOISE_CHOICES, RECIPES, TrainConfig
-from deepshrink.train.settings import declared
+from deepshrink.settings import declared
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "deepshrink"
 

@@ -15,7 +15,7 @@ import pytest
 
 from deepshrink.cli import build_parser, main
 from deepshrink.errors import CheckpointError, ConfigError
-from deepshrink.train import settings
+import deepshrink.settings as settings
 from deepshrink.train.config import (
     NOISE_CHOICES,
     RECIPES,
@@ -28,7 +28,7 @@ from deepshrink.train.config import (
     resolve,
     to_yaml,
 )
-from deepshrink.train.settings import setting
+from deepshrink.settings import setting
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "config.md"
 

@@ -75,7 +75,7 @@ from deepshrink.train.config import RECIPES, TrainConfig, config_from_dict, reso
 from deepshrink.train.distributed import DistContext, resolve_device
 from deepshrink.predict.batch import autocast_dtype, predict_logits
 from deepshrink.train.engine import Trainer
-from deepshrink.train.settings import declared
+from deepshrink.settings import declared
 
 __all__ = ["DRSNClassifier"]
 

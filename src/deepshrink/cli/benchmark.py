@@ -17,7 +17,7 @@ from deepshrink.experiments.report import format_console_table
 from deepshrink.experiments.results import read_results
 from deepshrink.experiments.spec import AXES, StudySpec, parse_shard, study_to_yaml
 from deepshrink.train.config import TrainConfig, parse_key_values
-from deepshrink.train.settings import declared
+from deepshrink.settings import declared
 
 _TRAIN = declared(TrainConfig)
 # the training settings with a flag of their own here (any other: --set KEY=VALUE)

@@ -15,7 +15,7 @@ from deepshrink.cli import UsageError
 from deepshrink.cli.flags import add_old_spelling
 from deepshrink.train.config import TrainConfig, layered_config, resolve, to_yaml
 from deepshrink.train.run import train
-from deepshrink.train.settings import add_flags, flag_values
+from deepshrink.settings import add_flags, flag_values
 
 NEGATIVE_SPEC = re.compile(r"^-\d*\.?\d+([:,]-?\d*\.?\d+)*$")
 

@@ -63,7 +63,7 @@ from deepshrink.train.config import (
     load_yaml,
     parse_snr,
 )
-from deepshrink.train.settings import declared
+from deepshrink.settings import declared
 
 __all__ = [
     "StudySpec",

@@ -1,7 +1,7 @@
 """The training configuration: one typed dataclass, every setting declared once.
 
 :class:`TrainConfig` holds every choice of a run (model, data, noise, split, optimiser,
-schedule, seed, runtime); each field is one :func:`~deepshrink.train.settings.setting` call,
+schedule, seed, runtime); each field is one :func:`~deepshrink.settings.setting` call,
 from which the YAML validation (:func:`config_from_dict`), the flags of ``deepshrink train``,
 ``--print-config`` and ``docs/config.md`` are derived (``python -m deepshrink.train.config``
 writes the latter). Here are only the rules that tie settings together, the SNR specs, the
@@ -25,8 +25,8 @@ from deepshrink.checks import check_path
 from deepshrink.errors import CheckpointError, ConfigError
 from deepshrink.models.registry import RESERVED_ARGS, check_model_args, model_config
 from deepshrink.noise import NOISE_KINDS, SNR_LIMIT_DB
-from deepshrink.train import settings
-from deepshrink.train.settings import MAX_YAML_NODES, dump_yaml, load_yaml, parse_key_values, setting
+import deepshrink.settings as settings
+from deepshrink.settings import MAX_YAML_NODES, dump_yaml, load_yaml, parse_key_values, setting
 
 __all__ = [
     "TrainConfig",
@@ -418,7 +418,7 @@ def layered_config(
     Args:
         config: a YAML file.
         resume: a run folder to continue; its ``config.yaml`` is the base when ``config`` is None.
-        flags: settings given as flags (:func:`~deepshrink.train.settings.flag_values`): a
+        flags: settings given as flags (:func:`~deepshrink.settings.flag_values`): a
             mapping declared ``merge`` adds to the base's, ``implies`` sets what no flag gave.
         sets: ``KEY=VALUE`` texts (``--set``), values read as YAML.
 
