@@ -35,7 +35,7 @@ dist-check: $(BIN)/.installed
 	$(DIST_VENV)/bin/python -m pip install --quiet dist/deepshrink-*.whl
 	cd build && dist-venv/bin/deepshrink --help > /dev/null
 	cd build && dist-venv/bin/deepshrink models > /dev/null
-	cd build && dist-venv/bin/python -c "import deepshrink, deepshrink.models, deepshrink.train, deepshrink.experiments; \
+	cd build && dist-venv/bin/python -c "import deepshrink, deepshrink.models, deepshrink.train, deepshrink.study; \
 	  m = deepshrink.create_model('drsn_cw_paper6', num_classes=3); print('wheel ok:', deepshrink.__version__, type(m).__name__)"
 	tar -tzf dist/deepshrink-*.tar.gz | grep -q "/LICENSE$$"
 	$(BIN)/python -c "import glob, zipfile; n = zipfile.ZipFile(glob.glob('dist/*.whl')[0]).namelist(); \

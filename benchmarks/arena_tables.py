@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from deepshrink.experiments.ranking import holm, paired_t_pvalue, rank_models
-from deepshrink.experiments.results import read_results
-from deepshrink.experiments.stats import ci95, display_name, finished_rows, mean_std, repetition_differences, setting_of
+from deepshrink.study.ranking import holm, paired_t_pvalue, rank_models
+from deepshrink.study.results import read_results
+from deepshrink.study.stats import ci95, display_name, finished_rows, mean_std, repetition_differences, setting_of
 
 PROTOCOL = {"fixed": "noisy training", "fresh": "fresh noise", "clean": "trained clean"}
 NORMALIZE = {"none": "raw", "per_sample": "std"}

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 import deepshrink
-from deepshrink.experiments.presets import ARENA_MODELS
+from deepshrink.study.presets import ARENA_MODELS
 
 FIELD = ["fcn", "fawaz_resnet", "inception_time"]
 REFERENCE = "resnet_paper6"

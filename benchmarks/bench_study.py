@@ -2,7 +2,7 @@
 
 Both sides are the engine's own loop (:class:`deepshrink.train.Trainer`), in one process, on
 the same S runs of a study (each with its own seed, split and noise): once as one stacked
-network (a cohort, as ``deepshrink benchmark --stack S`` trains them) and once one run after
+network (a cohort, as ``deepshrink study --stack S`` trains them) and once one run after
 the other (``--stack 1``). Data preparation is outside the timing (it is the same for both).
 The ratio, not the absolute rate, is what to compare across machines.
 

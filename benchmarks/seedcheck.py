@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepshrink.experiments.results import read_results
-from deepshrink.experiments.spec import study_from_dict
-from deepshrink.experiments.study import run_study
+from deepshrink.study.results import read_results
+from deepshrink.study.spec import study_from_dict
+from deepshrink.study.runner import run_study
 from deepshrink.sklearn import DRSNClassifier
 from deepshrink.train.config import TrainConfig
 from deepshrink.train.evaluation import evaluate_run

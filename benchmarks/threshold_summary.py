@@ -1,6 +1,6 @@
 """Do the learned thresholds of converged DRSNs track the input SNR? A summary over several runs.
 
-For each run folder (a trained DRSN of a study), :func:`deepshrink.experiments.analyze_thresholds`
+For each run folder (a trained DRSN of a study), :func:`deepshrink.study.analyze_thresholds`
 feeds its held-out test signals at each SNR (noise of the run's kind) and records per shrinkage
 block τ, α = τ / mean|x| and the share of zeroed features. This script pools runs (seeds):
 
@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from deepshrink.errors import DeepshrinkError
-from deepshrink.experiments.stats import ci95
-from deepshrink.experiments.thresholds import analyze_thresholds
+from deepshrink.study.stats import ci95
+from deepshrink.study.thresholds import analyze_thresholds
 from deepshrink.fileio import atomic_write
 
 

@@ -12,7 +12,7 @@ Layers, lowest first (a module may import its own layer and those below it):
     predict      a saved model loaded, its outputs for a batch, its decision on a recording
     train        the Trainer, run folders, evaluation of a run
     apps         sklearn estimator, timm/torchvision conversion, export
-    experiments  studies, their report, figures, threshold analysis
+    study        studies, their report, figures, threshold analysis
     cli          the command line (and the ``python -m`` entry points)
     package      deepshrink/__init__.py (the public names)
 
@@ -40,7 +40,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("predict", ("deepshrink.predict",)),
     ("train", ("deepshrink.train",)),
     ("apps", ("deepshrink.sklearn", "deepshrink.convert", "deepshrink.export")),
-    ("experiments", ("deepshrink.experiments",)),
+    ("study", ("deepshrink.study",)),
     ("cli", ("deepshrink.cli", "deepshrink.__main__", "deepshrink.train.__main__")),  # the -m entry points
     ("package", ("deepshrink",)),
 ]  # fmt: skip
@@ -121,23 +121,23 @@ def test_the_check_catches_a_deliberate_upward_import(tmp_path):
     """The check can fail: a model importing the study runner, even lazily, is reported."""
     pkg = tmp_path / "deepshrink"
     (pkg / "models").mkdir(parents=True)
-    (pkg / "experiments").mkdir()
+    (pkg / "study").mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "experiments" / "__init__.py").write_text("")
-    (pkg / "experiments" / "study.py").write_text("from deepshrink.models import create_model\n")
+    (pkg / "study" / "__init__.py").write_text("")
+    (pkg / "study" / "runner.py").write_text("from deepshrink.models import create_model\n")
     (pkg / "models" / "__init__.py").write_text("from .skeleton import ResidualNet\n")
     (pkg / "models" / "skeleton.py").write_text(
-        "import torch\n\ndef build():\n    from deepshrink.experiments.study import run_study\n    return run_study\n"
+        "import torch\n\ndef build():\n    from deepshrink.study.runner import run_study\n    return run_study\n"
     )
     upward, inner = violations(tmp_path)
     assert upward == ["deepshrink/models/skeleton.py:4: deepshrink.models.skeleton (models) imports "
-                      "deepshrink.experiments.study (experiments)"]  # fmt: skip
-    assert inner == ["deepshrink/models/skeleton.py:4: deepshrink.models.skeleton imports deepshrink.experiments.study "
+                      "deepshrink.study.runner (study)"]  # fmt: skip
+    assert inner == ["deepshrink/models/skeleton.py:4: deepshrink.models.skeleton imports deepshrink.study.runner "
                      "inside a function"]  # fmt: skip
 
 
 @pytest.mark.parametrize("module, layer", [("deepshrink.models.stacked", "models"), ("deepshrink.serialization", "models"),
-                                           ("deepshrink.experiments.spec", "experiments"), ("deepshrink", "package"),
+                                           ("deepshrink.study.spec", "study"), ("deepshrink", "package"),
                                            ("deepshrink.data.simulate", "data")])  # fmt: skip
 def test_layer_of(module, layer):
     assert LAYERS[layer_of(module)][0] == layer

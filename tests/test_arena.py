@@ -8,11 +8,11 @@ import yaml
 
 from deepshrink.cli import main
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.presets import ARENA_MODELS, ARENA_UCR_MODELS
-from deepshrink.experiments.spec import expand_runs, load_study, run_config, study_from_dict
-from deepshrink.experiments.results import read_results
-from deepshrink.experiments.plan import plan_cohorts
-from deepshrink.experiments.study import run_study
+from deepshrink.study.presets import ARENA_MODELS, ARENA_UCR_MODELS
+from deepshrink.study.spec import expand_runs, load_study, run_config, study_from_dict
+from deepshrink.study.results import read_results
+from deepshrink.study.plan import plan_cohorts
+from deepshrink.study.runner import run_study
 from deepshrink.train.prepare import prepare_data
 
 TINY = {"recordings_per_condition": 2, "windows_per_recording": 2, "window": 256, "speeds_hz": [30],
@@ -30,7 +30,7 @@ def tiny_arena(models, **changes):
 
 
 def test_arena_presets_list_every_model_family(capsys):
-    assert main(["benchmark", "arena", "--print-study"]) == 0
+    assert main(["study", "arena", "--print-study"]) == 0
     text = capsys.readouterr().out
     listed = yaml.safe_load(text)["models"]
     assert listed == ARENA_MODELS
@@ -60,7 +60,7 @@ def test_minirocket_without_aeon_is_one_line_and_exit_2(monkeypatch, tmp_path, c
     with pytest.raises(ConfigError, match=r"needs the optional package aeon: pip install \"deepshrink\[rocket\]\""):
         run_study(tiny_arena(["minirocket"]), out, log=None)
     assert not out.exists()  # nothing written before the check
-    code = main(["benchmark", "demo", "--models", "resnet_paper6,minirocket", "-o", str(out), "--epochs", "1"])
+    code = main(["study", "demo", "--models", "resnet_paper6,minirocket", "-o", str(out), "--epochs", "1"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "aeon" in err[0]
 
@@ -93,7 +93,7 @@ def test_tiny_arena_runs_end_to_end_and_its_report_ranks_the_models(tmp_path):
 def test_rocket_features_see_the_networks_noisy_data(monkeypatch):
     """The arrays given to MiniRocket are the network run's own noisy, standardised windows."""
     pytest.importorskip("aeon")
-    from deepshrink.experiments import rocket
+    from deepshrink.study import rocket
 
     spec = tiny_arena(["resnet_paper6", "minirocket"], normalize="per_sample", seeds=[3], snrs=[0])
     run = next(r for r in expand_runs(spec) if r.model == "minirocket")
@@ -124,7 +124,7 @@ def test_rocket_features_see_the_networks_noisy_data(monkeypatch):
 
 def test_command_line_grid_keys_reach_every_grid_of_a_preset():
     """`--seeds 0,1` on a preset with grids (arena: noisy training, then trained clean) runs seeds 0 and 1 in both."""
-    from deepshrink.experiments.commands import with_overrides
+    from deepshrink.study.commands import with_overrides
 
     spec = with_overrides(load_study("arena"), seeds=[0, 1], models=["resnet_paper6", "minirocket"])
     runs = expand_runs(spec)
@@ -137,7 +137,7 @@ def test_command_line_grid_keys_reach_every_grid_of_a_preset():
 
 def _write_results(folder, data, accs):
     """A study folder's results.csv: per model, one accuracy per (seed, SNR) cell."""
-    from deepshrink.experiments.results import append_result
+    from deepshrink.study.results import append_result
 
     folder.mkdir(parents=True)
     for model, by_seed in accs.items():
@@ -157,7 +157,7 @@ def test_panel_ranks_models_over_the_cells_of_several_datasets(tmp_path, capsys)
          "minirocket": [[0.9, 0.8], [0.9, 0.8]]}  # fmt: skip
     _write_results(tmp_path / "a", "ucr:A", a)
     _write_results(tmp_path / "b", "ucr:B", b)
-    assert main(["benchmark", "--panel", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(tmp_path / "p")]) == 0
+    assert main(["study", "--panel", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(tmp_path / "p")]) == 0
     text = (tmp_path / "p" / "panel.md").read_text()
     # 4 cells (2 datasets x 2 SNRs); ranks: DRSN-CW 1,1,3,3 -> 2.0; ResNet 2,2,2,2 -> 2.0; MiniRocket 3,3,1,1 -> 2.0
     assert "in each of the 4 cells" in text
@@ -165,7 +165,7 @@ def test_panel_ranks_models_over_the_cells_of_several_datasets(tmp_path, capsys)
         assert f"| {label} | 2.00 |" in text
     assert "| DRSN-CW | 86.00 | 45.00 |" in text  # mean accuracy per dataset (%): (90+80+92+82)/4, (50+40)/2
     assert list((tmp_path / "p" / "figures").glob("panel_*critical_difference.png"))
-    assert main(["benchmark", "--panel", str(tmp_path / "a"), str(tmp_path / "a"), "-o", str(tmp_path / "q")]) == 2
+    assert main(["study", "--panel", str(tmp_path / "a"), str(tmp_path / "a"), "-o", str(tmp_path / "q")]) == 2
     assert "one folder per dataset" in capsys.readouterr().err
 
 
@@ -184,7 +184,7 @@ def test_clean_cells_are_tested_as_soon_as_their_clean_run_is_trained(tmp_path):
 def test_minirocket_clean_cells_reuse_their_clean_runs_fit(monkeypatch):
     """One fit per clean run, tested at every noise level: the rows equal those of a refit per cell."""
     pytest.importorskip("aeon")
-    from deepshrink.experiments import rocket
+    from deepshrink.study import rocket
 
     spec = tiny_arena(["minirocket"], noise_protocol="clean", seeds=[0], snrs=[-5, 5])
     cells = [r for r in expand_runs(spec) if r.model == "minirocket"]

@@ -20,8 +20,8 @@ from test_train_support import cli_command, fast_train_args, subprocess_env, syn
 
 from deepshrink.cli import main
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.commands import open_study, plan_shard, resolve_study, with_overrides
-from deepshrink.experiments.spec import load_study, study_to_yaml
+from deepshrink.study.commands import open_study, plan_shard, resolve_study, with_overrides
+from deepshrink.study.spec import load_study, study_to_yaml
 from deepshrink.train.runfolder import read_metrics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -338,9 +338,16 @@ def test_resolve_study_finds_the_folder_and_names_it_in_errors(tmp_path):
         open_study(tmp_path / "empty")
 
 
+def test_benchmark_is_the_study_command_under_its_former_name(capsys):
+    assert main(["study", "quick", "--dry-run", "--shard", "2/6"]) == 0
+    as_study = capsys.readouterr().out
+    assert main(["benchmark", "quick", "--dry-run", "--shard", "2/6"]) == 0
+    assert capsys.readouterr().out == as_study and as_study.startswith("study quick: 54 runs")
+
+
 def test_dry_run_prints_the_library_plan(capsys):
     plan = plan_shard(load_study("quick"), (1, 6), stack=16)
-    assert main(["benchmark", "quick", "--dry-run", "--shard", "1/6", "--stack", "16"]) == 0
+    assert main(["study", "quick", "--dry-run", "--shard", "1/6", "--stack", "16"]) == 0
     printed = capsys.readouterr().out
     assert printed == plan.describe() + "\n"
     lines = printed.splitlines()

@@ -19,10 +19,10 @@ from safetensors.torch import load_file
 
 import deepshrink
 from deepshrink.cli import main
-from deepshrink.experiments.results import append_result, read_results
-from deepshrink.experiments.spec import expand_runs, RunSpec, study_from_dict
-from deepshrink.experiments.plan import plan_cohorts, shard_cohorts
-from deepshrink.experiments.study import run_cohort, run_one, run_study
+from deepshrink.study.results import append_result, read_results
+from deepshrink.study.spec import expand_runs, RunSpec, study_from_dict
+from deepshrink.study.plan import plan_cohorts, shard_cohorts
+from deepshrink.study.runner import run_cohort, run_one, run_study
 
 torch.set_num_threads(1)
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -91,9 +91,9 @@ def test_cohort_equals_runs_alone_and_resumes_after_sigkill(tmp_path, float64):
         import torch
         torch.set_num_threads(1)
         torch.set_default_dtype(torch.float64)
-        from deepshrink.experiments.results import append_result
-        from deepshrink.experiments.spec import RunSpec, study_from_dict
-        from deepshrink.experiments.study import run_cohort
+        from deepshrink.study.results import append_result
+        from deepshrink.study.spec import RunSpec, study_from_dict
+        from deepshrink.study.runner import run_cohort
         kill_at = int(sys.argv[1])
         if kill_at:
             step = torch.optim.SGD.step
@@ -162,7 +162,7 @@ def test_stacked_study_cli_writes_ordinary_run_folders(tmp_path, capsys):
     study.write_text(yaml.safe_dump({**STUDY, "noises": ["gaussian", "pink"], "snrs": [0], "seeds": [0],
                                      "train": {**STUDY["train"], "epochs": 1}}))  # fmt: skip
     out = tmp_path / "out"
-    assert main(["benchmark", str(study), "-o", str(out), "--stack", "2", "--threads", "1", "--device", "cpu"]) == 0
+    assert main(["study", str(study), "-o", str(out), "--stack", "2", "--threads", "1", "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     assert "1 cohort(s) of up to 2 stacked runs" in printed
     rows = read_results(out / "results.csv")
@@ -178,12 +178,12 @@ def test_stacked_study_cli_writes_ordinary_run_folders(tmp_path, capsys):
         report = json.loads((tmp_path / "ev" / row["run_id"] / "test_metrics.json").read_text())
         assert report["accuracy"] == pytest.approx(row["test_acc"], abs=1e-6)
         assert main(["export", str(run_dir), "--format", "torchscript", "-o", str(tmp_path / f"{row['run_id']}.pt")]) == 0
-    assert main(["benchmark", str(study), "-o", str(tmp_path / "bad"), "--stack", "0"]) == 2
+    assert main(["study", str(study), "-o", str(tmp_path / "bad"), "--stack", "0"]) == 2
     assert "--stack" in capsys.readouterr().err
 
 
 def test_workers_never_oversubscribe_the_cores(monkeypatch):
-    from deepshrink.experiments import parallel
+    from deepshrink.study import parallel
 
     monkeypatch.setattr(parallel, "available_cpus", lambda: 2)
     said = []
@@ -195,7 +195,7 @@ def test_workers_never_oversubscribe_the_cores(monkeypatch):
 
 def test_default_stack_follows_device_and_memory(monkeypatch):
     from deepshrink.data import SignalDataset
-    from deepshrink.experiments import plan
+    from deepshrink.study import plan
 
     ds = SignalDataset(torch.zeros(100, 1, 1000), torch.arange(100) % 2, label_names=["a", "b"])
     per_run = 3 * 100 * 1000 * 4
@@ -220,9 +220,9 @@ def test_resume_with_another_stack_says_so(tmp_path, capsys):
 
 
 def test_torchrun_shards_on_a_cpu_share_the_cores(tmp_path, monkeypatch):
-    from deepshrink.experiments import study
+    from deepshrink.study import runner
 
-    monkeypatch.setattr(study, "available_cpus", lambda: 4)
+    monkeypatch.setattr(runner, "available_cpus", lambda: 4)
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     threads = []
     monkeypatch.setattr(torch, "set_num_threads", threads.append)
@@ -245,7 +245,7 @@ def test_max_runs_trains_a_smaller_cohort_and_the_rest_later(tmp_path):
 
 
 def test_resumed_parallel_study_shares_out_the_runs_left(tmp_path, capfd):
-    from deepshrink.experiments.parallel import run_study_parallel
+    from deepshrink.study.parallel import run_study_parallel
 
     spec = study_from_dict({**STUDY, "models": ["resnet_paper6"], "noises": ["gaussian"], "snrs": [-5, 0],
                             "train": {**STUDY["train"], "epochs": 1}})  # 6 runs: cohorts of 2 at stack 2  # fmt: skip

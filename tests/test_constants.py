@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from deepshrink.cli import build_parser, main
-from deepshrink.experiments import plots
-from deepshrink.experiments.stats import display_name, pick_baseline
+from deepshrink.study import plots
+from deepshrink.study.stats import display_name, pick_baseline
 from deepshrink.models import FAMILIES, list_models, model_family, model_label
 from deepshrink.noise import NOISE_KINDS
 from deepshrink.train.config import NOISE_CHOICES, RECIPES, TrainConfig
@@ -28,7 +28,7 @@ SOURCES = {
     "noise kinds": (set(NOISE_KINDS), {"noise.py"}),
     "recipes": (set(RECIPES), {"train/config.py"}),
     # plots.py: each family's colour and marker (test_every_family_has_a_plot_style holds its keys)
-    "model families": (set(FAMILIES), {"models/registry.py", "experiments/plots.py"}),
+    "model families": (set(FAMILIES), {"models/registry.py", "study/plots.py"}),
 }
 # files allowed to repeat a list for now (none: every list is derived)
 NOT_YET_DERIVED: dict[str, set[str]] = {}
@@ -93,18 +93,18 @@ def test_settings_and_flags_take_the_noise_kinds_and_recipes_from_their_source()
     assert _choices("train", "--noise") == NOISE_CHOICES
     assert _choices("evaluate", "--noise") == NOISE_CHOICES
     assert _choices("thresholds", "--noise") == NOISE_KINDS
-    assert _choices("train", "--recipe") == _choices("benchmark", "--recipe") == tuple(RECIPES)
+    assert _choices("train", "--recipe") == _choices("study", "--recipe") == tuple(RECIPES)
 
 
 def test_benchmark_training_flags_follow_the_declared_ranges(capsys):
     """--epochs and --batch-size take TrainConfig's intervals, refused as argparse errors (exit 2, one line)."""
-    assert main(["benchmark", "quick", "--epochs", "0", "--dry-run"]) == 2
+    assert main(["study", "quick", "--epochs", "0", "--dry-run"]) == 2
     assert "argument --epochs: must be in [1, 1000000], got 0" in capsys.readouterr().err
-    assert main(["benchmark", "quick", "--epochs", "1000001", "--dry-run"]) == 2
+    assert main(["study", "quick", "--epochs", "1000001", "--dry-run"]) == 2
     assert "must be in [1, 1000000], got 1000001" in capsys.readouterr().err
-    assert main(["benchmark", "quick", "--batch-size", "0", "--dry-run"]) == 2
+    assert main(["study", "quick", "--batch-size", "0", "--dry-run"]) == 2
     assert "argument --batch-size: must be >= 1, got 0" in capsys.readouterr().err
-    assert main(["benchmark", "quick", "--batch-size", "x", "--dry-run"]) == 2
+    assert main(["study", "quick", "--batch-size", "x", "--dry-run"]) == 2
     assert "expected an integer, got 'x'" in capsys.readouterr().err
 
 

@@ -25,11 +25,11 @@ def test_one_spelling_per_concept_across_commands():
         assert not options & {"--snrs", "--num-threads"}, name  # the SNR flag is --snr, threads are --threads
         if "--output" in options:
             assert "-o" in options, f"{name}: --output without -o"
-    for name in ("train", "evaluate", "predict", "benchmark", "demo", "thresholds"):
+    for name in ("train", "evaluate", "predict", "study", "demo", "thresholds"):
         assert {"--output", "-o"} <= _options(commands[name]), name
-    for name in ("train", "evaluate", "benchmark", "thresholds"):
+    for name in ("train", "evaluate", "study", "thresholds"):
         assert "--snr" in _options(commands[name]), name
-    for name in ("train", "benchmark", "demo"):
+    for name in ("train", "study", "demo"):
         assert "--threads" in _options(commands[name]), name
     # --split is how a dataset is split (train, benchmark); the part to look at is --part
     assert "--part" in _options(commands["evaluate"]) and "--part" in _options(commands["thresholds"])
@@ -39,7 +39,7 @@ def test_one_spelling_per_concept_across_commands():
 @pytest.mark.parametrize("argv, said, check", [
     (["train", "--num-threads", "3", "--print-config"], "deepshrink train: --num-threads is now --threads",
      lambda out: "num_threads: 3" in out),
-    (["benchmark", "demo", "--snrs=-5,5", "--print-study"], "deepshrink benchmark: --snrs is now --snr",
+    (["study", "demo", "--snrs=-5,5", "--print-study"], "deepshrink study: --snrs is now --snr",
      lambda out: "snrs: [-5.0, 5.0]" in out),
 ])  # fmt: skip
 def test_old_spellings_work_and_say_the_new_one(argv, said, check, capsys):

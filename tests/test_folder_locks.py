@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deepshrink.experiments.results import read_results
+from deepshrink.study.results import read_results
 from deepshrink.folders import FolderInUse, owned
 
 CLI = [sys.executable, "-c", "import sys; from deepshrink.cli import main; sys.exit(main())"]
@@ -73,7 +73,7 @@ def test_a_second_study_on_a_folder_in_use_refuses_and_the_first_records_each_ru
     study = tmp_path / "tiny.yaml"
     study.write_text(yaml.safe_dump(TINY))
     out = tmp_path / "s"
-    first = subprocess.Popen(CLI + ["benchmark", str(study), "-o", str(out), "--threads", "1"], env=ENV,
+    first = subprocess.Popen(CLI + ["study", str(study), "-o", str(out), "--threads", "1"], env=ENV,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     holder = _wait_for(_note(out, "study"), first)
     second = _second(["benchmark", str(study), "-o", str(out), "--threads", "1", "--force"])
@@ -110,7 +110,7 @@ def test_workers_end_when_the_parent_is_killed(tmp_path):
     study = tmp_path / "tiny.yaml"
     study.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "epochs": 400}}))
     out = tmp_path / "s"
-    parent = subprocess.Popen(CLI + ["benchmark", str(study), "-o", str(out), "--jobs", "2", "--oversubscribe"],
+    parent = subprocess.Popen(CLI + ["study", str(study), "-o", str(out), "--jobs", "2", "--oversubscribe"],
                               env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     workers = [_wait_for(_note(out, f"shard-{i}-of-2"), parent)["pid"] for i in range(2)]
     parent.send_signal(signal.SIGKILL)

@@ -15,7 +15,7 @@ import time
 import pytest
 import yaml
 
-from deepshrink.experiments.progress import StudyMeter
+from deepshrink.study.progress import StudyMeter
 
 TINY = {
     "name": "tiny", "data": "simulator",
@@ -62,7 +62,7 @@ def _run_in_terminal(args: list[str], timeout: float = 240.0) -> str:
 
 @pytest.mark.slow
 def test_study_on_a_terminal_shows_a_live_bar_before_the_first_run_finishes(tmp_path):
-    out = _run_in_terminal(CLI + ["benchmark", str(_study(tmp_path)), "-o", str(tmp_path / "s"), "--threads", "1"])
+    out = _run_in_terminal(CLI + ["study", str(_study(tmp_path)), "-o", str(tmp_path / "s"), "--threads", "1"])
     bars = [m.start() for m in re.finditer(r"\d+/6 epochs \[", out)]  # 2 cohorts of 3 epochs
     first_run = out.index("test acc")
     assert bars and bars[0] < first_run, out  # the bar is up while the first cohort trains
@@ -73,7 +73,7 @@ def test_study_on_a_terminal_shows_a_live_bar_before_the_first_run_finishes(tmp_
 
 @pytest.mark.slow
 def test_study_without_a_terminal_prints_one_line_per_run_and_per_cohort(tmp_path):
-    proc = subprocess.run(CLI + ["benchmark", str(_study(tmp_path)), "-o", str(tmp_path / "s"), "--threads", "1"],
+    proc = subprocess.run(CLI + ["study", str(_study(tmp_path)), "-o", str(tmp_path / "s"), "--threads", "1"],
                           capture_output=True, text=True, env=ENV, timeout=240)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()

@@ -11,8 +11,8 @@ import pytest
 from scipy import stats
 
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.plots import plot_critical_difference, plot_paired_differences
-from deepshrink.experiments.ranking import (
+from deepshrink.study.plots import plot_critical_difference, plot_paired_differences
+from deepshrink.study.ranking import (
     cell_ranks,
     cliques,
     friedman,
@@ -22,8 +22,8 @@ from deepshrink.experiments.ranking import (
     rank_models,
     wilcoxon_holm,
 )
-from deepshrink.experiments.report import format_markdown_report, write_study_report
-from deepshrink.experiments.stats import paired_differences, repetition_differences
+from deepshrink.study.report import format_markdown_report, write_study_report
+from deepshrink.study.stats import paired_differences, repetition_differences
 
 # ---------------------------------------------------------------------- ranks and Friedman
 

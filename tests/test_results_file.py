@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from deepshrink.errors import ConfigError, DeepshrinkWarning
-from deepshrink.experiments.results import RESULT_COLUMNS, append_result, read_results
+from deepshrink.study.results import RESULT_COLUMNS, append_result, read_results
 
 
 def _row(run_id: str, acc: float = 0.5) -> dict:

@@ -11,8 +11,8 @@ import torch
 
 from deepshrink import seeds
 from deepshrink.data import SignalDataset
-from deepshrink.experiments.spec import fold_dataset, run_config
-from deepshrink.experiments.spec import expand_runs, study_from_dict
+from deepshrink.study.spec import fold_dataset, run_config
+from deepshrink.study.spec import expand_runs, study_from_dict
 from deepshrink.seeds import PART_NOISE, Purpose, derive_seed
 from deepshrink.train.config import config_from_dict
 from deepshrink.train.distributed import epoch_permutation
@@ -22,7 +22,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "deepshrink"
 
 
 # The formulas as they were written inline before deepshrink.seeds existed (train/run.py,
-# train/engine.py, train/distributed.py, data/dataset.py, experiments/spec.py and thresholds.py).
+# train/engine.py, train/distributed.py, data/dataset.py, study/spec.py and thresholds.py).
 def old_run_seed(seed, purpose):
     return int(np.random.SeedSequence([int(seed), int(purpose), 0x5EED]).generate_state(1)[0])
 

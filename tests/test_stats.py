@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from deepshrink.experiments.stats import ci95
+from deepshrink.study.stats import ci95
 
 
 @pytest.mark.parametrize("n", range(2, 201))

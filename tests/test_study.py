@@ -9,11 +9,11 @@ import pytest
 
 from deepshrink.cli import main
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.presets import PRESETS
-from deepshrink.experiments.report import format_console_table, format_markdown_report
-from deepshrink.experiments.stats import overall_table, paired_differences
-from deepshrink.experiments.results import RESULT_COLUMNS, read_results
-from deepshrink.experiments.spec import (
+from deepshrink.study.presets import PRESETS
+from deepshrink.study.report import format_console_table, format_markdown_report
+from deepshrink.study.stats import overall_table, paired_differences
+from deepshrink.study.results import RESULT_COLUMNS, read_results
+from deepshrink.study.spec import (
     expand_runs,
     load_study,
     parse_shard,
@@ -222,7 +222,7 @@ def test_benchmark_end_to_end_resume_and_shards(tmp_path, capsys):
     study = tmp_path / "tiny.yaml"
     study.write_text(yaml.safe_dump(tiny_study()))
     out = tmp_path / "out"
-    assert main(["benchmark", str(study), "--output", str(out), "--threads", "1"]) == 0
+    assert main(["study", str(study), "--output", str(out), "--threads", "1"]) == 0
     rows = _read_csv(out / "results.csv")
     assert len(rows) == 2
     assert tuple(rows[0]) == RESULT_COLUMNS
@@ -252,26 +252,26 @@ def test_benchmark_end_to_end_resume_and_shards(tmp_path, capsys):
     assert "gaussian -5 dB" in printed and "report:" in printed
 
     # resume: nothing to run, rows unchanged
-    assert main(["benchmark", str(out)]) == 0
+    assert main(["study", str(out)]) == 0
     assert "0 to run" in capsys.readouterr().out
     assert len(_read_csv(out / "results.csv")) == 2
     # extend the grid in the same folder: only the new seed runs
-    assert main(["benchmark", str(out), "--seeds", "0,1", "--models", "drsn_cw_paper6", "--no-save-runs"]) == 0
+    assert main(["study", str(out), "--seeds", "0,1", "--models", "drsn_cw_paper6", "--no-save-runs"]) == 0
     assert len(read_results(out / "results.csv")) == 3
     # another setup in the same folder is refused (one line, exit 2)
-    assert main(["benchmark", str(study), "--output", str(out), "--epochs", "2"]) == 2
+    assert main(["study", str(study), "--output", str(out), "--epochs", "2"]) == 2
     assert "another setup" in capsys.readouterr().err
 
     # shards: two processes' worth of runs, each takes one; the second completes the study
     sharded = tmp_path / "sharded"
-    assert main(["benchmark", str(study), "-o", str(sharded), "--shard", "0/2", "--no-save-runs", "--threads", "1"]) == 0
+    assert main(["study", str(study), "-o", str(sharded), "--shard", "0/2", "--no-save-runs", "--threads", "1"]) == 0
     assert len(read_results(sharded / "results.csv")) == 1 and not (sharded / "report.md").exists()
-    assert main(["benchmark", str(study), "-o", str(sharded), "--shard", "1/2", "--no-save-runs", "--threads", "1"]) == 0
+    assert main(["study", str(study), "-o", str(sharded), "--shard", "1/2", "--no-save-runs", "--threads", "1"]) == 0
     assert len(read_results(sharded / "results.csv")) == 2 and (sharded / "report.md").is_file()
 
 
 def test_benchmark_folds_run(tmp_path):
-    from deepshrink.experiments.study import run_study
+    from deepshrink.study.runner import run_study
 
     spec = study_from_dict(tiny_study(models=["drsn_cs_paper6"], folds=2, run_folds=[1]))
     progress = run_study(spec, tmp_path / "f", save_runs=False, log=None)
@@ -282,22 +282,22 @@ def test_benchmark_folds_run(tmp_path):
 
 
 def test_benchmark_cli_errors_are_one_line(tmp_path, capsys):
-    assert main(["benchmark", "no-such-preset"]) == 2
+    assert main(["study", "no-such-preset"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "presets:" in err
-    assert main(["benchmark", "quick", "--shard", "5/2"]) == 2
-    assert main(["benchmark", "--list-presets"]) == 0
+    assert main(["study", "quick", "--shard", "5/2"]) == 2
+    assert main(["study", "--list-presets"]) == 0
     assert "paper" in capsys.readouterr().out
-    assert main(["benchmark", "quick", "--dry-run", "--shard", "1/27", "--stack", "1"]) == 0
+    assert main(["study", "quick", "--dry-run", "--shard", "1/27", "--stack", "1"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 2
     # stacked: shards take whole cohorts (54 runs = 3 models x 18, at most 16 a cohort: 6 cohorts of 9)
-    assert main(["benchmark", "quick", "--dry-run", "--shard", "1/6", "--stack", "16"]) == 0
+    assert main(["study", "quick", "--dry-run", "--shard", "1/6", "--stack", "16"]) == 0
     out = capsys.readouterr().out
     assert "takes 9 in 1 cohort(s)" in out and len(out.strip().splitlines()) == 1 + 9
 
 
 def test_run_config_follows_the_study():
-    from deepshrink.experiments.spec import run_config
+    from deepshrink.study.spec import run_config
 
     spec = study_from_dict(tiny_study(noise_protocol="fresh", train={"epochs": 3, "batch_size": 8, "lr": 0.05}))
     run = expand_runs(spec)[1]

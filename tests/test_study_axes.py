@@ -12,10 +12,10 @@ import torch
 
 from deepshrink.cli import main
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.stats import axis_differences, setting_of
-from deepshrink.experiments.results import RESULT_COLUMNS, append_result, read_results
-from deepshrink.experiments.spec import expand_runs, load_study, run_config, study_from_dict
-from deepshrink.experiments.study import run_study
+from deepshrink.study.stats import axis_differences, setting_of
+from deepshrink.study.results import RESULT_COLUMNS, append_result, read_results
+from deepshrink.study.spec import expand_runs, load_study, run_config, study_from_dict
+from deepshrink.study.runner import run_study
 
 TINY_DATA = {"recordings_per_condition": 2, "windows_per_recording": 4, "window": 256, "speeds_hz": [30],
              "loads": [0.5], "workers": 1}  # fmt: skip
@@ -181,7 +181,7 @@ def test_a_folder_of_several_grids_resumes_only_what_was_asked(tmp_path, capsys)
     assert len(saved.grids) == 1 and saved.values("split") == ["recording", "window"]
     text = (out / "study.yaml").read_text()
     assert "grids:" in text and "models" not in text.split("grids:")[1]  # a grid writes only what differs
-    assert main(["benchmark", str(out), "--dry-run"]) == 0  # resuming the folder: nothing left to run
+    assert main(["study", str(out), "--dry-run"]) == 0  # resuming the folder: nothing left to run
     assert "5 runs" in capsys.readouterr().out
     # the same grid again adds nothing; a grid of runs already there neither
     run_study(study_from_dict(axes_study(**base, normalize="per_sample")), out, device="cpu", save_runs=False, log=None)

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from deepshrink.cli import main
-from deepshrink.experiments.thresholds import THRESHOLD_COLUMNS, analyze_thresholds, first_unit_of_each_stage
+from deepshrink.study.thresholds import THRESHOLD_COLUMNS, analyze_thresholds, first_unit_of_each_stage
 from deepshrink.layers import Shrinkage
 from deepshrink.models import create_model
 

@@ -1,6 +1,6 @@
 """One writer per folder: a study, a shard of it or a run folder is held by one process at a time.
 
-Two ``deepshrink benchmark`` processes on one study folder, or a ``train --resume`` beside the
+Two ``deepshrink study`` processes on one study folder, or a ``train --resume`` beside the
 training it resumes, would run the same work twice and record it twice (or delete each other's
 files with ``--force``). :func:`owned` makes the second one refuse, naming the first.
 """

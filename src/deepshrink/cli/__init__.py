@@ -34,7 +34,7 @@ COMMAND_MODULES = (
     "deepshrink.cli.evaluate",
     "deepshrink.cli.predict",
     "deepshrink.cli.export",
-    "deepshrink.cli.benchmark",
+    "deepshrink.cli.study",
     "deepshrink.cli.thresholds",
     "deepshrink.cli.demo",
 )

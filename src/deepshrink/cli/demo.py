@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from deepshrink.cli import UsageError
-from deepshrink.experiments.commands import run_demo
+from deepshrink.study.commands import run_demo
 
 EPILOG = """\
-The demo is the 'demo' preset of `deepshrink benchmark` (print it with `deepshrink benchmark demo
+The demo is the 'demo' preset of `deepshrink study` (print it with `deepshrink study demo
 --print-study`): ResNet and DRSN-CW (the 6-unit networks of the authors' code) trained on a
 small simulated drivetrain set (8 health states, 3 speeds x 3 loads) with white Gaussian noise
 at 0 dB (as strong as the signal) added once, tested on held-out recordings; 4 seeds, 80 epochs

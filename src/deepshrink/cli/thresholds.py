@@ -8,8 +8,8 @@ from pathlib import Path
 from deepshrink.cli import UsageError
 from deepshrink.cli.flags import add_old_spelling
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.commands import format_threshold_summary
-from deepshrink.experiments.thresholds import analyze_thresholds, write_threshold_analysis
+from deepshrink.study.commands import format_threshold_summary
+from deepshrink.study.thresholds import analyze_thresholds, write_threshold_analysis
 from deepshrink.noise import NOISE_KINDS
 from deepshrink.train.config import parse_snr
 
@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("run_dir", metavar="RUN_DIR", help="run folder of a trained DRSN (deepshrink train / benchmark)")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run folder of a trained DRSN (deepshrink train / study)")
     p.add_argument("--snr", dest="snrs", type=_snrs, default=[-10.0, -8.0, -6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0],
                    metavar="SPEC", help="input SNRs: --snr=-10:10:2 (default) or --snr=-5,0,5")  # fmt: skip
     p.add_argument("--noise", choices=NOISE_KINDS, help="noise kind (default the run's)")

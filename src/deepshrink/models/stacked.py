@@ -18,7 +18,7 @@ losses summed (:func:`stacked_cross_entropy`), SGD, momentum and weight decay ac
 slice exactly as on a separate run; global gradient-norm clipping would couple the slices, so
 the Trainer clips each slice's norm on its own (:func:`slice_rows` gives a parameter's
 per-slice view). :class:`deepshrink.train.Trainer` trains a stacked model as a cohort of runs,
-and ``deepshrink benchmark --stack S`` trains a study that way.
+and ``deepshrink study --stack S`` trains a study that way.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``deepshrink benchmark``: the noise study (models x noise kinds x SNRs x seeds/folds), resumable, shardable."""
+"""``deepshrink study``: the noise study (models x noise kinds x SNRs x seeds/folds), resumable, shardable."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 
 from deepshrink.cli import UsageError
 from deepshrink.cli.flags import add_old_spelling
-from deepshrink.experiments import commands
-from deepshrink.experiments.presets import PRESETS
-from deepshrink.experiments.panel import write_panel_report
-from deepshrink.experiments.report import format_console_table
-from deepshrink.experiments.results import read_results
-from deepshrink.experiments.spec import AXES, StudySpec, parse_shard, study_to_yaml
+from deepshrink.study import commands
+from deepshrink.study.presets import PRESETS
+from deepshrink.study.panel import write_panel_report
+from deepshrink.study.report import format_console_table
+from deepshrink.study.results import read_results
+from deepshrink.study.spec import AXES, StudySpec, parse_shard, study_to_yaml
 from deepshrink.train.config import TrainConfig, parse_key_values
 from deepshrink.settings import declared
 
@@ -25,16 +25,16 @@ _TRAIN_FLAGS = ("epochs", "batch_size", "recipe")
 
 EPILOG = """\
 examples:
-  deepshrink benchmark quick --jobs 2                 # the CPU study of docs/results.md
-  deepshrink benchmark paper --print-study > my.yaml  # a preset as a YAML file to edit
-  deepshrink benchmark my.yaml --output studies/my --snr=-5,0 --seeds 0,1,2 --epochs 20
-  deepshrink benchmark studies/my                     # resume: finished runs are skipped
-  deepshrink benchmark quick --stack 1                # train the runs one by one (no stacking)
-  deepshrink benchmark paper --stack 64 --shard 0/4   # give every shard the same --stack
-  deepshrink benchmark paper --shard 3/8 --output studies/paper   # process 3 of 8 (one per GPU)
-  torchrun --nproc_per_node=8 --no-python deepshrink benchmark paper --output studies/paper
-  deepshrink benchmark studies/paper --report         # merge: report of what is finished
-  deepshrink benchmark quick --normalize none,per_sample --split recording,window --noise-protocol fixed,clean
+  deepshrink study quick --jobs 2                 # the CPU study of docs/results.md
+  deepshrink study paper --print-study > my.yaml  # a preset as a YAML file to edit
+  deepshrink study my.yaml --output studies/my --snr=-5,0 --seeds 0,1,2 --epochs 20
+  deepshrink study studies/my                     # resume: finished runs are skipped
+  deepshrink study quick --stack 1                # train the runs one by one (no stacking)
+  deepshrink study paper --stack 64 --shard 0/4   # give every shard the same --stack
+  deepshrink study paper --shard 3/8 --output studies/paper   # process 3 of 8 (one per GPU)
+  torchrun --nproc_per_node=8 --no-python deepshrink study paper --output studies/paper
+  deepshrink study studies/paper --report         # merge: report of what is finished
+  deepshrink study quick --normalize none,per_sample --split recording,window --noise-protocol fixed,clean
 
 STUDY is a preset (paper, quick, forda, demo), a study YAML file, or a study folder (its
 study.yaml; resumes it). Writes OUTPUT/results.csv (a row per finished run), and once every run
@@ -145,13 +145,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: {progress.report}")
     elif progress.remaining:
         print(f"{progress.remaining} run(s) of {progress.total} not finished yet (other shards, or --max-runs); "
-              f"rerun to resume, or `deepshrink benchmark {output} --report` for a report of what is done")  # fmt: skip
+              f"rerun to resume, or `deepshrink study {output} --report` for a report of what is done")  # fmt: skip
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "benchmark",
+        "study",
+        aliases=["benchmark"],  # its former name: older scripts and the evidence folders' reports use it
         help="the noise study: models x noise kinds x SNRs x seeds/folds, with report and figures",
         description="Train and test every (model, noise kind, SNR, seed or fold) of a study and report mean ± std\n"
         "accuracy per model (Table III style), per noise kind and SNR (Figs. 6-8), and time (Table V).\n"

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.rocket import is_rocket
-from deepshrink.experiments.spec import RunSpec, StudySpec
+from deepshrink.study.rocket import is_rocket
+from deepshrink.study.spec import RunSpec, StudySpec
 
 __all__ = ["plan_cohorts", "default_stack", "cohort_dir", "shard_cohorts", "shard_plan", "note_orphans"]
 

@@ -1,4 +1,4 @@
-"""What ``deepshrink benchmark``, ``demo`` and ``thresholds`` do, as functions the CLI calls.
+"""What ``deepshrink study``, ``demo`` and ``thresholds`` do, as functions the CLI calls.
 
 The command-line modules parse flags into the arguments of these functions and print what
 they return; the rules of the commands live here, so they can be called and tested without
@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.parallel import run_study_parallel
-from deepshrink.experiments.presets import PRESETS, get_preset
-from deepshrink.experiments.report import format_console_table, write_study_report
-from deepshrink.experiments.results import read_results
-from deepshrink.experiments.spec import GRID_KEYS, RunSpec, StudySpec, expand_runs, load_study, study_from_dict
-from deepshrink.experiments.plan import default_stack, plan_cohorts, shard_cohorts
-from deepshrink.experiments.study import StudyProgress, run_study, shard_device
-from deepshrink.experiments.thresholds import ThresholdAnalysis, analyze_thresholds, write_threshold_analysis
+from deepshrink.study.parallel import run_study_parallel
+from deepshrink.study.presets import PRESETS, get_preset
+from deepshrink.study.report import format_console_table, write_study_report
+from deepshrink.study.results import read_results
+from deepshrink.study.spec import GRID_KEYS, RunSpec, StudySpec, expand_runs, load_study, study_from_dict
+from deepshrink.study.plan import default_stack, plan_cohorts, shard_cohorts
+from deepshrink.study.runner import StudyProgress, run_study, shard_device
+from deepshrink.study.thresholds import ThresholdAnalysis, analyze_thresholds, write_threshold_analysis
 from deepshrink.models import model_family
 from deepshrink.system import available_cpus
 
@@ -48,7 +48,7 @@ def open_study(source: str | os.PathLike) -> tuple[StudySpec, Path | None]:
     A folder named like a preset is the folder only when it holds a ``study.yaml``.
 
     Raises:
-        ConfigError: a folder without ``study.yaml``; what :func:`~deepshrink.experiments.spec.load_study` refuses.
+        ConfigError: a folder without ``study.yaml``; what :func:`~deepshrink.study.spec.load_study` refuses.
     """
     path = Path(source)
     if path.is_dir() and ((path / "study.yaml").is_file() or str(source) not in PRESETS):
@@ -128,7 +128,7 @@ class ShardPlan:
         return [r for c in self.cohorts for r in c]
 
     def describe(self) -> str:
-        """The listing of ``deepshrink benchmark --dry-run``: a line of totals, then one run id a line."""
+        """The listing of ``deepshrink study --dry-run``: a line of totals, then one run id a line."""
         stacked = self.stack > 1
         grouping = f" in {len(self.cohorts)} cohort(s) of up to {self.stack} stacked runs" if stacked else ""
         lines = [f"study {self.study}: {self.total} runs; shard {self.shard[0]}/{self.shard[1]} takes "
@@ -141,9 +141,9 @@ class ShardPlan:
 def plan_shard(
     spec: StudySpec, shard: tuple[int, int] = (0, 1), *, stack: int | None = None, device: str = "auto"
 ) -> ShardPlan:
-    """The cohorts :func:`~deepshrink.experiments.study.run_study` would train in ``shard``, without training.
+    """The cohorts :func:`~deepshrink.study.runner.run_study` would train in ``shard``, without training.
 
-    ``stack`` None: the device's default (:func:`~deepshrink.experiments.study.default_stack`,
+    ``stack`` None: the device's default (:func:`~deepshrink.study.runner.default_stack`,
     without looking at the data).
     """
     runs = expand_runs(spec)
@@ -197,7 +197,7 @@ def launch_study(
     """Run a study (or one ``shard`` of it) in this process, or with ``jobs`` > 1 in worker processes.
 
     ``threads``: torch threads of this process, or of each worker (default 1 there). The other
-    arguments are :func:`~deepshrink.experiments.study.run_study`'s.
+    arguments are :func:`~deepshrink.study.runner.run_study`'s.
 
     Raises:
         ConfigError: ``jobs`` > 1 with a shard (the workers are the shards).
@@ -302,9 +302,9 @@ def run_demo(
     say(f"  {out / 'runs'}/<run>/      each trained model (config.json + model.safetensors) and its test report")
     say(
         "\nnext:\n"
-        "  deepshrink benchmark quick --jobs 2            "
+        "  deepshrink study quick --jobs 2            "
         "# the CPU study of docs/results.md: 3 models x 3 noises x 2 SNRs x 3 seeds\n"
-        "  deepshrink benchmark paper --print-study       "
+        "  deepshrink study paper --print-study       "
         "# the paper's full study (a GPU job; --shard i/n to split it)\n"
         f"  deepshrink thresholds {out / 'runs' / (cw[0].run_id if cw else 'RUN')} --snr=-10:10:2\n"
         f"  deepshrink evaluate {out / 'runs' / runs[-1].run_id} --noise pink --snr=-5:5:1\n"

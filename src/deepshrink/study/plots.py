@@ -7,7 +7,7 @@
 * :func:`plot_paired_differences`: each model minus the baseline, one dot per repetition (the
   cells' mean) with the mean and its 95 % interval: the report's paired verdicts at a glance.
 * :func:`plot_critical_difference`: mean ranks over the cells and the cliques of models that do
-  not differ (:mod:`deepshrink.experiments.ranking`); aeon's diagram when aeon is installed.
+  not differ (:mod:`deepshrink.study.ranking`); aeon's diagram when aeon is installed.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from deepshrink.experiments.stats import aggregate, chance_level, ci95, display_name, mean_std, repetition_differences
+from deepshrink.study.stats import aggregate, chance_level, ci95, display_name, mean_std, repetition_differences
 from deepshrink.models import is_model, model_family
 
 if TYPE_CHECKING:
-    from deepshrink.experiments.ranking import Ranking
+    from deepshrink.study.ranking import Ranking
 
 __all__ = ["plot_accuracy_vs_snr", "plot_accuracy_per_model", "plot_paired_differences", "plot_critical_difference",
            "MODEL_COLORS"]  # fmt: skip
@@ -124,7 +124,7 @@ def plot_accuracy_vs_snr(
     """Test accuracy vs SNR per noise kind, all models, mean ± std bands over repetitions.
 
     Args:
-        rows: ``results.csv`` rows (:func:`deepshrink.experiments.study.read_results`).
+        rows: ``results.csv`` rows (:func:`deepshrink.study.runner.read_results`).
         out_dir: folder for the PNGs (created).
         models, noises: order (default: as they first appear).
         prefix: file name prefix.
@@ -170,7 +170,7 @@ def plot_accuracy_per_model(
     dpi: int = 120,
 ) -> list[Path]:
     """Test accuracy vs SNR, one small panel per model: its mean with a shaded 95 % interval over
-    the repetitions (Student's t, :func:`~deepshrink.experiments.stats.ci95`; none from one
+    the repetitions (Student's t, :func:`~deepshrink.study.stats.ci95`; none from one
     repetition), the other models' means in grey behind it. One panel of ten overlapping bands
     cannot be read; ten panels on one scale can.
 
@@ -288,7 +288,7 @@ def plot_critical_difference(
     from ``ranking.cliques``: the report keeps our figure, which shows the cliques it prints.
 
     Args:
-        ranking: :func:`deepshrink.experiments.ranking.rank_models` of one setting.
+        ranking: :func:`deepshrink.study.ranking.rank_models` of one setting.
         path: the PNG to write (its folder is created).
         title: a line above the diagram.
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.plots import plot_critical_difference
-from deepshrink.experiments.results import read_results
-from deepshrink.experiments.spec import DEFAULT_SETTING
-from deepshrink.experiments.stats import display_name, finished_rows, mean_std, setting_label, setting_of
+from deepshrink.study.plots import plot_critical_difference
+from deepshrink.study.results import read_results
+from deepshrink.study.spec import DEFAULT_SETTING
+from deepshrink.study.stats import display_name, finished_rows, mean_std, setting_label, setting_of
 from deepshrink.fileio import atomic_write
-from deepshrink.experiments.sections import md_table, ranking_of, ranks_section
+from deepshrink.study.sections import md_table, ranking_of, ranks_section
 
 __all__ = ["write_panel_report"]
 

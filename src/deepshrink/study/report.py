@@ -1,6 +1,6 @@
 """The study report: mean ± std tables (Tables III and V of the paper, Figs. 6-8 as tables) and figures.
 
-From the rows of ``results.csv`` (:func:`deepshrink.experiments.study.read_results`):
+From the rows of ``results.csv`` (:func:`deepshrink.study.runner.read_results`):
 
 * **overall** (Table III): per model, the test (and train) accuracy averaged over every noise
   kind and SNR of the study, then mean ± std over the repetitions (seeds or folds). The std is
@@ -18,9 +18,9 @@ From the rows of ``results.csv`` (:func:`deepshrink.experiments.study.read_resul
 * **ranks** (studies of 3 or more models over 2 or more cells): each model's rank in each cell
   (noise kind × SNR) averaged over the cells, Friedman's test, Wilcoxon-Holm tests between every
   pair over the cells, the cliques of models not distinguishable, and a critical-difference
-  diagram (:mod:`deepshrink.experiments.ranking`).
+  diagram (:mod:`deepshrink.study.ranking`).
 * **settings**: a study crossed with its axes (noise protocol, normalisation, split; see
-  :mod:`deepshrink.experiments.study`) gets the tables above once per setting, each headed by
+  :mod:`deepshrink.study.runner`) gets the tables above once per setting, each headed by
   the setting (a ``window`` split is marked **LEAKY**), then the paired effect of each axis:
   the same model, cell and repetition under two values of one axis (e.g. window − recording:
   the points the leak adds).
@@ -47,15 +47,15 @@ from pathlib import Path
 from typing import Any
 
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.plots import (
+from deepshrink.study.plots import (
     plot_accuracy_per_model,
     plot_accuracy_vs_snr,
     plot_critical_difference,
     plot_paired_differences,
 )
-from deepshrink.experiments.results import read_results
-from deepshrink.experiments.spec import DEFAULT_SETTING, load_study
-from deepshrink.experiments.stats import (
+from deepshrink.study.results import read_results
+from deepshrink.study.spec import DEFAULT_SETTING, load_study
+from deepshrink.study.stats import (
     Setting,
     aggregate,
     axis_differences,
@@ -74,7 +74,7 @@ from deepshrink.experiments.stats import (
     time_table,
     verdict,
 )
-from deepshrink.experiments.sections import (
+from deepshrink.study.sections import (
     RANK_MIN_MODELS,
     add_holm,
     diff_text,

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from deepshrink.errors import CheckpointError, ConfigError
-from deepshrink.experiments.plots import load_pyplot
+from deepshrink.study.plots import load_pyplot
 from deepshrink.fileio import atomic_write, csv_cell
 from deepshrink.layers import Shrinkage, record_thresholds
 from deepshrink.noise import add_noise

@@ -1,7 +1,7 @@
-"""Named study presets: ``deepshrink benchmark paper``, ``deepshrink benchmark quick``, ...
+"""Named study presets: ``deepshrink study paper``, ``deepshrink study quick``, ...
 
 A preset is a plain mapping in the shape of a study YAML file (see
-:class:`~deepshrink.experiments.study.StudySpec`); ``deepshrink benchmark PRESET --print-study``
+:class:`~deepshrink.study.runner.StudySpec`); ``deepshrink study PRESET --print-study``
 writes it out as YAML to copy and edit.
 
 * ``paper``: the study of Zhao et al. (2020), Figs. 6-8 and Tables III and V: five models
@@ -39,8 +39,8 @@ writes it out as YAML to copy and edit.
   0 dB; clean, tested at -10 ... 10 dB), the models of ``arena`` but WDCNN (the 6-unit
   networks: the paper-size ones cost twice as much and did not fit five sets in 3 hours on 2
   cores), 5 seeds, 40 epochs. A study folder holds one dataset: the preset's is FordA, the others are
-  ``deepshrink benchmark arena_ucr --data ucr:ECG5000 -o studies/arena_ucr-ECG5000`` and so on,
-  and ``deepshrink benchmark --panel studies/arena_ucr-* -o studies/arena_ucr-panel`` ranks them together.
+  ``deepshrink study arena_ucr --data ucr:ECG5000 -o studies/arena_ucr-ECG5000`` and so on,
+  and ``deepshrink study --panel studies/arena_ucr-* -o studies/arena_ucr-panel`` ranks them together.
 * ``arena_field``: the field's deep baselines at their published size (FCN, ResNet-TSC,
   InceptionTime) against the paper's ResNet and DRSN-CW and MiniRocket, on FordA (``--data`` for
   the rest of the UCR panel), otherwise as ``arena_ucr`` with 100 epochs. Those networks cost tens

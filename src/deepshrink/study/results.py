@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from deepshrink.errors import ConfigError, DeepshrinkWarning
-from deepshrink.experiments.spec import AXIS_DEFAULTS, RunSpec, StudySpec
+from deepshrink.study.spec import AXIS_DEFAULTS, RunSpec, StudySpec
 from deepshrink.fileio import atomic_write, csv_cell, locked
 
 __all__ = ["RESULT_COLUMNS", "append_result", "read_results", "result_row"]

@@ -1,7 +1,7 @@
 """The numbers of a study report: means, stds, Student-t intervals, paired differences, verdicts.
 
-Pure functions of ``results.csv`` rows (:func:`deepshrink.experiments.results.read_results`);
-:mod:`deepshrink.experiments.report` and :mod:`deepshrink.experiments.plots` turn them into
+Pure functions of ``results.csv`` rows (:func:`deepshrink.study.results.read_results`);
+:mod:`deepshrink.study.report` and :mod:`deepshrink.study.plots` turn them into
 text and figures.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.stats
 
-from deepshrink.experiments.spec import AXES, DEFAULT_SETTING, FEATURE_MODELS
+from deepshrink.study.spec import AXES, DEFAULT_SETTING, FEATURE_MODELS
 from deepshrink.models import is_model, model_family, model_label
 
 __all__ = [

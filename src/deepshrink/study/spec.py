@@ -1,6 +1,6 @@
 """A study's description: the grid of runs, the study axes, and each run's training config.
 
-A study is described by a YAML file (or a preset, see :mod:`deepshrink.experiments.presets`)::
+A study is described by a YAML file (or a preset, see :mod:`deepshrink.study.presets`)::
 
     name: my-study
     data: simulator                 # any spec load_dataset reads: simulator, ucr:FordA, a path ...
@@ -29,8 +29,8 @@ the three **study axes** (each a value or a list; every report shows them):
   **leaky**, marked so in every table and figure), ``condition`` or ``predefined``.
 
 A run's id carries its non-default axis values (``...-std-window-trainclean-seed0``).
-Running a study: :mod:`deepshrink.experiments.study`; its ``results.csv``:
-:mod:`deepshrink.experiments.results`.
+Running a study: :mod:`deepshrink.study.runner`; its ``results.csv``:
+:mod:`deepshrink.study.results`.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ import numpy as np
 from deepshrink.data import kfold_by_recording
 from deepshrink.data.dataset import SignalData
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.presets import PRESETS, get_preset
+from deepshrink.study.presets import PRESETS, get_preset
 from deepshrink.models import list_models
 from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.train.config import (
@@ -97,7 +97,7 @@ def _choices(key: str) -> tuple[str, ...]:
 
 FEATURE_MODELS = {"minirocket": "MiniRocket"}
 """Study models that are not networks (name -> label): random-kernel features and a linear
-classifier, run by :mod:`deepshrink.experiments.rocket` in the same cells as the networks."""
+classifier, run by :mod:`deepshrink.study.rocket` in the same cells as the networks."""
 # their runs' TrainConfig: only its data settings are used, which do not depend on the model
 _DATA_ONLY_MODEL = "resnet_paper"
 

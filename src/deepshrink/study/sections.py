@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from deepshrink.experiments.ranking import Ranking, cell_accuracies, holm, paired_t_pvalue, rank_models
-from deepshrink.experiments.stats import display_name
+from deepshrink.study.ranking import Ranking, cell_accuracies, holm, paired_t_pvalue, rank_models
+from deepshrink.study.stats import display_name
 
 __all__ = ["RANK_MIN_MODELS", "RANK_MIN_CELLS", "pct", "snr_label", "md_table", "diff_text", "p_text", "add_holm",
            "holm_verdict", "ranking_of", "ranks_section"]  # fmt: skip

@@ -1,7 +1,7 @@
 """Many models over many cells: mean ranks, Friedman's test, pairwise Wilcoxon-Holm, cliques.
 
 A *cell* is one noise kind x SNR of one setting; a model's accuracy in a cell is its mean over
-the repetitions (:func:`deepshrink.experiments.stats.aggregate`). Comparing models over cells
+the repetitions (:func:`deepshrink.study.stats.aggregate`). Comparing models over cells
 rather than over repetitions asks whether a model is better *across conditions*, the question of
 Demšar (2006) and Benavoli, Corani & Mangili (2016, "Should we really use post-hoc tests based
 on mean-ranks?"): ranks per cell and Friedman's test for "do the models differ at all", then
@@ -24,7 +24,7 @@ import numpy as np
 from scipy import stats as _sps
 
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.stats import aggregate, complete_repetitions
+from deepshrink.study.stats import aggregate, complete_repetitions
 
 __all__ = [
     "Friedman", "Ranking", "cell_accuracies", "cell_ranks", "cliques", "friedman", "holm", "mean_ranks",
@@ -138,7 +138,7 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
 
 def paired_t_pvalue(mean: float, std: float, n: int) -> float:
     """Two-sided p-value of a paired t-test that the mean difference is 0, from its summary
-    (the test behind :func:`deepshrink.experiments.stats.ci95`'s interval).
+    (the test behind :func:`deepshrink.study.stats.ci95`'s interval).
 
     NaN below 2 pairs; with no spread, 1 for a zero mean and 0 otherwise (as the interval, a point).
     """
@@ -225,7 +225,7 @@ def cell_accuracies(
     """The (cells, models) table of mean test accuracies of one setting's rows.
 
     A model is ranked only if it has every cell any of ``models`` has (the rule of
-    :func:`deepshrink.experiments.stats.complete_repetitions`, with models in the place of
+    :func:`deepshrink.study.stats.complete_repetitions`, with models in the place of
     repetitions): a model measured on fewer cells is not comparable.
 
     Returns:

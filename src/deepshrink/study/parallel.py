@@ -1,8 +1,8 @@
-"""Run a study in several local processes (``deepshrink benchmark --jobs N``).
+"""Run a study in several local processes (``deepshrink study --jobs N``).
 
 On a CPU, N single-threaded processes each training its own run are usually faster than one
 process with N threads: the paper's networks are narrow (4-16 channels), so one run cannot keep
-several cores busy. Each worker is shard ``i`` of ``N`` of :func:`~deepshrink.experiments.study.run_study`;
+several cores busy. Each worker is shard ``i`` of ``N`` of :func:`~deepshrink.study.runner.run_study`;
 they share ``results.csv`` (appends under a file lock) and the parent writes the report.
 
 Cores are never oversubscribed by default: ``jobs x threads_per_job`` is cut to the cores this
@@ -24,11 +24,11 @@ from typing import Any
 import torch
 
 from deepshrink.errors import DeepshrinkError
-from deepshrink.experiments.report import write_study_report
-from deepshrink.experiments.results import read_results
-from deepshrink.experiments.spec import expand_runs, run_config, study_from_dict
-from deepshrink.experiments.plan import default_stack
-from deepshrink.experiments.study import DataCache, prepare_folder, run_study, shard_device, StudyProgress
+from deepshrink.study.report import write_study_report
+from deepshrink.study.results import read_results
+from deepshrink.study.spec import expand_runs, run_config, study_from_dict
+from deepshrink.study.plan import default_stack
+from deepshrink.study.runner import DataCache, prepare_folder, run_study, shard_device, StudyProgress
 from deepshrink.folders import owned
 from deepshrink.system import available_cpus
 
@@ -101,11 +101,11 @@ def run_study_parallel(
     """Run ``spec`` with ``jobs`` worker processes of ``threads_per_job`` threads each.
 
     ``jobs`` is cut to the cores (see :func:`fit_jobs`) unless ``oversubscribe``; ``stack`` is
-    the cohort size of :func:`~deepshrink.experiments.study.run_study` (the workers share out
+    the cohort size of :func:`~deepshrink.study.runner.run_study` (the workers share out
     cohorts; None: chosen once here for the device and memory, divided among the workers).
 
     Returns:
-        The :class:`~deepshrink.experiments.study.StudyProgress` of the whole study (after the workers).
+        The :class:`~deepshrink.study.runner.StudyProgress` of the whole study (after the workers).
 
     Raises:
         DeepshrinkError: a worker failed (its message went to stderr).

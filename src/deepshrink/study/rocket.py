@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.results import result_row
-from deepshrink.experiments.spec import FEATURE_MODELS, RunSpec, StudySpec, fold_dataset, run_config
+from deepshrink.study.results import result_row
+from deepshrink.study.spec import FEATURE_MODELS, RunSpec, StudySpec, fold_dataset, run_config
 from deepshrink.predict.batch import normalize_batch
 from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.train.metrics import classification_report

@@ -1,6 +1,6 @@
 """Running a study: its runs trained one by one or as stacked cohorts, resumable and shardable.
 
-What a study is: :mod:`deepshrink.experiments.spec`. The study folder::
+What a study is: :mod:`deepshrink.study.spec`. The study folder::
 
     OUT/
       study.yaml        the study as run (a later call on OUT must describe the same setup)
@@ -20,7 +20,7 @@ Resuming: a run whose ``run_id`` is in ``results.csv`` is skipped; an unfinished
 ``RANK`` / ``WORLD_SIZE`` under torchrun) takes its share of the study's cohort list (runs, with
 ``--stack 1``), balanced by size (:func:`shard_cohorts`; the workers of ``--jobs`` by the runs
 left); all processes append to the one ``results.csv`` (under a file lock), and whichever
-finds the study complete writes the report (or run ``deepshrink benchmark OUT --report``).
+finds the study complete writes the report (or run ``deepshrink study OUT --report``).
 """
 
 from __future__ import annotations
@@ -40,12 +40,12 @@ import torch
 
 from deepshrink.data import load_npz, save_npz
 from deepshrink.errors import ConfigError
-from deepshrink.experiments.plan import cohort_dir, default_stack, note_orphans, plan_cohorts, shard_plan
-from deepshrink.experiments.progress import StudyMeter
-from deepshrink.experiments.report import write_study_report
-from deepshrink.experiments.results import append_result, read_results, result_row
-from deepshrink.experiments.rocket import is_rocket, require_aeon, run_rocket
-from deepshrink.experiments.spec import (
+from deepshrink.study.plan import cohort_dir, default_stack, note_orphans, plan_cohorts, shard_plan
+from deepshrink.study.progress import StudyMeter
+from deepshrink.study.report import write_study_report
+from deepshrink.study.results import append_result, read_results, result_row
+from deepshrink.study.rocket import is_rocket, require_aeon, run_rocket
+from deepshrink.study.spec import (
     SETUP_KEYS,
     RunSpec,
     StudySpec,
