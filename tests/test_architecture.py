@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer and those below it):
 
-    base         errors, checks, settings, fileio, folders, system, seeds, _lazy, _version   (standard library, numpy,
+    base         errors, checks, settings, figures, fileio, folders, system, seeds, _lazy, _version   (standard library, numpy,
                  torch, filelock, yaml)
     functional   the soft threshold
     layers       Shrinkage, SqueezeExcite, residual units
@@ -30,7 +30,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("deepshrink.errors", "deepshrink.checks", "deepshrink.settings", "deepshrink.fileio", "deepshrink.folders", "deepshrink.system", "deepshrink.seeds", "deepshrink._lazy",
+    ("base", ("deepshrink.errors", "deepshrink.checks", "deepshrink.settings", "deepshrink.figures", "deepshrink.fileio", "deepshrink.folders", "deepshrink.system", "deepshrink.seeds", "deepshrink._lazy",
               "deepshrink._version")),
     ("functional", ("deepshrink.functional",)),
     ("layers", ("deepshrink.layers",)),

@@ -21,7 +21,7 @@ def test_training_refuses_windows_shorter_than_the_model_downsamples(tmp_path, n
     np.savez(path, x=rng.standard_normal((40, 1, length)).astype(np.float32), y=np.arange(40) % 2)
     assert deepshrink.create_model(name, num_classes=2).total_stride == needs
     cfg = TrainConfig(model=name, data=str(path), batch_size=8, epochs=1, noise="none", split="window")
-    with pytest.raises(ConfigError, match=rf"length {length} are shorter than {name} downsamples them \({needs}x.*at "
+    with pytest.raises(ConfigError, match=rf"observations of {length} samples are shorter than {name} downsamples them \({needs}x.*at "
                                           rf"least {needs} samples"):  # fmt: skip
         train(cfg, output=tmp_path / "run", console=False)
     assert not (tmp_path / "run").exists()  # refused before the run folder
@@ -80,7 +80,7 @@ def test_far_too_short_input_is_refused_by_training_and_named_by_the_estimator()
 
     X = np.random.default_rng(0).standard_normal((16, 1, 5)).astype(np.float32)
     with pytest.warns(DeepshrinkWarning, match=r"observations of 5 samples are shorter than resnet_paper6 downsamples "
-                                               r"them \(16x\): its last stages see mostly padding"):  # fmt: skip
+                                               r"them \(16x, stem and stage strides\): its last stage sees padding only"):  # fmt: skip
         DRSNClassifier(model="resnet_paper6", epochs=1, batch_size=8, num_threads=1).fit(X, np.arange(16) % 2)
 
 

@@ -68,6 +68,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from deepshrink.data.dataset import TrainingData
 from deepshrink.errors import DatasetError, DeepshrinkWarning
 from deepshrink.models import create_model, model_config
+from deepshrink.models.registry import input_too_short
 from deepshrink.seeds import Purpose, derive_seed, seed_everything
 from deepshrink.serialization import save_pretrained
 from deepshrink.train.checkpoint import capture_rng, restore_rng
@@ -366,10 +367,9 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
                 seed_everything(derive_seed(cfg.seed, Purpose.INIT))
                 net = create_model(cfg.model, in_channels=X.shape[1], num_classes=len(classes), input_length=X.shape[-1],
                                    **cfg.model_args)
-                if min(X.shape[2:]) < getattr(net, "total_stride", 1):  # any length fits (sklearn's contract); say so
-                    warnings.warn(f"DRSNClassifier: observations of {min(X.shape[2:])} samples are shorter than {cfg.model} "
-                                  f"downsamples them ({net.total_stride}x): its last stages see mostly padding; use a "
-                                  "shallower model or longer observations", DeepshrinkWarning, stacklevel=2)  # fmt: skip
+                problem = input_too_short(net, min(X.shape[2:]))
+                if problem is not None:  # any length fits (sklearn's contract): say so, and fit
+                    warnings.warn(f"DRSNClassifier: {problem}", DeepshrinkWarning, stacklevel=2)
                 log = print if self.verbose else None
                 trainer = Trainer(cfg, net, train_set, val_set, ctx=DistContext(device=device), log=log)
                 if self.verbose:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
 from deepshrink.errors import ConfigError
-from deepshrink.fileio import atomic_write
+from deepshrink.figures import new_figure, save_png
 from deepshrink.train.config import parse_key_values
 from deepshrink.train.prepare import load_data_spec
 
@@ -48,16 +47,10 @@ def describe_text(info: dict) -> str:
 
 def plot_examples(ds, path: str, per_class: int = 3, seed: int = 0) -> None:
     """A PNG grid: one row per class, ``per_class`` example observations (first channel)."""
-    # matplotlib only when a plot is asked for: heavy to import, and most calls plot nothing
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
     rng = np.random.default_rng(seed)
     y = ds.y.cpu().numpy()
     k = ds.num_classes
-    fig = Figure(figsize=(3.2 * per_class, 1.4 * k + 0.6))
+    fig = new_figure(3.2 * per_class, 1.4 * k + 0.6)
     t = np.arange(ds.length) / (ds.sampling_rate or 1.0)
     for c, name in enumerate(ds.label_names):
         idx = np.flatnonzero(y == c)
@@ -72,10 +65,7 @@ def plot_examples(ds, path: str, per_class: int = 3, seed: int = 0) -> None:
             if c == k - 1:
                 ax.set_xlabel("time (s)" if ds.sampling_rate else "sample", fontsize=7)
     fig.suptitle(f"{ds.name}: {per_class} examples per class", fontsize=9)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    atomic_write(path, buffer.getvalue())
+    save_png(fig, path, dpi=100)
 
 
 def run(args: argparse.Namespace) -> int:

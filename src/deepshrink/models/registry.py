@@ -44,7 +44,7 @@ from deepshrink.models.skeleton import ResidualNet
 
 __all__ = [
     "create_model", "list_models", "is_model", "describe_model", "model_family", "model_label", "uses_shrinkage",
-    "model_config", "check_model_args", "check_model_config", "build_model", "model_arguments", "FAMILIES", "PRESETS",
+    "model_config", "input_too_short", "check_model_args", "check_model_config", "build_model", "model_arguments", "FAMILIES", "PRESETS",
     "ARCHITECTURES", "Architecture", "Family", "Preset", "RESERVED_ARGS",
 ]  # fmt: skip
 
@@ -320,6 +320,18 @@ def model_config(name: str, **overrides: Any) -> dict[str, Any]:
     config = {**_REGISTRY[name], **overrides}
     check_model_config(config, f"model {name!r}")
     return config
+
+
+def input_too_short(model: nn.Module, length: int | None) -> str | None:
+    """Why observations of ``length`` samples are too short for ``model`` (shorter than its stem and
+    stage strides downsample them: its last stage would see padding only), or None."""
+    stride = int(getattr(model, "total_stride", 1))
+    if length is None or length >= stride:
+        return None
+    name = getattr(model, "model_name", type(model).__name__)
+    return (f"observations of {length} samples are shorter than {name} downsamples them ({stride}x, stem and stage "
+            f"strides): its last stage sees padding only; use observations of at least {stride} samples or a "
+            "shallower model")  # fmt: skip
 
 
 def create_model(

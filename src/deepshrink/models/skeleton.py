@@ -47,7 +47,7 @@ from deepshrink.models.saving import save_pretrained
 
 __all__ = [
     "ResidualNet", "GATES", "BLOCKS", "ACTIVATIONS", "INITS", "MODEL_ARGUMENTS",
-    "check_model_args", "check_model_config", "describe_value",
+    "check_model_args", "check_model_config",
 ]  # fmt: skip
 
 GATES = ("cw", "cs", "ew", "se", None)

@@ -32,10 +32,12 @@ import torch
 from torch import nn
 
 from deepshrink.checks import existing_file
-from deepshrink.data.formats import check_array_sizes, check_text_size
+from deepshrink.data.formats import check_array_sizes
+from deepshrink.data.formats.arrays import read_csv_table
 from deepshrink.data.formats.paderborn import parse_paderborn_name, read_paderborn_file
 from deepshrink.data.resample import resample as resample_signal
 from deepshrink.errors import ConfigError, DatasetError
+from deepshrink.figures import new_figure, save_png
 from deepshrink.fileio import atomic_write
 from deepshrink.predict.batch import predict_proba
 from deepshrink.predict.loading import load
@@ -90,30 +92,8 @@ def _read_npz(p: Path, key: str | None) -> tuple[np.ndarray, float | None]:
 
 
 def _read_csv_columns(p: Path, columns: list[str] | None) -> tuple[np.ndarray, float | None]:
-    check_text_size(p, 40)  # csv rows of Python strings, then floats: about 40 bytes a byte of text
-    text = p.read_text(encoding="utf-8")
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
-    if not rows:
-        raise DatasetError(f"{p}: empty CSV file")
-    try:
-        [float(c) for c in rows[0]]
-        header = None
-    except ValueError:
-        header = [c.strip() for c in rows[0]]
-        rows = rows[1:]
-    width = len(header) if header else len(rows[0]) if rows else 0
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise DatasetError(f"{p}: line {i + 1 + (header is not None)}: {len(row)} values, expected {width} (one column per channel)")
-    try:
-        values = np.asarray([[float(c) for c in row] for row in rows], dtype=np.float64).reshape(len(rows), width)
-    except ValueError:
-        for i, row in enumerate(rows):
-            try:
-                [float(c) for c in row]
-            except ValueError:
-                raise DatasetError(f"{p}: line {i + 1 + (header is not None)}: not a number in {','.join(row)[:60]!r}") from None
-        raise
+    header, values = read_csv_table(p, "one column per channel")
+    width = values.shape[1]
     names = header or [str(i) for i in range(width)]
     rate = None
     time_col = next((i for i, n in enumerate(names) if header and n.lower() in _TIME_COLUMNS), None)
@@ -400,18 +380,13 @@ class RecordingPrediction:
 
     def plot(self, path: str | os.PathLike, title: str | None = None) -> Path:
         """A PNG of each class's probability along the recording (window centres), written atomically."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        from matplotlib.figure import Figure
-
         out = Path(path)
         if not out.parent.is_dir():
             raise ConfigError(f"{out}: the folder {out.parent} does not exist")
         rate = self.sampling_rate
         centres = self.starts + self.window / 2
         x = centres / rate if rate else centres
-        fig = Figure(figsize=(10, 4.2))
+        fig = new_figure(10, 4.2)
         ax = fig.add_subplot(1, 1, 1)
         for k, name in enumerate(self.label_names):
             ax.plot(x, self.probabilities[:, k], lw=1.2, marker="." if len(x) < 80 else None, label=name)
@@ -423,10 +398,7 @@ class RecordingPrediction:
         vote = int(self.votes[self.label_names.index(self.vote)])
         ax.set_title(title or f"{Path(self.name).name}: {self.decision} (mean p {self.mean_probability.max():.2f}; "
                      f"vote {self.vote} {vote}/{self.starts.size}), window {self.window}, hop {self.hop}", fontsize=9)  # fmt: skip
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-        atomic_write(out, buf.getvalue())
+        save_png(fig, out)
         return out
 
     def write_summary(self, path: str | os.PathLike) -> Path:

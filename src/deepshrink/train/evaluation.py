@@ -26,8 +26,9 @@ import torch
 from torch import nn
 
 from deepshrink.checks import existing_file
-from deepshrink.data import check_array_sizes, check_text_size
+from deepshrink.data import check_array_sizes
 from deepshrink.data.dataset import SignalData
+from deepshrink.data.formats.arrays import read_csv_table
 from deepshrink.errors import CheckpointError, ConfigError, DatasetError
 from deepshrink.fileio import atomic_write
 from deepshrink.predict.batch import autocast_dtype, predict_logits, predict_proba
@@ -198,7 +199,7 @@ def read_signals(path: str | os.PathLike) -> np.ndarray:
                     raise DatasetError(f"{p}: no array 'x' among {keys} (and more than one array)")
                 arr = archive[key]
         elif suffix == ".csv":
-            arr = _read_csv_matrix(p)
+            arr = read_csv_table(p, "one observation per row")[1].astype(np.float32)
         else:
             raise DatasetError(f"{p}: unknown file type {p.suffix!r}; use .npy, .npz or .csv")
     except DatasetError:
@@ -219,33 +220,6 @@ def read_signals(path: str | os.PathLike) -> np.ndarray:
     if bad.any():
         raise DatasetError(f"{p}: observation {int(np.flatnonzero(bad)[0])} contains NaN or infinite values")
     return arr
-
-
-def _read_csv_matrix(p: Path) -> np.ndarray:
-    check_text_size(p, 40)  # csv rows of Python strings, then floats: about 40 bytes a byte of text
-    text = p.read_text(encoding="utf-8")
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
-    if not rows:
-        raise DatasetError(f"{p}: empty CSV file")
-
-    def numbers(row: list[str], line: int) -> list[float]:
-        try:
-            return [float(c) for c in row]
-        except ValueError:
-            raise DatasetError(f"{p}: line {line}: not a number in {','.join(row)[:60]!r}") from None
-
-    start = 0
-    try:
-        [float(c) for c in rows[0]]
-    except ValueError:
-        start = 1  # a header row
-    values = [numbers(r, i + 1) for i, r in enumerate(rows) if i >= start]
-    if not values:
-        raise DatasetError(f"{p}: no data rows")
-    widths = {len(v) for v in values}
-    if len(widths) != 1:
-        raise DatasetError(f"{p}: rows have different lengths {sorted(widths)}; one observation per row expected")
-    return np.asarray(values, dtype=np.float32)
 
 
 def _check_window_length(file: Any, length: int, spec: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from deepshrink.figures import new_figure, save_png
 from deepshrink.fileio import atomic_write
 
 __all__ = [
@@ -99,20 +100,8 @@ def classification_report(
 
 
 def _figure(width: float, height: float, panels: int = 1) -> tuple[Any, list[Any]]:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height))
+    fig = new_figure(width, height)
     return fig, [fig.add_subplot(1, panels, k + 1) for k in range(panels)]
-
-
-def _save(fig: Any, path: str | os.PathLike) -> None:
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    atomic_write(path, buffer.getvalue())
 
 
 def plot_confusion_matrix(cm: np.ndarray, label_names: Sequence[str], path: str | os.PathLike, title: str = "") -> None:
@@ -136,7 +125,7 @@ def plot_confusion_matrix(cm: np.ndarray, label_names: Sequence[str], path: str 
             if cm[i, j]:
                 ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7,
                         color="white" if norm[i, j] > 0.5 else "black")  # fmt: skip
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def plot_training_curves(history: Sequence[dict[str, Any]], path: str | os.PathLike, title: str = "") -> None:
@@ -156,7 +145,7 @@ def plot_training_curves(history: Sequence[dict[str, Any]], path: str | os.PathL
     acc_ax.legend(loc="lower right", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def plot_accuracy_by_snr(rows: Sequence[dict[str, Any]], path: str | os.PathLike, title: str = "") -> None:
@@ -170,7 +159,7 @@ def plot_accuracy_by_snr(rows: Sequence[dict[str, Any]], path: str | os.PathLike
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title, fontsize=10)
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def _csv_bytes(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:

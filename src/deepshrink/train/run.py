@@ -22,7 +22,7 @@ from deepshrink.errors import CheckpointError, ConfigError
 from deepshrink.fileio import atomic_write
 from deepshrink.folders import owned
 from deepshrink.models import create_model, model_config
-from deepshrink.models.registry import build_model
+from deepshrink.models.registry import build_model, input_too_short
 from deepshrink.models.stacked import stack_models
 from deepshrink.predict.batch import autocast_dtype, predict_logits
 from deepshrink.seeds import Purpose, derive_seed, seed_everything
@@ -92,11 +92,9 @@ def _build_model(cfg: TrainConfig, data: RunData, log: Callable[[str], None] | N
     model = create_model(cfg.model, in_channels=data.in_channels, num_classes=len(data.label_names),
                          input_length=data.length, **cfg.model_args)  # fmt: skip
     shortest = min(data.length) if isinstance(data.length, (tuple, list)) else data.length
-    if shortest is not None and shortest < getattr(model, "total_stride", 1):
-        raise ConfigError(f"data {cfg.data}: observations of length {data.length} are shorter than {cfg.model} "
-                          f"downsamples them ({model.total_stride}x, stem and stage strides): its last stage would "
-                          f"see padding only; use windows of at least {model.total_stride} samples or a shallower "
-                          "model")  # fmt: skip
+    problem = input_too_short(model, shortest)
+    if problem is not None:
+        raise ConfigError(f"data {cfg.data}: {problem}")
     if cfg.init_from is not None:
         line = init_from(model, cfg.init_from)
         if log is not None:

@@ -33,6 +33,7 @@ Class folders (:func:`load_folder`)::
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
 import zlib
@@ -48,7 +49,7 @@ from deepshrink.data.formats._common import PathLike, about_file, check_array_si
 from deepshrink.errors import DatasetError
 from deepshrink.fileio import atomic_write
 
-__all__ = ["load_npz", "save_npz", "load_folder"]
+__all__ = ["load_npz", "save_npz", "load_folder", "read_csv_table"]
 
 _CONDITION_PREFIX = "condition_"
 _SIGNAL_SUFFIXES = (".npy", ".csv")
@@ -178,6 +179,43 @@ def _read_csv(path: Path) -> np.ndarray:
         return np.loadtxt(path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=1)
     except ValueError as err:
         raise DatasetError(f"{path}: malformed CSV ({err})") from None
+
+
+def read_csv_table(path: Path, row: str) -> tuple[list[str] | None, np.ndarray]:
+    """A comma-separated table of numbers: its header (a first line that is not numeric) or None,
+    and the values ``(rows, columns)`` in float64. ``row`` says what a row is, for the message when
+    one has another number of values than the first.
+
+    Raises:
+        DatasetError: empty, no data rows, a value that is not a number, or rows of different
+            lengths; naming the file and the line.
+    """
+    check_text_size(path, 40)  # csv rows of Python strings, then floats: about 40 bytes a byte of text
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{path}: cannot be read as a text file ({err})") from None
+    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
+    if not rows:
+        raise DatasetError(f"{path}: empty CSV file")
+    header = None
+    try:
+        [float(c) for c in rows[0]]
+    except ValueError:
+        header, rows = [c.strip() for c in rows[0]], rows[1:]
+    if not rows:
+        raise DatasetError(f"{path}: no data rows")
+    first = 1 + (header is not None)  # the line number of rows[0]
+    width = len(header) if header else len(rows[0])
+    values = np.empty((len(rows), width), dtype=np.float64)
+    for i, cells in enumerate(rows):
+        if len(cells) != width:
+            raise DatasetError(f"{path}: line {i + first}: {len(cells)} values, expected {width} ({row})")
+        try:
+            values[i] = [float(c) for c in cells]
+        except ValueError:
+            raise DatasetError(f"{path}: line {i + first}: not a number in {','.join(cells)[:60]!r}") from None
+    return header, values
 
 
 def _read_signal_file(path: Path) -> np.ndarray:
