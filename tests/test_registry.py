@@ -52,7 +52,7 @@ def test_the_table_is_every_family_with_every_preset_by_the_naming_scheme():
     expected = {_name(f, p) for f in _PAPER_FAMILIES for p in residual}  # the paper's five on every layout
     expected |= {_name(f, p) for f in _VARIANTS for p in ("paper", "paper6", "paper9")} | {"drsn_ew20_2d"}
     expected |= set(_BASELINES)
-    assert len(expected) == 45 + 19 + 5 and set(list_models()) == expected
+    assert len(expected) == 50 + 19 + 5 and set(list_models()) == expected
     assert set(FAMILIES) == set(_PAPER_FAMILIES) | set(_VARIANTS) | {"wdcnn", "fcn", "fawaz_resnet", "inception_time"}
 
 

@@ -8,6 +8,9 @@ for the ResNet-depth families, where
   ``drsn_cw_mad``, ``drsn_ew`` and ``aprelu_resnet`` (the paper presets; ``drsn_ew`` also 2-D);
 * ``paper`` is Table II of Zhao et al. (2020): 1-D, 12 RSBUs in three stages of 4/8/16 channels;
   ``paper6`` and ``paper9`` are the 6- and 9-RSBU versions of the authors' code;
+* ``14_1d`` is the paper's 6-unit network four times as wide (16/32/64 channels, a ResNet-14):
+  the size at which, trained with AdamW on fresh noise, the networks reach MiniRocket on noisy
+  UCR series (docs/results.md, section 8);
 * ``18_1d``, ``34_1d``, ``50_1d`` are 1-D networks with ResNet-18/34/50 widths (64-512, or
   256-2048 with bottlenecks) for long signals; ``50_1d`` gates use a hidden width of C/4
   (C->C at 2,048 channels would put 25M parameters into the gates alone);
@@ -119,6 +122,8 @@ PRESETS: dict[str, Preset] = {
     "paper": Preset("1-D, Table II of the paper: 12 units, 4/8/16 channels", dict(_PAPER, depths=(4, 4, 4))),
     "paper6": Preset("1-D, 6 units of 4/8/16 channels (authors' code)", dict(_PAPER, depths=(2, 2, 2))),
     "paper9": Preset("1-D, 9 units of 4/8/16 channels (authors' code)", dict(_PAPER, depths=(3, 3, 3))),
+    "14_1d": Preset("1-D, ResNet-14: 6 units of 16/32/64 channels",
+                    dict(_PAPER, stem_channels=16, widths=(16, 32, 64), depths=(2, 2, 2))),
     "18_1d": Preset("1-D, ResNet-18 depths, 64-512 channels", dict(_RESNET_1D, depths=(2, 2, 2, 2))),
     "34_1d": Preset("1-D, ResNet-34 depths, 64-512 channels", dict(_RESNET_1D, depths=(3, 4, 6, 3))),
     "50_1d": Preset("1-D, ResNet-50 bottlenecks, 256-2048 channels",
@@ -137,6 +142,7 @@ _MODELS: dict[str, tuple[str, str]] = {
     "convnet_paper": ("convnet", "paper"),
     "convnet_paper6": ("convnet", "paper6"),
     "convnet_paper9": ("convnet", "paper9"),
+    "convnet14_1d": ("convnet", "14_1d"),
     "convnet18_1d": ("convnet", "18_1d"),
     "convnet34_1d": ("convnet", "34_1d"),
     "convnet50_1d": ("convnet", "50_1d"),
@@ -146,6 +152,7 @@ _MODELS: dict[str, tuple[str, str]] = {
     "resnet_paper": ("resnet", "paper"),
     "resnet_paper6": ("resnet", "paper6"),
     "resnet_paper9": ("resnet", "paper9"),
+    "resnet14_1d": ("resnet", "14_1d"),
     "resnet18_1d": ("resnet", "18_1d"),
     "resnet34_1d": ("resnet", "34_1d"),
     "resnet50_1d": ("resnet", "50_1d"),
@@ -155,6 +162,7 @@ _MODELS: dict[str, tuple[str, str]] = {
     "se_resnet_paper": ("se_resnet", "paper"),
     "se_resnet_paper6": ("se_resnet", "paper6"),
     "se_resnet_paper9": ("se_resnet", "paper9"),
+    "se_resnet14_1d": ("se_resnet", "14_1d"),
     "se_resnet18_1d": ("se_resnet", "18_1d"),
     "se_resnet34_1d": ("se_resnet", "34_1d"),
     "se_resnet50_1d": ("se_resnet", "50_1d"),
@@ -164,6 +172,7 @@ _MODELS: dict[str, tuple[str, str]] = {
     "drsn_cs_paper": ("drsn_cs", "paper"),
     "drsn_cs_paper6": ("drsn_cs", "paper6"),
     "drsn_cs_paper9": ("drsn_cs", "paper9"),
+    "drsn_cs14_1d": ("drsn_cs", "14_1d"),
     "drsn_cs18_1d": ("drsn_cs", "18_1d"),
     "drsn_cs34_1d": ("drsn_cs", "34_1d"),
     "drsn_cs50_1d": ("drsn_cs", "50_1d"),
@@ -173,6 +182,7 @@ _MODELS: dict[str, tuple[str, str]] = {
     "drsn_cw_paper": ("drsn_cw", "paper"),
     "drsn_cw_paper6": ("drsn_cw", "paper6"),
     "drsn_cw_paper9": ("drsn_cw", "paper9"),
+    "drsn_cw14_1d": ("drsn_cw", "14_1d"),
     "drsn_cw18_1d": ("drsn_cw", "18_1d"),
     "drsn_cw34_1d": ("drsn_cw", "34_1d"),
     "drsn_cw50_1d": ("drsn_cw", "50_1d"),

@@ -41,6 +41,11 @@ writes it out as YAML to copy and edit.
   cores), 5 seeds, 40 epochs. A study folder holds one dataset: the preset's is FordA, the others are
   ``deepshrink study arena_ucr --data ucr:ECG5000 -o studies/arena_ucr-ECG5000`` and so on,
   and ``deepshrink study --panel studies/arena_ucr-* -o studies/arena_ucr-panel`` ranks them together.
+* ``recommend_ucr``: which network to use on noisy real series (the question after the arena): the
+  ResNet-14 networks (``*14_1d``: ResNet, SE-ResNet, DRSN-CS, DRSN-CW) and the paper's 6-unit
+  ResNet and DRSN-CW, all trained with AdamW on noise drawn fresh each epoch, against MiniRocket
+  (whose one fit sees one draw), on a UCR set with its own split, standardised, Gaussian and pink
+  noise at -5 and 0 dB, 5 seeds, 40 epochs; ``--data ucr:NAME`` for the other sets of the panel.
 * ``arena_field``: the field's deep baselines at their published size (FCN, ResNet-TSC,
   InceptionTime) against the paper's ResNet and DRSN-CW and MiniRocket, on FordA (``--data`` for
   the rest of the UCR panel), otherwise as ``arena_ucr`` with 100 epochs. Those networks cost tens
@@ -79,6 +84,9 @@ _ARENA_UCR: dict[str, Any] = {
     "grids": [{"noise_protocol": "clean", "snrs": [-10, -5, 0, 5, 10]}],
     "train": {"epochs": 40, "batch_size": 64, "recipe": "paper", "val_fraction": 0.0},
 }
+
+RECOMMEND_MODELS = ["resnet14_1d", "se_resnet14_1d", "drsn_cs14_1d", "drsn_cw14_1d", "resnet_paper6", "drsn_cw_paper6",
+                    "minirocket"]  # fmt: skip
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
@@ -155,6 +163,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train": {"epochs": 80, "batch_size": 32, "recipe": "paper", "test_fraction": 0.25, "val_fraction": 0.0},
     },
     "arena_ucr": _ARENA_UCR,
+    "recommend_ucr": {
+        **_ARENA_UCR,
+        "name": "recommend_ucr",
+        "description": "Which network to use on noisy real series: the ResNet-14 networks (with and without "
+        "shrinkage) and the paper's 6-unit ones, all AdamW on fresh noise per epoch, vs MiniRocket, on a UCR set, "
+        "Gaussian and pink noise at -5 and 0 dB, 5 seeds",
+        "models": RECOMMEND_MODELS,
+        "snrs": [-5, 0],
+        "noise_protocol": "fresh",
+        "grids": [],
+        "train": {"epochs": 40, "batch_size": 64, "recipe": "adamw", "val_fraction": 0.0},
+    },
     "arena_field": {
         **_ARENA_UCR,
         "name": "arena_field",
