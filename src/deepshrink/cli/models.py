@@ -64,12 +64,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+WHICH = """\
+which to use (measured in docs/results.md, section 8):
+  series of up to a few thousand observations (UCR scale)   resnet14_1d or se_resnet14_1d; drsn_cw14_1d
+                                                            for shrinkage (not distinguishable from them)
+  train them with --recipe adamw and, when the noise can be   --noise-protocol fresh (new noise each epoch)
+  drawn, on fresh noise
+  reproducing the paper                                     the *_paper, *_paper6, *_paper9 presets
+  larger sets, longer signals (a GPU)                       the *18_1d / *34_1d presets: not yet measured here
+"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "models",
         help="list registered models, or describe one",
         description="List the registered models with a line on each (optionally filtered by a pattern such as 'drsn_cw*'), "
         "or print the summary of one with --summary NAME.",
+        epilog=WHICH,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("pattern", nargs="?", default=None, help="shell-style filter, e.g. 'drsn_*_paper'")
     p.add_argument("--summary", dest="name", metavar="NAME", help="describe this model: arguments, parameters, shapes")
