@@ -3,6 +3,7 @@
     python benchmarks/recommend_pilot.py ablation OUT.csv   # width x recipe x fresh noise, 3 sets, 0 dB Gaussian
     python benchmarks/recommend_pilot.py rocket OUT.csv     # MiniRocket fit on 1 vs 5 noisy copies of the training set
     python benchmarks/recommend_pilot.py estimator OUT.csv  # DRSNClassifier's default model vs the ResNet-14 ones
+    python benchmarks/recommend_pilot.py summary OUT.csv    # mean ± std over seeds (and cells) per dataset and config
 
 One thread, resumable by appending; every row is ``dataset, config, noise, snr_db, seed, test_acc, seconds``.
 ``ablation`` trains the 6-unit networks (the paper's widths 4/8/16, or 16/32/64 and 32/64/128) with
@@ -103,8 +104,29 @@ def estimator(say) -> None:
                 say(ds, name, "gaussian", 0.0, seed, acc, time.perf_counter() - started)
 
 
+def summary(path: Path) -> None:
+    """A Markdown table: per config, the mean test accuracy ± std over seeds (of the mean over cells), per dataset."""
+    groups: dict[tuple[str, str], dict[str, list[float]]] = {}
+    with path.open(newline="") as handle:
+        for ds, config, _noise, _snr, seed, acc, _seconds in csv.reader(handle):
+            groups.setdefault((config, ds), {}).setdefault(seed, []).append(float(acc))
+    sets = list(dict.fromkeys(ds for _, ds in groups))
+    configs = list(dict.fromkeys(c for c, _ in groups))
+    print("| config | " + " | ".join(sets) + " |")
+    print("|---|" + "---:|" * len(sets))
+    for c in configs:
+        cells = []
+        for ds in sets:
+            per_seed = [float(np.mean(v)) for v in groups.get((c, ds), {}).values()]
+            cells.append(f"{100 * np.mean(per_seed):.2f} ± {100 * np.std(per_seed):.2f}" if per_seed else "–")
+        print(f"| {c} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     what, out = sys.argv[1], Path(sys.argv[2])
+    if what == "summary":
+        summary(out)
+        return
     torch.set_num_threads(1)
     with out.open("a", newline="") as handle:
         writer = csv.writer(handle)

@@ -9,7 +9,9 @@ noise kind x SNR. Prints:
    accuracy and its seed spread: the largest, over the dataset's cells, of the std over seeds;
 2. each model minus MiniRocket, paired over seeds per dataset (the mean over the dataset's cells
    per seed, then the mean and 95 % Student-t interval over seeds), Holm-adjusted p over every
-   model x dataset comparison of the table.
+   model x dataset comparison of the table;
+3. each shrinkage network minus its plain version of the same size (``drsn_cw14_1d`` -
+   ``resnet14_1d``, ...), the same way.
 """
 
 from __future__ import annotations
@@ -55,30 +57,36 @@ def main() -> None:
             acc = mean_std([float(r["test_acc"]) for r in sub if r["model"] == m])[0]
             per.append(f"{100 * acc:.2f} ({100 * seed_spread(sub, m):.1f})")
         print(f"| {display_name(m)} | {ranking.mean_ranks[i]:.2f} | {100 * ranking.mean_accuracy[i]:.2f} | " + " | ".join(per) + " |")
+    pairs = [(m, REFERENCE) for m in ranking.models if m != REFERENCE]
+    paired_table(rows, datasets, pairs, f"Each model minus {display_name(REFERENCE)}")
+    plain = [(m, m.replace("drsn_cw", "resnet").replace("drsn_cs", "resnet")) for m in ranking.models if m.startswith("drsn_")]
+    paired_table(rows, datasets, [(m, p) for m, p in plain if p in ranking.models], "Each shrinkage network minus its plain version")
+
+
+def paired_table(rows: list[dict], datasets: list[str], pairs: list[tuple[str, str]], title: str) -> None:
+    """``model - baseline`` for each pair, paired over seeds per dataset, Holm over the table."""
     tests = []
-    for m in [m for m in ranking.models if m != REFERENCE]:
+    for m, base in pairs:
         for d in datasets:
-            sub = [r for r in rows if r["data"] == d]
-            diffs = list(repetition_differences(sub, REFERENCE, m).values())
+            diffs = list(repetition_differences([r for r in rows if r["data"] == d], base, m).values())
             if len(diffs) >= 2:
                 mean, std = mean_std(diffs)
-                tests.append((m, d, mean, ci95(diffs), paired_t_pvalue(mean, std, len(diffs))))
-    adjusted = holm([t[4] for t in tests]) if tests else []
-    print(f"\nEach model minus {display_name(REFERENCE)}, paired over seeds per dataset: points [95 % CI] (Holm p over "
-          f"the {len(tests)} comparisons).\n")
-    print("| model | " + " | ".join(short) + " |")
-    print("|---|" + "---|" * len(short))
-    for m in [m for m in ranking.models if m != REFERENCE]:
+                tests.append(((m, base, d), mean, ci95(diffs), paired_t_pvalue(mean, std, len(diffs))))
+    adjusted = dict(zip([t[0] for t in tests], holm([t[3] for t in tests]))) if tests else {}
+    found = {t[0]: t for t in tests}
+    short = [d.removeprefix("ucr:") for d in datasets]
+    print(f"\n{title}, paired over seeds per dataset: points [95 % CI] (Holm p over the {len(tests)} comparisons).\n")
+    print("| model | against | " + " | ".join(short) + " |")
+    print("|---|---|" + "---|" * len(short))
+    for m, base in pairs:
         cells = []
         for d in datasets:
-            found = [(t, q) for t, q in zip(tests, adjusted) if t[0] == m and t[1] == d]
-            if not found or math.isnan(found[0][0][3][0]):
+            t = found.get((m, base, d))
+            if t is None or math.isnan(t[2][0]):
                 cells.append("–")
                 continue
-            (_, _, mean, (lo, hi), _), q = found[0]
-            cells.append(f"{100 * mean:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}] ({q:.2g})")
-        print(f"| {display_name(m)} | " + " | ".join(cells) + " |")
-
+            cells.append(f"{100 * t[1]:+.2f} [{100 * t[2][0]:+.2f}, {100 * t[2][1]:+.2f}] ({adjusted[t[0]]:.2g})")
+        print(f"| {display_name(m)} | {display_name(base)} | " + " | ".join(cells) + " |")
 
 if __name__ == "__main__":
     main()

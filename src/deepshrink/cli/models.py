@@ -65,13 +65,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 WHICH = """\
-which to use (measured in docs/results.md, section 8):
-  series of up to a few thousand observations (UCR scale)   resnet14_1d or se_resnet14_1d; drsn_cw14_1d
-                                                            for shrinkage (not distinguishable from them)
-  train them with --recipe adamw and, when the noise can be   --noise-protocol fresh (new noise each epoch)
-  drawn, on fresh noise
-  reproducing the paper                                     the *_paper, *_paper6, *_paper9 presets
-  larger sets, longer signals (a GPU)                       the *18_1d / *34_1d presets: not yet measured here
+which to use (measured: docs/results.md, section 8):
+  up to a few thousand series (UCR scale)   resnet14_1d or se_resnet14_1d (drsn_cw14_1d for shrinkage: not
+                                            ahead of them), with --recipe adamw --noise-protocol fresh
+  reproducing the paper                     *_paper, *_paper6, *_paper9 with the paper recipe
+  larger sets, long signals                 *18_1d, *34_1d: not measured here yet (a GPU job)
 """
 
 
