@@ -55,7 +55,8 @@ def main() -> None:
         for d in datasets:
             sub = [r for r in rows if r["data"] == d]
             acc = mean_std([float(r["test_acc"]) for r in sub if r["model"] == m])[0]
-            per.append(f"{100 * acc:.2f} ({100 * seed_spread(sub, m):.1f})")
+            spread = seed_spread(sub, m)
+            per.append(f"{100 * acc:.2f} ({'one seed' if math.isnan(spread) else f'{100 * spread:.1f}'})")
         print(f"| {display_name(m)} | {ranking.mean_ranks[i]:.2f} | {100 * ranking.mean_accuracy[i]:.2f} | " + " | ".join(per) + " |")
     pairs = [(m, REFERENCE) for m in ranking.models if m != REFERENCE]
     paired_table(rows, datasets, pairs, f"Each model minus {display_name(REFERENCE)}")
