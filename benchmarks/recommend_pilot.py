@@ -25,10 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepshrink.predict.batch import normalize_batch
 from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.sklearn import DRSNClassifier
-from deepshrink.study.rocket import require_aeon
+from deepshrink.study.rocket import as_arrays, require_aeon
 from deepshrink.train.config import TrainConfig
 from deepshrink.train.prepare import load_data_spec, prepare_data
 from deepshrink.train.run import train
@@ -65,10 +64,6 @@ def ablation(say) -> None:
                 say(ds, name, "gaussian", 0.0, seed, result.test_report["accuracy"], time.perf_counter() - started)
 
 
-def standardised(part) -> np.ndarray:
-    return np.ascontiguousarray(normalize_batch(part.x.float(), "per_sample").numpy())
-
-
 def rocket(say) -> None:
     classifier = require_aeon()
     for ds in SETS:
@@ -80,12 +75,13 @@ def rocket(say) -> None:
                     xs = []
                     for epoch in range(copies):  # the training noise of epochs 0..K-1
                         data.train.set_epoch(epoch)
-                        xs.append(standardised(data.train))
+                        xs.append(as_arrays(data.train, "per_sample")[0])
                     ys = np.concatenate([data.train.y.numpy()] * copies)
                     clf = classifier(random_state=derive_seed(seed, Purpose.INIT) % (2**31), n_jobs=1)
                     started = time.perf_counter()
                     clf.fit(np.concatenate(xs), ys)
-                    acc = float(np.mean(clf.predict(standardised(data.test)) == data.test.y.numpy()))
+                    x_test, y_test = as_arrays(data.test, "per_sample")
+                    acc = float(np.mean(clf.predict(x_test) == y_test))
                     say(ds, f"minirocket-x{copies}", noise, snr, seed, acc, time.perf_counter() - started)
 
 

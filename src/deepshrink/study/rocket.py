@@ -31,7 +31,7 @@ from deepshrink.seeds import Purpose, derive_seed
 from deepshrink.train.metrics import classification_report
 from deepshrink.train.prepare import load_data_spec, prepare_data
 
-__all__ = ["is_rocket", "require_aeon", "run_rocket"]
+__all__ = ["as_arrays", "is_rocket", "require_aeon", "run_rocket"]
 
 INSTALL_HINT = 'pip install "deepshrink[rocket]"  (or: pip install aeon)'
 
@@ -50,7 +50,7 @@ def require_aeon() -> Any:
     return MiniRocketClassifier
 
 
-def _arrays(part: Any, normalize: str) -> tuple[np.ndarray, np.ndarray]:
+def as_arrays(part: Any, normalize: str) -> tuple[np.ndarray, np.ndarray]:
     """(x float32 (N, C, L), y) of a prepared part, standardised like a network's batches."""
     x = normalize_batch(part.x.float(), normalize)
     return np.ascontiguousarray(x.numpy(), dtype=np.float32), part.y.numpy()
@@ -90,8 +90,8 @@ def run_rocket(spec: StudySpec, run: RunSpec, *, dataset: Any = None, num_thread
     classifier = require_aeon()
     started = time.perf_counter()
     train, test = _parts(spec, run, dataset)
-    x_train, y_train = _arrays(train, run.normalize)
-    x_test, y_test = _arrays(test, run.normalize)
+    x_train, y_train = as_arrays(train, run.normalize)
+    x_test, y_test = as_arrays(test, run.normalize)
     key = (spec.setup_hash(), run.clean_run.run_id) if not run.trains else None  # a clean cell: its clean run's fit
     if key is not None and key in _FITTED:
         clf, train_acc, fit_seconds = _FITTED[key]

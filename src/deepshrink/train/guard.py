@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from deepshrink.train.distributed import DistContext
 
-__all__ = ["LOSS", "GRAD", "Divergence", "DivergenceGuard", "all_finite", "slices_finite"]
+__all__ = ["LOSS", "GRAD", "Divergence", "DivergenceGuard", "slices_finite"]
 
 LOSS, GRAD = 1, 2
 """What became non-finite: the loss or the gradient norm."""
@@ -46,11 +46,14 @@ class DivergenceGuard:
 
     def reset(self, global_step: int) -> None:
         """Forget every flag; steps are counted on from ``global_step``."""
+        self._clear()
+        self._now = torch.tensor(global_step, dtype=torch.int64, device=self.device)
+
+    def _clear(self) -> None:
         S, device = self.stack, self.device
         self._step = torch.full((S,), -1, dtype=torch.int64, device=device)
         self._value = torch.zeros(S, dtype=torch.float64, device=device)
         self._kind = torch.zeros(S, dtype=torch.int64, device=device)
-        self._now = torch.tensor(global_step, dtype=torch.int64, device=device)
 
     def advance(self) -> None:
         """One optimiser step done (on the device: no sync)."""
@@ -64,7 +67,7 @@ class DivergenceGuard:
         self._kind = torch.where(new, torch.full_like(self._kind, kind), self._kind)
 
     def read(self, ctx: DistContext) -> list[Divergence]:
-        """The slices that went bad (every process agrees on the first bad step), then a reset."""
+        """The slices that went bad (every process agrees on the first bad step); the flags are then cleared."""
         steps = self._step.clone()
         if ctx.distributed:
             steps = torch.where(steps < 0, torch.full_like(steps, _NONE), steps)
@@ -79,13 +82,8 @@ class DivergenceGuard:
             for i, g in enumerate(bad)
             if g >= 0
         ]
-        self.reset(int(self._now))
+        self._clear()  # the step counter runs on: no read of it from the device
         return out
-
-
-def all_finite(model: nn.Module) -> bool:
-    """Every parameter of ``model`` is finite."""
-    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
 def slices_finite(model: nn.Module, stack: int) -> list[bool]:
