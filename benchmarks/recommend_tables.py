@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from arena_tables import load
 
+from deepshrink.models import is_model, plain_counterpart
 from deepshrink.study.ranking import holm, paired_t_pvalue, rank_models
 from deepshrink.study.stats import ci95, display_name, mean_std, repetition_differences
 
@@ -60,7 +61,7 @@ def main() -> None:
         print(f"| {display_name(m)} | {ranking.mean_ranks[i]:.2f} | {100 * ranking.mean_accuracy[i]:.2f} | " + " | ".join(per) + " |")
     pairs = [(m, REFERENCE) for m in ranking.models if m != REFERENCE]
     paired_table(rows, datasets, pairs, f"Each model minus {display_name(REFERENCE)}")
-    plain = [(m, m.replace("drsn_cw", "resnet").replace("drsn_cs", "resnet")) for m in ranking.models if m.startswith("drsn_")]
+    plain = [(m, plain_counterpart(m)) for m in ranking.models if is_model(m)]
     paired_table(rows, datasets, [(m, p) for m, p in plain if p in ranking.models], "Each shrinkage network minus its plain version")
 
 

@@ -168,7 +168,10 @@ SMALL = {
     FawazResNet: dict(widths=[4, 6, 6]),
     InceptionTime: dict(depth=6, filters=3, bottleneck=4, kernel_size=12),
 }
-CASES = [(WDCNN, {}), (FCN, {}), (FawazResNet, {}), (InceptionTime, {}), (InceptionTime, {"ensemble": 2})]
+CASES = [
+    (WDCNN, {}), (FCN, {}), (FawazResNet, {}), (InceptionTime, {}), (InceptionTime, {"ensemble": 2}),
+    (FawazResNet, {"gate": "cw"}), (InceptionTime, {"gate": "cw"}), (InceptionTime, {"gate": "cs", "ensemble": 2}),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("cls, extra", CASES)
@@ -280,6 +283,9 @@ def test_glorot_uniform_init_uses_one_slice_fans(stack):
         (InceptionTime, {"residual": 1}, "residual"),
         (InceptionTime, {"ensemble": 0}, "ensemble"),
         (InceptionTime, {"bottleneck": -1}, "bottleneck"),
+        (FawazResNet, {"gate": "shrinkage"}, "gate"),
+        (InceptionTime, {"gate": "CW"}, "gate"),
+        (InceptionTime, {"gate_reduction": 0}, "gate_reduction"),
         (WDCNN, {"input_length": 500}, "input_length"),
         (WDCNN, {"hidden_norm": "yes"}, "hidden_norm"),
         (WDCNN, {"stack": 0}, "stack"),
@@ -296,3 +302,45 @@ def test_check_config_dispatch():
     with pytest.raises(ConfigError, match="config.json: unknown model argument 'width'; did you mean widths"):
         check_config({"arch": "fcn", "width": [4]}, "config.json")
     check_config({"arch": "inception_time", "depth": 3})
+
+
+# ------------------------------------------------------------------------ shrinkage dropped in
+def _soft(x, tau):
+    return torch.sign(x) * torch.clamp(x.abs() - tau, min=0)
+
+
+def test_fawaz_block_with_shrinkage_is_relu_of_thresholded_branch_plus_shortcut():
+    torch.manual_seed(0)
+    block = FawazResNet(2, 3, widths=[6], gate="cw").double().train().blocks[0]
+    x = torch.randn(5, 2, 40, dtype=torch.float64)
+    out = block(x)
+    # the reference, from the block's own parts: tau = alpha * mean|r| per sample and channel
+    r = block.branch(x)
+    mean_abs = r.abs().mean(-1)
+    alpha = block.gate.gate(mean_abs)
+    expected = torch.relu(_soft(r, (alpha * mean_abs).unsqueeze(-1)) + block.shortcut(x))
+    torch.testing.assert_close(out, expected)
+    assert 0 < (out == 0).double().mean() < 1
+
+
+def test_inception_module_with_shrinkage_thresholds_between_norm_and_relu():
+    torch.manual_seed(0)
+    module = InceptionTime(1, 3, depth=1, filters=2, bottleneck=0, kernel_size=8, residual=False, gate="cs").blocks[0]
+    module = module.double().eval()
+    x = torch.randn(4, 1, 30, dtype=torch.float64)
+    branches = [c(x) for c in module.convs] + [module.pool_conv(module.pool(x))]
+    z = module.norm(torch.cat(branches, 1))
+    mean_abs = z.abs().mean(-1)
+    tau = module.gate.gate(mean_abs) * mean_abs.mean(1, keepdim=True)  # CS: one threshold per sample
+    torch.testing.assert_close(module(x), torch.relu(_soft(z, tau.unsqueeze(-1))))
+
+
+def test_gate_se_and_none_keep_the_reference():
+    torch.manual_seed(0)
+    plain = FawazResNet(1, 3, widths=[4, 6, 6])
+    torch.manual_seed(0)
+    gated = FawazResNet(1, 3, widths=[4, 6, 6], gate="se")
+    assert all(isinstance(b.gate, nn.Identity) for b in plain.blocks)
+    assert [type(b.gate).__name__ for b in gated.blocks] == ["SqueezeExcite"] * 3
+    extra = sum(p.numel() for p in gated.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert extra == sum(2 * fc(c, c) + bn(c) for c in (4, 6, 6))  # FC-BN-ReLU-FC, C -> C (reduction 1)

@@ -15,6 +15,7 @@ from deepshrink.models import (
     model_config,
     model_family,
     model_label,
+    plain_counterpart,
     registry,
 )
 
@@ -22,7 +23,8 @@ from deepshrink.models import (
 _PAPER_FAMILIES = ("convnet", "resnet", "se_resnet", "drsn_cs", "drsn_cw")
 _VARIANTS = ("drsn_cw_hard", "drsn_cw_garrote", "drsn_cw_firm", "drsn_cw_mad", "drsn_ew", "aprelu_resnet")
 _BASELINES = {"wdcnn": "field", "fcn": "field", "fawaz_resnet": "field", "inception_time": "field",
-              "inception_time_x5": "ensemble5"}  # fmt: skip
+              "inception_time_x5": "ensemble5", "drsn_cw_fawaz_resnet": "field",
+              "drsn_cw_inception_time": "field"}  # fmt: skip
 
 
 def _parts(name):
@@ -52,8 +54,8 @@ def test_the_table_is_every_family_with_every_preset_by_the_naming_scheme():
     expected = {_name(f, p) for f in _PAPER_FAMILIES for p in residual}  # the paper's five on every layout
     expected |= {_name(f, p) for f in _VARIANTS for p in ("paper", "paper6", "paper9")} | {"drsn_ew20_2d"}
     expected |= set(_BASELINES)
-    assert len(expected) == 50 + 19 + 5 and set(list_models()) == expected
-    assert set(FAMILIES) == set(_PAPER_FAMILIES) | set(_VARIANTS) | {"wdcnn", "fcn", "fawaz_resnet", "inception_time"}
+    assert len(expected) == 50 + 19 + 7 and set(list_models()) == expected
+    assert set(FAMILIES) == set(_PAPER_FAMILIES) | set(_VARIANTS) | {name.removesuffix("_x5") for name in _BASELINES}
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -108,3 +110,17 @@ def test_family_and_label_refuse_an_unregistered_name():
         model_family("drsn_cw_papr")
     with pytest.raises(ConfigError, match="unknown model 'resnet_custom'"):
         model_label("resnet_custom")
+
+
+@pytest.mark.parametrize(
+    "name, plain",
+    [("drsn_cw14_1d", "resnet14_1d"), ("drsn_cs_paper6", "resnet_paper6"), ("drsn_cw_mad_paper", "resnet_paper"),
+     ("drsn_ew20_2d", "resnet20_2d"), ("drsn_cw_fawaz_resnet", "fawaz_resnet"),
+     ("drsn_cw_inception_time", "inception_time"), ("resnet14_1d", None), ("se_resnet_paper", None),
+     ("fawaz_resnet", None)],
+)  # fmt: skip
+def test_plain_counterpart_is_the_same_network_without_its_gate(name, plain):
+    assert plain_counterpart(name) == plain
+    if plain is not None:
+        gated, bare = model_config(name), model_config(plain)
+        assert {k for k in gated if gated[k] != bare.get(k)} <= {"gate", "shrink", "threshold", "firm_ratio"}

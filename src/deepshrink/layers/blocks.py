@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from deepshrink.checks import MAX_CHANNELS, positive_int
 from deepshrink.errors import ConfigError
 from deepshrink.layers.activations import make_act
-from deepshrink.layers.gates import Shrinkage, check_input
+from deepshrink.layers.gates import Shrinkage, build_gate, check_input
 
 __all__ = ["BasicBlock", "BottleneckBlock", "PadShortcut", "conv_nd", "norm_nd", "make_shortcut", "SHORTCUTS"]
 
@@ -138,7 +138,7 @@ class _ResidualUnit(nn.Module):
         norm, conv = norm_layer or norm_nd(spatial_dims), conv_nd(spatial_dims)
         # built in this order (branch, gate, shortcut): the order the initialisation draws in
         self.branch = nn.Sequential(*[m for c in convs for m in _preact_conv(norm, act_layer, conv, *c, bias, stack)])
-        self.gate = _make_gate(gate_layer, out_channels, stack)
+        self.gate = build_gate(gate_layer, out_channels, stack)
         self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, spatial_dims, stack)
 
     def _convs(self, in_channels: int, out_channels: int, kernel_size: int, stride: int) -> list[tuple[int, int, int, int]]:
@@ -198,12 +198,6 @@ def _check_block_args(owner: str, in_channels: object, out_channels: object, str
         raise ConfigError(f"{owner}: act_layer must be a layer class (e.g. nn.ReLU), got {act_layer!r}")
     if not isinstance(bias, bool):
         raise ConfigError(f"{owner}: bias must be true or false, got {bias!r}")
-
-
-def _make_gate(gate_layer: Callable[..., nn.Module] | None, channels: int, stack: int) -> nn.Module:
-    if gate_layer is None:
-        return nn.Identity()
-    return gate_layer(channels) if stack == 1 else gate_layer(channels, stack=stack)
 
 
 class BasicBlock(_ResidualUnit):

@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import torch
 from torch import Tensor, nn
@@ -47,7 +48,7 @@ from deepshrink.functional import SHRINKS, abs_mean, mad_sigma, shrink, shrink_a
 
 __all__ = [
     "GateMLP", "GateConv", "StackedLinear", "linear", "Shrinkage", "SqueezeExcite", "record_thresholds",
-    "ThresholdRecord", "SHRINKAGE_MODES", "THRESHOLDS",
+    "ThresholdRecord", "SHRINKAGE_MODES", "THRESHOLDS", "GATES", "gate_layer", "build_gate",
 ]  # fmt: skip
 
 SHRINKAGE_MODES = ("cw", "cs", "ew")
@@ -55,6 +56,9 @@ SHRINKAGE_MODES = ("cw", "cs", "ew")
 
 THRESHOLDS = ("mean", "mad")
 """The scale a learned alpha in (0, 1) multiplies: the paper's ``mean|x|``, or the MAD universal threshold."""
+
+GATES = (*SHRINKAGE_MODES, "se")
+"""What a network's ``gate`` argument may name (None: no gate): a shrinkage mode, or squeeze-and-excitation."""
 
 
 class StackedLinear(nn.Module):
@@ -406,3 +410,28 @@ def record_thresholds(model: nn.Module) -> Iterator[dict[str, Shrinkage]]:
         for layer in layers.values():
             layer.record = False
             layer.last_record = None
+
+
+def gate_layer(
+    gate: str | None, reduction: float = 1.0, shrink: str = "soft", firm_ratio: float = 2.0, threshold: str = "mean"
+) -> Callable[..., nn.Module] | None:
+    """The layer a network's ``gate`` argument names, as ``factory(channels, stack=S)``; None for no gate.
+
+    One vocabulary for every network that takes a gate (the paper's skeleton and the field's
+    baselines): ``"cw"`` / ``"cs"`` / ``"ew"`` are :class:`Shrinkage` modes, ``"se"`` is
+    :class:`SqueezeExcite`.
+    """
+    if gate is None:
+        return None
+    if gate in SHRINKAGE_MODES:
+        return partial(Shrinkage, mode=gate, reduction=reduction, shrink=shrink, firm_ratio=firm_ratio, threshold=threshold)
+    if gate == "se":
+        return partial(SqueezeExcite, reduction=reduction)
+    raise ConfigError(f"gate must be one of {', '.join(repr(g) for g in GATES)} or None, got {gate!r}")
+
+
+def build_gate(factory: Callable[..., nn.Module] | None, channels: int, stack: int) -> nn.Module:
+    """A gate of ``channels`` (per stacked network) from :func:`gate_layer`'s factory; an identity for None."""
+    if factory is None:
+        return nn.Identity()
+    return factory(channels) if stack == 1 else factory(channels, stack=stack)

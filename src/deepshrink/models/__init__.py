@@ -10,11 +10,12 @@ from deepshrink.models.registry import (
     model_config,
     model_family,
     model_label,
+    plain_counterpart,
     uses_shrinkage,
 )
 from deepshrink.models.skeleton import ResidualNet
 
 __all__ = [
     "FAMILIES", "PRESETS", "ResidualNet", "create_model", "describe_model", "is_model", "list_models", "model_config",
-    "model_family", "model_label", "uses_shrinkage",
+    "model_family", "model_label", "plain_counterpart", "uses_shrinkage",
 ]  # fmt: skip

@@ -26,7 +26,9 @@ any of them can be overridden, e.g. ``create_model("drsn_cw_paper", spatial_dims
 version of the paper's network. The field's baselines (``wdcnn``, ``fcn``, ``fawaz_resnet``,
 ``inception_time``, ``inception_time_x5``: :mod:`deepshrink.models.baselines`) are architectures
 of their own, named by the ``arch`` key of their config (:data:`ARCHITECTURES`); they are
-trained, stacked, saved and exported like the rest.
+trained, stacked, saved and exported like the rest. ``drsn_cw_fawaz_resnet`` and
+``drsn_cw_inception_time`` are two of them with the paper's channel-wise shrinkage gate in every
+block (module); :func:`plain_counterpart` names the network a shrinkage model is compared with.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from deepshrink.models.skeleton import ResidualNet
 
 __all__ = [
     "create_model", "list_models", "is_model", "describe_model", "model_family", "model_label", "uses_shrinkage",
+    "plain_counterpart",
     "model_config", "input_too_short", "check_model_args", "check_model_config", "build_model", "model_arguments", "FAMILIES", "PRESETS",
     "ARCHITECTURES", "Architecture", "Family", "Preset", "RESERVED_ARGS",
 ]  # fmt: skip
@@ -105,6 +108,11 @@ FAMILIES: dict[str, Family] = {
     "fawaz_resnet": Family("ResNet-TSC", "ResNet (Wang et al. 2017) as benchmarked by Ismail Fawaz et al. 2019",
                            dict(arch="fawaz_resnet")),
     "inception_time": Family("InceptionTime", "InceptionTime (Ismail Fawaz et al. 2020)", dict(arch="inception_time")),
+    # ... and with the paper's channel-wise shrinkage dropped into every block (module)
+    "drsn_cw_fawaz_resnet": Family("DRSN-CW ResNet-TSC", "ResNet-TSC with a DRSN-CW shrinkage gate in every block",
+                                   dict(arch="fawaz_resnet", gate="cw")),
+    "drsn_cw_inception_time": Family("DRSN-CW InceptionTime", "InceptionTime with a DRSN-CW shrinkage gate in every module",
+                                     dict(arch="inception_time", gate="cw")),
 }
 
 _PAPER = dict(
@@ -213,6 +221,8 @@ _MODELS: dict[str, tuple[str, str]] = {
     "fawaz_resnet": ("fawaz_resnet", "field"),
     "inception_time": ("inception_time", "field"),
     "inception_time_x5": ("inception_time", "ensemble5"),
+    "drsn_cw_fawaz_resnet": ("drsn_cw_fawaz_resnet", "field"),
+    "drsn_cw_inception_time": ("drsn_cw_inception_time", "field"),
 }
 _REGISTRY: dict[str, dict[str, Any]] = {
     name: {**PRESETS[preset].args, **FAMILIES[family].args} for name, (family, preset) in _MODELS.items()
@@ -308,6 +318,25 @@ def model_family(name: str) -> str:
 def uses_shrinkage(name: Any) -> bool:
     """Whether a registered model thresholds its features (a shrinkage gate: DRSN-CS/CW/EW and variants)."""
     return is_model(name) and _REGISTRY[name].get("gate") in SHRINKAGE_MODES
+
+
+_SHRINKAGE_ARGS = ("gate", "shrink", "threshold", "firm_ratio")
+
+
+def plain_counterpart(name: str) -> str | None:
+    """The registered network a shrinkage model is the gated version of, or None.
+
+    The model with the same registered arguments but no gate: ``drsn_cw14_1d`` -> ``resnet14_1d``,
+    ``drsn_cw_mad_paper`` -> ``resnet_paper``, ``drsn_cw_fawaz_resnet`` -> ``fawaz_resnet``. The
+    paired comparison that says whether shrinkage helps is between these two.
+    """
+    if not uses_shrinkage(name):
+        return None
+    target = {k: v for k, v in _REGISTRY[name].items() if k not in _SHRINKAGE_ARGS}
+    for other, config in _REGISTRY.items():
+        if config.get("gate") is None and {k: v for k, v in config.items() if k not in _SHRINKAGE_ARGS} == target:
+            return other
+    return None
 
 
 def model_label(name: str) -> str:

@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Mapping, Sequence
-from functools import partial
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -40,7 +39,7 @@ from deepshrink.errors import ConfigError, ShapeError
 from deepshrink.functional import SHRINKS
 from deepshrink.layers.activations import APReLU, make_act
 from deepshrink.layers.blocks import SHORTCUTS, BasicBlock, BottleneckBlock, conv_nd, norm_nd
-from deepshrink.layers.gates import SHRINKAGE_MODES, THRESHOLDS, Shrinkage, SqueezeExcite, linear
+from deepshrink.layers.gates import SHRINKAGE_MODES, THRESHOLDS, gate_layer, linear
 from deepshrink.checks import MAX_CHANNELS, describe_value
 from deepshrink.models.arguments import COMMON_RANGES, check_arguments
 from deepshrink.models.saving import save_pretrained
@@ -64,18 +63,6 @@ BatchNorm, so the weights' scale does not change what the network computes, only
 moves them; ``he_normal`` weights are sqrt(6) times larger, so each step moves them relatively
 less, and under AdamW the paper's networks scored lower with it on noisy FordA (the numbers are
 in docs/results.md, section A)."""
-
-
-def _make_gate(
-    gate: str | None, reduction: float, shrink: str = "soft", firm_ratio: float = 2.0, threshold: str = "mean"
-) -> Callable[[int], nn.Module] | None:
-    if gate is None:
-        return None
-    if gate in SHRINKAGE_MODES:
-        return partial(Shrinkage, mode=gate, reduction=reduction, shrink=shrink, firm_ratio=firm_ratio, threshold=threshold)
-    if gate == "se":
-        return partial(SqueezeExcite, reduction=reduction)
-    raise ConfigError(f"gate must be one of 'cw', 'cs', 'ew', 'se' or None, got {gate!r}")
 
 
 def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
@@ -170,7 +157,7 @@ class ResidualNet(nn.Module):
         _check_choice("act", act, list(ACTIVATIONS))
         _check_choice("init", init, INITS)
         widths, depths, strides = list(widths), list(depths), list(strides)
-        gate_layer = _make_gate(gate, gate_reduction, shrink, firm_ratio, threshold)
+        gate_factory = gate_layer(gate, gate_reduction, shrink, firm_ratio, threshold)
         conv = conv_nd(spatial_dims)
         act_layer = ACTIVATIONS[act]
         self.config: dict[str, Any] = config
@@ -191,7 +178,7 @@ class ResidualNet(nn.Module):
                 units.append(
                     unit(
                         channels, width, stride if i == 0 else 1, spatial_dims=spatial_dims,
-                        kernel_size=kernel_size, gate_layer=gate_layer, shortcut=shortcut,
+                        kernel_size=kernel_size, gate_layer=gate_factory, shortcut=shortcut,
                         act_layer=act_layer, bias=conv_bias, stack=stack,
                     )
                 )  # fmt: skip

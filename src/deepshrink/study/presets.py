@@ -46,6 +46,10 @@ writes it out as YAML to copy and edit.
   ResNet and DRSN-CW, all trained with AdamW on noise drawn fresh each epoch, against MiniRocket
   (whose one fit sees one draw), on a UCR set with its own split, standardised, Gaussian and pink
   noise at -5 and 0 dB, 5 seeds, 40 epochs; ``--data ucr:NAME`` for the other sets of the panel.
+* ``recommend_field``: whether shrinkage helps inside the field's wider networks: ResNet-TSC and
+  InceptionTime with and without a DRSN-CW gate in every block (module), paired, beside ResNet-14,
+  DRSN-CW-14 and MiniRocket, on the recipe and panel of ``recommend_ucr``. The field's networks
+  cost tens of times the ResNet-14's per sample: a GPU job, one set per study folder as above.
 * ``arena_field``: the field's deep baselines at their published size (FCN, ResNet-TSC,
   InceptionTime) against the paper's ResNet and DRSN-CW and MiniRocket, on FordA (``--data`` for
   the rest of the UCR panel), otherwise as ``arena_ucr`` with 100 epochs. Those networks cost tens
@@ -170,6 +174,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "shrinkage) and the paper's 6-unit ones, all AdamW on fresh noise per epoch, vs MiniRocket, on a UCR set, "
         "Gaussian and pink noise at -5 and 0 dB, 5 seeds",
         "models": RECOMMEND_MODELS,
+        "snrs": [-5, 0],
+        "noise_protocol": "fresh",
+        "grids": [],
+        "train": {"epochs": 40, "batch_size": 64, "recipe": "adamw", "val_fraction": 0.0},
+    },
+    "recommend_field": {
+        **_ARENA_UCR,
+        "name": "recommend_field",
+        "description": "Shrinkage inside the field's networks: ResNet-TSC and InceptionTime with and without a "
+        "DRSN-CW gate, paired, beside ResNet-14, DRSN-CW-14 and MiniRocket, on recommend_ucr's recipe (GPU job)",
+        "models": ["fawaz_resnet", "drsn_cw_fawaz_resnet", "inception_time", "drsn_cw_inception_time",
+                   "resnet14_1d", "drsn_cw14_1d", "minirocket"],  # fmt: skip
         "snrs": [-5, 0],
         "noise_protocol": "fresh",
         "grids": [],

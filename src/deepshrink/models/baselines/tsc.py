@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from deepshrink.checks import MAX_CHANNELS
 from deepshrink.errors import ConfigError
+from deepshrink.layers.gates import GATES, Shrinkage, build_gate, gate_layer
 from deepshrink.models.arguments import COMMON_RANGES, Range, check_arguments
 from deepshrink.models.baselines._base import BASELINE_INITS, Baseline, check_choice, check_same_length, config_of, conv, norm
 
@@ -24,6 +25,9 @@ FCN_RANGES: dict[str, Range] = {
     "kernel_sizes": (1, 1023, True, True),
 }
 """The arguments of :class:`FCN` and :class:`FawazResNet`: layer widths and kernels."""
+
+GATE_RANGES: dict[str, Range] = {"gate_reduction": (0, MAX_CHANNELS, False, True)}
+"""The gate's hidden width is ``channels / gate_reduction`` (1: the paper's C -> C)."""
 
 
 def check_fcn_config(args: Mapping[str, Any], where: str = "FCN arguments") -> None:
@@ -82,15 +86,20 @@ class FCN(Baseline):
 # ------------------------------------------------------------------------------ FawazResNet
 def check_fawaz_resnet_config(args: Mapping[str, Any], where: str = "FawazResNet arguments") -> None:
     """Check :class:`FawazResNet` arguments (a subset is fine); ConfigError naming ``where`` and the argument."""
-    check_arguments(FawazResNet, FCN_RANGES, args, where)
+    check_arguments(FawazResNet, {**FCN_RANGES, **GATE_RANGES}, args, where)
     check_choice(where, args, "init", BASELINE_INITS)
+    check_choice(where, args, "gate", [None, *GATES])
 
 
 class _FawazBlock(nn.Module):
     """Post-activation residual block of the reference code: (Conv-BN-ReLU) x n, the last without
-    ReLU, plus a 1x1 Conv + BN shortcut (BN only when the channel counts match), then ReLU."""
+    ReLU, plus a 1x1 Conv + BN shortcut (BN only when the channel counts match), then ReLU.
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_sizes: Sequence[int], stack: int) -> None:
+    A gate (``gate_factory``) acts on the branch before the addition, as in an RSBU or an
+    SE-ResNet block; a :class:`Shrinkage` gate fuses the addition into its thresholding."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_sizes: Sequence[int], stack: int,
+                 gate_factory: Callable[..., nn.Module] | None = None) -> None:  # fmt: skip
         super().__init__()
         layers: list[nn.Module] = []
         channels = in_channels
@@ -104,10 +113,13 @@ class _FawazBlock(nn.Module):
             self.shortcut = nn.Sequential(norm(out_channels, stack))
         else:
             self.shortcut = nn.Sequential(conv(in_channels, out_channels, 1, stack), norm(out_channels, stack))
+        self.gate = build_gate(gate_factory, out_channels, stack)
         self.act = nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.act(self.branch(x) + self.shortcut(x))
+        if isinstance(self.gate, Shrinkage):
+            return self.act(self.gate(self.branch(x), residual=self.shortcut(x)))
+        return self.act(self.gate(self.branch(x)) + self.shortcut(x))
 
 
 class FawazResNet(Baseline):
@@ -117,6 +129,8 @@ class FawazResNet(Baseline):
     biases) with BN and ReLU; the block adds a 1x1 Conv + BN shortcut (BN only where the channel
     count does not change, as the reference's third block) and applies ReLU after the addition,
     as the reference code does. Global average pooling, FC. Any input length is admitted.
+    With ``gate``, every block's branch passes a gate before the addition: ``"cw"`` makes it a
+    DRSN-CW (soft thresholds learned per sample and channel), ``"se"`` an SE-ResNet.
 
     Args:
         in_channels: input channels.
@@ -125,6 +139,9 @@ class FawazResNet(Baseline):
         kernel_sizes: kernels of the convolutions inside every block.
         drop_rate: dropout before the classifier.
         init: ``"torch"`` or ``"glorot_uniform"`` (Keras'); see :data:`BASELINE_INITS`.
+        gate: None (the reference), or a gate of :data:`~deepshrink.layers.gates.GATES` on each
+            block's branch.
+        gate_reduction: the gate's hidden width is ``channels / gate_reduction``.
         stack: this many independent networks side by side (:mod:`deepshrink.models.stacked`).
     """
 
@@ -139,13 +156,16 @@ class FawazResNet(Baseline):
         kernel_sizes: Sequence[int] = (8, 5, 3),
         drop_rate: float = 0.0,
         init: str = "torch",
+        gate: str | None = None,
+        gate_reduction: float = 1.0,
         stack: int = 1,
     ) -> None:
         super().__init__()
         self._setup(config_of(FawazResNet, locals()), check_fawaz_resnet_config)
+        gate_factory = gate_layer(gate, gate_reduction)
         blocks, channels = [], in_channels
         for width in widths:
-            blocks.append(_FawazBlock(channels, width, list(kernel_sizes), stack))
+            blocks.append(_FawazBlock(channels, width, list(kernel_sizes), stack, gate_factory))
             channels = width
         self.blocks = nn.Sequential(*blocks)
         self._head(channels, num_classes, drop_rate, stack, init)
@@ -169,8 +189,9 @@ INCEPTION_TIME_RANGES: dict[str, Range] = {
 
 def check_inception_time_config(args: Mapping[str, Any], where: str = "InceptionTime arguments") -> None:
     """Check :class:`InceptionTime` arguments (a subset is fine); ConfigError naming ``where`` and the argument."""
-    check_arguments(InceptionTime, INCEPTION_TIME_RANGES, args, where)
+    check_arguments(InceptionTime, {**INCEPTION_TIME_RANGES, **GATE_RANGES}, args, where)
     check_choice(where, args, "init", BASELINE_INITS)
+    check_choice(where, args, "gate", [None, *GATES])
     most = int(COMMON_RANGES["stack"][1])
     if "stack" in args and "ensemble" in args and args["stack"] * args["ensemble"] > most:
         raise ConfigError(f"{where}: model arguments 'stack' x 'ensemble' must be at most {most} networks")
@@ -179,9 +200,11 @@ def check_inception_time_config(args: Mapping[str, Any], where: str = "Inception
 class _InceptionModule(nn.Module):
     """One inception module (reference ``_inception_module``): a 1x1 bottleneck (skipped on a
     1-channel input, as the reference does), three 'same' convolutions of kernels k, k/2, k/4 on
-    it and a max-pool(3) + 1x1 convolution on the input, concatenated, BN, ReLU. No biases."""
+    it and a max-pool(3) + 1x1 convolution on the input, concatenated, BN, ReLU. No biases.
+    A gate (``gate_factory``) acts between the BN and the ReLU, on the module's 4 x filters channels."""
 
-    def __init__(self, in_channels: int, filters: int, bottleneck: int, kernel_size: int, stack: int) -> None:
+    def __init__(self, in_channels: int, filters: int, bottleneck: int, kernel_size: int, stack: int,
+                 gate_factory: Callable[..., nn.Module] | None = None) -> None:  # fmt: skip
         super().__init__()
         self.stack, self.filters = stack, filters
         use_bottleneck = bottleneck > 0 and in_channels > 1
@@ -192,6 +215,7 @@ class _InceptionModule(nn.Module):
         self.pool = nn.MaxPool1d(3, stride=1, padding=1)
         self.pool_conv = conv(in_channels, filters, 1, stack, bias=False)
         self.norm = norm(4 * filters, stack)
+        self.gate = build_gate(gate_factory, 4 * filters, stack)
         self.act = nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
@@ -200,7 +224,7 @@ class _InceptionModule(nn.Module):
         # concatenate per slice: (N, S, filters, L) each -> (N, S, 4*filters, L) -> (N, S*4*filters, L)
         n, length = x.shape[0], x.shape[-1]
         out = torch.cat([b.reshape(n, self.stack, self.filters, length) for b in branches], dim=2)
-        return self.act(self.norm(out.flatten(1, 2)))
+        return self.act(self.gate(self.norm(out.flatten(1, 2))))
 
 
 class InceptionTime(Baseline):
@@ -230,6 +254,9 @@ class InceptionTime(Baseline):
             ``forward_head(x, pre_logits=True)`` returns the pooled features of every member.
         drop_rate: dropout before the classifier.
         init: ``"torch"`` or ``"glorot_uniform"`` (Keras'); see :data:`BASELINE_INITS`.
+        gate: None (the reference), or a gate of :data:`~deepshrink.layers.gates.GATES` in
+            every module, between its BN and its ReLU (``"cw"``: a DRSN-CW InceptionTime).
+        gate_reduction: the gate's hidden width is ``channels / gate_reduction``.
         stack: this many independent networks (each an ensemble) side by side
             (:mod:`deepshrink.models.stacked`).
     """
@@ -249,17 +276,20 @@ class InceptionTime(Baseline):
         ensemble: int = 1,
         drop_rate: float = 0.0,
         init: str = "torch",
+        gate: str | None = None,
+        gate_reduction: float = 1.0,
         stack: int = 1,
     ) -> None:
         super().__init__()
         self._setup(config_of(InceptionTime, locals()), check_inception_time_config)
+        gate_factory = gate_layer(gate, gate_reduction)
         self.ensemble, self.residual = ensemble, residual
         n = stack * ensemble  # member e of network s is internal slice s*ensemble + e
         width = 4 * filters
         modules, shortcuts = [], []
         channels = res_channels = in_channels
         for d in range(depth):
-            modules.append(_InceptionModule(channels, filters, bottleneck, kernel_size, n))
+            modules.append(_InceptionModule(channels, filters, bottleneck, kernel_size, n, gate_factory))
             channels = width
             if residual and d % 3 == 2:
                 shortcuts.append(nn.Sequential(conv(res_channels, width, 1, n, bias=False), norm(width, n)))
