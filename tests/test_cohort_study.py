@@ -208,6 +208,32 @@ def test_default_stack_follows_device_and_memory(monkeypatch):
     assert plan.default_stack("cpu") == 16  # no data given (shards): the device's cap
 
 
+def test_cpu_cohorts_keep_the_step_feature_map_near_the_cache_budget():
+    from types import SimpleNamespace
+
+    from deepshrink.data import SignalDataset
+    from deepshrink.models.footprint import largest_feature_map
+    from deepshrink.study import plan
+
+    budget = plan.CPU_STEP_MAP_BYTES
+    assert plan.default_stack("cpu", map_bytes=budget // 4) == 4
+    assert plan.default_stack("cpu", map_bytes=budget * 3) == 1  # never below one run
+    assert plan.default_stack("cpu", map_bytes=budget // 100) == 16  # never above the CPU cap
+    assert plan.default_stack("cuda:0", map_bytes=budget) == 64  # the GPU is not sized by it
+    # paper6 on 1,024-point windows: the stem's 4 channels x 512 positions are its largest map
+    ds = SignalDataset(torch.zeros(8, 1, 1024), torch.arange(8) % 2, label_names=["a", "b"])
+    cfg = SimpleNamespace(batch_size=32, model_args={})
+    assert plan.step_map_bytes(["drsn_cw_paper6", "minirocket"], cfg, ds) == 4 * 32 * 4 * 512
+    wide = plan.step_map_bytes(["resnet_paper6", "resnet14_1d"], cfg, ds)
+    assert wide == 4 * 32 * 16 * 512  # the widest of the study's networks decides
+    assert plan.default_stack("cpu", ds, map_bytes=wide) == budget // wide
+    # a network that cannot take these observations does not count (its runs say why)
+    assert plan.step_map_bytes(["wdcnn"], cfg, SignalDataset(torch.zeros(4, 1, 64), torch.arange(4) % 2, label_names=["a", "b"])) == 0
+    model = deepshrink.create_model("drsn_cw_paper6")
+    model.train()
+    assert largest_feature_map(model, (1, 100)) == 4 * 50 and model.training
+
+
 def test_resume_with_another_stack_says_so(tmp_path, capsys):
     spec = study_from_dict({**STUDY, "noises": ["gaussian"], "snrs": [0], "seeds": [0, 1],
                             "train": {**STUDY["train"], "epochs": 1}})  # fmt: skip

@@ -197,7 +197,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--threads", type=_int_in(1, 4096), metavar="N", help="torch threads per process (default: 1 with --jobs, else torch's)")
     g.add_argument("--stack", type=_int_in(1, 4096), metavar="S",
                    help="train up to S runs of a model together as one stacked network (1: one by one; "
-                        "default: from the device and memory, up to 16 on a CPU, 64 on a GPU)")  # fmt: skip
+                        "default: from the device, its memory and, on a CPU, the feature maps of a step; up to 16 on a CPU, 64 on a GPU)")  # fmt: skip
     g.add_argument("--oversubscribe", action="store_true",
                    help="run --jobs x --threads even when that exceeds the cores (default: cut to fit)")
     g.add_argument("--shard", metavar="I/N", help="run shard I of N (default RANK/WORLD_SIZE under torchrun)")

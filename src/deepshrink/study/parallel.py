@@ -27,7 +27,7 @@ from deepshrink.errors import DeepshrinkError
 from deepshrink.study.report import write_study_report
 from deepshrink.study.results import read_results
 from deepshrink.study.spec import expand_runs, run_config, study_from_dict
-from deepshrink.study.plan import default_stack
+from deepshrink.study.plan import default_stack, step_map_bytes
 from deepshrink.study.runner import DataCache, prepare_folder, run_study, shard_device, StudyProgress
 from deepshrink.folders import owned
 from deepshrink.system import available_cpus
@@ -132,9 +132,11 @@ def _run_parallel(spec: Any, out_dir: str | os.PathLike, *, jobs: int, threads_p
     jobs = fit_jobs(max(1, min(jobs, len(runs) - len(done_before) or 1)), threads_per_job, oversubscribe=oversubscribe, log=say)
     if stack is None:
 
-        dataset = DataCache(out / "data").get(spec, run_config(spec, runs[0]))
+        first = run_config(spec, runs[0])
+        dataset = DataCache(out / "data").get(spec, first)
         per_job = -(-(len(runs) - len(done_before)) // jobs)
-        stack = default_stack(shard_device(device), dataset, per_job, share=jobs)
+        stack = default_stack(shard_device(device), dataset, per_job, share=jobs,
+                              map_bytes=step_map_bytes(spec.models, first, dataset))  # fmt: skip
     say(f"study {spec.name}: {len(runs)} runs, {len(done_before)} already done; {jobs} worker process(es) x "
         f"{threads_per_job} thread(s) -> {out}")  # fmt: skip
     # plan_done: the workers share out the work left (not the study's size), and all agree on it

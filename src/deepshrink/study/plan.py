@@ -12,11 +12,19 @@ from typing import Any
 
 import torch
 
-from deepshrink.errors import ConfigError
+from deepshrink.errors import ConfigError, DeepshrinkError
+from deepshrink.models import create_model
+from deepshrink.models.footprint import largest_feature_map
 from deepshrink.study.rocket import is_rocket
 from deepshrink.study.spec import RunSpec, StudySpec
 
-__all__ = ["plan_cohorts", "default_stack", "cohort_dir", "shard_cohorts", "shard_plan", "note_orphans"]
+__all__ = ["plan_cohorts", "default_stack", "step_map_bytes", "cohort_dir", "shard_cohorts", "shard_plan", "note_orphans",
+           "CPU_STEP_MAP_BYTES"]  # fmt: skip
+
+CPU_STEP_MAP_BYTES = 4 * 2**20
+"""On a CPU, the largest feature map of a cohort's step (runs x batch x a network's largest map per
+sample, float32) that keeps it fast: samples/s peak near 4 MiB and fall 15-25 % at 4x that
+(benchmarks/RESULTS.md, "How many runs to stack on the CPU")."""
 
 
 def _stackable(spec: StudySpec) -> bool:
@@ -65,13 +73,19 @@ def _free_memory(device: str) -> int | None:
         return None
 
 
-def default_stack(device: str, dataset: Any | None = None, runs: int | None = None, *, share: int = 1) -> int:
+def default_stack(device: str, dataset: Any | None = None, runs: int | None = None, *, share: int = 1,
+                  map_bytes: int = 0) -> int:  # fmt: skip
     """The cohort size when ``--stack`` is not given: up to 16 runs on a CPU (where stacking
     gains most samples/s: benchmarks/RESULTS.md, "Study runner") and 64 on a GPU (one small run is bound by kernel
     launches), as many as a quarter of the free memory holds (each run keeps about three
     copies of the data: clean split, noisy, and the cohort's on the device); ``share``
-    processes splitting the memory."""
-    cap = 64 if str(device).startswith("cuda") else 16
+    processes splitting the memory. On a CPU, also no more runs than keep the step's largest
+    feature map within :data:`CPU_STEP_MAP_BYTES`, given one run's ``map_bytes``
+    (:func:`step_map_bytes`)."""
+    cpu = not str(device).startswith("cuda")
+    cap = 16 if cpu else 64
+    if cpu and map_bytes > 0:
+        cap = min(cap, max(1, CPU_STEP_MAP_BYTES // map_bytes))
     if dataset is not None and hasattr(dataset, "x"):
         free = _free_memory(str(device))
         per_run = 3 * int(dataset.x.numel()) * 4
@@ -80,6 +94,23 @@ def default_stack(device: str, dataset: Any | None = None, runs: int | None = No
     if runs is not None:
         cap = min(cap, max(1, runs))
     return int(cap)
+
+
+def step_map_bytes(models: Sequence[str], cfg: Any, dataset: Any) -> int:
+    """Bytes of the largest feature map of one run's training step: ``cfg.batch_size`` x the largest
+    map per sample of any of the study's networks (float32) on ``dataset``'s observations; 0 when
+    no network can be built for them (the runs then say why)."""
+    shape = tuple(dataset.x.shape[1:])
+    largest = 0
+    for name in models:
+        if is_rocket(name):
+            continue
+        try:
+            model = create_model(name, in_channels=shape[0], num_classes=2, input_length=shape[-1], **cfg.model_args)
+            largest = max(largest, largest_feature_map(model, shape))
+        except (DeepshrinkError, RuntimeError):
+            continue
+    return 4 * int(cfg.batch_size) * largest
 
 
 def cohort_dir(out: Path, group: Sequence[RunSpec]) -> Path:

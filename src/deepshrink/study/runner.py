@@ -40,7 +40,7 @@ import torch
 
 from deepshrink.data import load_npz, save_npz
 from deepshrink.errors import ConfigError
-from deepshrink.study.plan import cohort_dir, default_stack, note_orphans, plan_cohorts, shard_plan
+from deepshrink.study.plan import cohort_dir, default_stack, note_orphans, plan_cohorts, shard_plan, step_map_bytes
 from deepshrink.study.progress import StudyMeter
 from deepshrink.study.report import write_study_report
 from deepshrink.study.results import append_result, read_results, result_row
@@ -489,8 +489,9 @@ def _run_study(
     device = shard_device(device)
     cache = DataCache(out / "data" if cache_data else None)
     if stack is None:  # shards must agree on the cohorts: there, the device's cap only (not its free memory)
-        data = cache.get(spec, run_config(spec, runs[0])) if shard[1] == 1 else None
-        stack = default_stack(device, data, len(runs))
+        first = run_config(spec, runs[0])
+        data = cache.get(spec, first) if shard[1] == 1 else None
+        stack = default_stack(device, data, len(runs), map_bytes=step_map_bytes(spec.models, first, data) if data else 0)
     cohorts = plan_cohorts(spec, runs, stack)
     done = {r["run_id"] for r in read_results(results_path)}
     mine_cohorts, mine, cells = shard_plan(runs, cohorts, shard, plan_done)
