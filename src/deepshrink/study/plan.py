@@ -100,6 +100,8 @@ def step_map_bytes(models: Sequence[str], cfg: Any, dataset: Any) -> int:
     """Bytes of the largest feature map of one run's training step: ``cfg.batch_size`` x the largest
     map per sample of any of the study's networks (float32) on ``dataset``'s observations; 0 when
     no network can be built for them (the runs then say why)."""
+    if not hasattr(dataset, "x"):
+        return 0
     shape = tuple(dataset.x.shape[1:])
     largest = 0
     for name in models:

@@ -491,7 +491,7 @@ def _run_study(
     if stack is None:  # shards must agree on the cohorts: there, the device's cap only (not its free memory)
         first = run_config(spec, runs[0])
         data = cache.get(spec, first) if shard[1] == 1 else None
-        stack = default_stack(device, data, len(runs), map_bytes=step_map_bytes(spec.models, first, data) if data else 0)
+        stack = default_stack(device, data, len(runs), map_bytes=step_map_bytes(spec.models, first, data))
     cohorts = plan_cohorts(spec, runs, stack)
     done = {r["run_id"] for r in read_results(results_path)}
     mine_cohorts, mine, cells = shard_plan(runs, cohorts, shard, plan_done)
