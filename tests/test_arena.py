@@ -208,3 +208,13 @@ def test_minirocket_clean_cells_reuse_their_clean_runs_fit(monkeypatch):
     assert len(fits) == 2 + 3
     keys = ("run_id", "test_acc", "train_acc", "test_macro_f1")
     assert [{k: r[k] for k in keys} for r in reused] == [{k: r[k] for k in keys} for r in refit]
+
+
+@pytest.mark.parametrize("preset", ["recommend_ucr", "recommend_field"])
+def test_recommend_presets_pair_every_shrinkage_network_with_its_plain_version(preset):
+    from deepshrink.models import plain_counterpart, uses_shrinkage
+
+    models = load_study(preset).models
+    gated = [m for m in models if uses_shrinkage(m)]
+    assert gated and all(plain_counterpart(m) in models for m in gated)
+    assert "minirocket" in models  # the field's fast default stays in every comparison
