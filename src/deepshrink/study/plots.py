@@ -37,6 +37,8 @@ _STYLE = {
     "drsn_cs": ("#ff7f0e", "s"), "drsn_cw": ("#d62728", "^"),
     "wdcnn": ("#2ca02c", "P"), "fcn": ("#8c564b", "X"), "fawaz_resnet": ("#17becf", "h"),
     "inception_time": ("#e377c2", "*"),
+    # the field's networks with DRSN-CW gates: their plain network's marker, a darker hue
+    "drsn_cw_fawaz_resnet": ("#0e7c86", "h"), "drsn_cw_inception_time": ("#a1457f", "*"),
     # the shrinkage variants: DRSN-CW's red family of hues, APReLU apart
     "drsn_cw_hard": ("#a50f15", "<"), "drsn_cw_garrote": ("#ef3b2c", ">"), "drsn_cw_firm": ("#fc9272", "d"),
     "drsn_cw_mad": ("#67000d", "p"), "drsn_ew": ("#bcbd22", "H"), "aprelu_resnet": ("#393b79", "8"),
