@@ -218,3 +218,13 @@ def test_recommend_presets_pair_every_shrinkage_network_with_its_plain_version(p
     gated = [m for m in models if uses_shrinkage(m)]
     assert gated and all(plain_counterpart(m) in models for m in gated)
     assert "minirocket" in models  # the field's fast default stays in every comparison
+
+
+def test_report_of_a_folder_goes_by_the_folder_study_not_the_command_default(tmp_path, capsys):
+    out = tmp_path / "s"
+    run_study(tiny_arena(["resnet_paper6"]), out, num_threads=1, stack=1, max_runs=2, report=False, log=None)
+    # `deepshrink study --report -o DIR` names no study: the default preset must not be counted
+    assert main(["study", "--report", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "(2 run(s) of the study not finished yet)" in printed and "ResNet (paper6)" in printed
+    assert "DRSN" not in printed  # quick's other models are not this folder's

@@ -170,11 +170,14 @@ class StudyReport:
 def report_study(spec: StudySpec, output: str | os.PathLike) -> StudyReport:
     """(Re)write ``report.md`` and the figures of ``output`` from its ``results.csv``, finished or not.
 
-    ``spec`` is written to the report only when the folder has no ``study.yaml`` of its own.
+    ``spec`` counts only when the folder has no ``study.yaml`` of its own: the folder's study is
+    the one its results belong to (``study --report -o DIR`` names no study).
     """
     out = Path(output)
     rows = read_results(out / "results.csv")
-    path = write_study_report(out, spec=spec if not (out / "study.yaml").is_file() else None)
+    own = (out / "study.yaml").is_file()
+    spec = load_study(out / "study.yaml") if own else spec
+    path = write_study_report(out, spec=None if own else spec)
     left = len({r.run_id for r in expand_runs(spec)} - {r["run_id"] for r in rows})
     return StudyReport(format_console_table(rows, spec), path, left)
 
