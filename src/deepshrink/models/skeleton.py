@@ -39,7 +39,7 @@ from deepshrink.errors import ConfigError, ShapeError
 from deepshrink.functional import SHRINKS
 from deepshrink.layers.activations import APReLU, make_act
 from deepshrink.layers.blocks import SHORTCUTS, BasicBlock, BottleneckBlock, conv_nd, norm_nd
-from deepshrink.layers.gates import SHRINKAGE_MODES, THRESHOLDS, gate_layer, linear
+from deepshrink.layers.gates import GATES as GATE_LAYERS, SHRINKAGE_MODES, THRESHOLDS, gate_layer, linear
 from deepshrink.checks import MAX_CHANNELS, describe_value
 from deepshrink.models.arguments import COMMON_RANGES, check_arguments
 from deepshrink.models.saving import save_pretrained
@@ -49,7 +49,8 @@ __all__ = [
     "check_model_args", "check_model_config",
 ]  # fmt: skip
 
-GATES = ("cw", "cs", "ew", "se", None)
+GATES = (*GATE_LAYERS, None)
+"""The values of ``gate``: the gates of :mod:`deepshrink.layers.gates`, or None for none."""
 BLOCKS = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU, "aprelu": APReLU,

@@ -23,7 +23,7 @@ __all__ = ["plan_cohorts", "default_stack", "step_map_bytes", "cohort_dir", "sha
 
 CPU_STEP_MAP_BYTES = 4 * 2**20
 """On a CPU, the largest feature map of a cohort's step (runs x batch x a network's largest map per
-sample, float32) that keeps it fast: samples/s peak near 4 MiB and fall 15-25 % at 4x that
+sample, float32) that keeps it fast: samples/s peak at 4-8 MiB and fall 10-18 % at 16 MiB
 (benchmarks/RESULTS.md, "How many runs to stack on the CPU")."""
 
 
