@@ -4,7 +4,7 @@
     python benchmarks/step_alternatives.py --stacks 4 --batch-size 128 --variants eager compiled
 
 Each variant trains the same stacked network (S runs, ``--batch-size`` windows of 1,024 points
-per run, the paper recipe's SGD step) in interleaved rounds of 5 steps, so a load that comes and
+per run (``--length``), the paper recipe's SGD step) in interleaved rounds of 5 steps, so a load that comes and
 goes falls on every variant alike; the table gives the median and the best round. Variants:
 
 - ``eager``: the library as it is;
@@ -68,11 +68,12 @@ def _stepper(model: nn.Module, forward: Callable, x: torch.Tensor, y: torch.Tens
     return step
 
 
-def measure(model_name: str, stack: int, batch: int, variants: list[str], rounds: int) -> dict[str, list[float]]:
+def measure(model_name: str, stack: int, batch: int, variants: list[str], rounds: int,
+            length: int = 1024) -> dict[str, list[float]]:
     """ms per step of each variant, one entry per round."""
     seed_everything(0)
     model = stack_models([create_model(model_name, in_channels=1, num_classes=8) for _ in range(stack)])
-    x, y = torch.randn(batch, stack, 1024), torch.randint(0, 8, (batch, stack))
+    x, y = torch.randn(batch, stack, length), torch.randint(0, 8, (batch, stack))
     steps = {}
     for name in variants:
         forward = model
@@ -101,13 +102,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--length", type=int, default=1024, help="points per window (default 1024, the demo's)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print(f"# {platform.machine()}, torch {torch.__version__}, 1 thread, {args.model}, batch {args.batch_size} per run")
+    print(f"# {platform.machine()}, torch {torch.__version__}, 1 thread, {args.model}, batch {args.batch_size} per run, "
+          f"{args.length}-point windows")
     print("| S | variant | median ms/step | best ms/step | samples/s (median) | × eager |")
     print("|---:|---|---:|---:|---:|---:|")
     for stack in args.stacks:
-        times = measure(args.model, stack, args.batch_size, args.variants, args.rounds)
+        times = measure(args.model, stack, args.batch_size, args.variants, args.rounds, args.length)
         base = statistics.median(times[args.variants[0]])
         for name, t in times.items():
             med = statistics.median(t)

@@ -81,6 +81,7 @@ _FLAG_EXAMPLES = {
     "milestones": (["0.3", "0.6"], [0.3, 0.6]),
     "device": (["cpu"], "cpu"),
     "init_from": (["runs/pretrained"], "runs/pretrained"),
+    "compile": (["off"], False),
 }
 
 

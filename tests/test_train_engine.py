@@ -3,6 +3,7 @@ divergence handling, mid-epoch resume, AMP/compile code paths, run folder conten
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 
@@ -16,6 +17,8 @@ import deepshrink
 from deepshrink.errors import CheckpointError, ConfigError
 from deepshrink.models import create_model
 from deepshrink.train.checkpoint import load_checkpoint
+from deepshrink.seeds import seed_everything
+from deepshrink.train.compiling import CPU_COMPILE_MIN_STEPS, EagerFallback, compile_pays
 from deepshrink.train.config import TrainConfig
 from deepshrink.train.engine import Trainer, TrainingDiverged
 from deepshrink.train.schedule import lr_at, milestone_epochs, param_groups
@@ -332,6 +335,91 @@ def test_compile_flag_wraps_the_model(dataset, monkeypatch):
     monkeypatch.setattr(torch, "compile", fake_compile)
     train(small_cfg(epochs=1, compile=True), dataset=dataset, write=False, console=False)
     assert len(seen) == 1 and isinstance(seen[0], nn.Module)
+    seen.clear()
+    train(small_cfg(epochs=1), dataset=dataset, write=False, console=False)  # auto: a few steps stay eager
+    assert seen == []
+
+
+def _fit(cfg, dataset, log=None):
+    data = prepare_data(cfg, dataset)
+    seed_everything(cfg.seed)
+    trainer = Trainer(cfg, create_model(cfg.model, num_classes=4), data.train, data.val, log=log)
+    trainer.fit()
+    return trainer
+
+
+def test_a_compile_that_fails_goes_on_eager_with_one_warning(dataset, monkeypatch):
+    calls = []
+
+    def broken_compile(module, *args, **kwargs):
+        def forward(*a, **k):
+            calls.append(1)
+            raise RuntimeError("InductorError: no C++ compiler found\nsecond line")
+
+        return forward
+
+    eager = _fit(small_cfg(epochs=2, compile=False), dataset)
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    lines = []
+    fell_back = _fit(small_cfg(epochs=2, compile=True), dataset, log=lines.append)
+    warnings = [line for line in lines if "torch.compile" in line]
+    assert warnings == ["warning: torch.compile failed (RuntimeError: InductorError: no C++ compiler found); "
+                        "going on in eager mode"]  # fmt: skip
+    assert calls == [1]  # tried once, then eager for every step
+    assert _same_state(eager.model.state_dict(), fell_back.model.state_dict())
+    assert _strip_seconds(eager.history) == _strip_seconds(fell_back.history)
+
+
+def test_a_real_compile_trains_as_eager_does(dataset, monkeypatch):
+    # dynamo's graph capture and AOT autograd, as the Trainer's step uses them; inductor's C++
+    # code generation (a minute cold on 2 cores) is torch's to test and the benchmarks' to time.
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="aot_eager"))
+    eager = _fit(small_cfg(model="drsn_cw_paper6", epochs=1, compile=False), dataset)
+    lines = []
+    compiled = _fit(small_cfg(model="drsn_cw_paper6", epochs=1, compile=True), dataset, log=lines.append)
+    assert compiled.forward_model.is_compiled and not [line for line in lines if "warning" in line]
+    for a, b in zip(eager.history, compiled.history):  # float32 rounding apart, the same run
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
+        assert b["val_loss"] == pytest.approx(a["val_loss"], rel=1e-4)
+    for key, value in eager.model.state_dict().items():
+        assert torch.allclose(value.double(), compiled.model.state_dict()[key].double(), rtol=1e-3, atol=1e-4), key
+
+
+def test_a_compile_that_cannot_start_goes_on_eager(dataset, monkeypatch):
+    def unsupported(module, *args, **kwargs):
+        raise RuntimeError("torch.compile is not supported on Python 3.99+")
+
+    monkeypatch.setattr(torch, "compile", unsupported)
+    lines = []
+    trainer = _fit(small_cfg(epochs=1, compile=True), dataset, log=lines.append)
+    assert trainer.forward_model is trainer.model
+    assert [line for line in lines if "torch.compile" in line] == [
+        "warning: torch.compile is not available (RuntimeError: torch.compile is not supported on Python 3.99+); "
+        "going on in eager mode"
+    ]
+
+
+def test_auto_compiles_long_cpu_runs_only():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert not compile_pays("auto", cpu, CPU_COMPILE_MIN_STEPS - 1)
+    assert compile_pays("auto", cpu, CPU_COMPILE_MIN_STEPS)
+    assert not compile_pays("auto", cuda, 10**9)  # not measured on a GPU yet: eager unless asked
+    assert compile_pays(True, cpu, 1) and compile_pays(True, cuda, 1)
+    assert not compile_pays(False, cpu, 10**9)
+
+
+def test_an_error_of_the_model_itself_is_not_hidden_by_the_fallback():
+    def broken(*args):
+        raise RuntimeError("compiler failure")
+
+    model = nn.Linear(3, 2)
+    lines = []
+    step = EagerFallback(model, broken, lines.append)
+    with pytest.raises(RuntimeError, match="mat1 and mat2 shapes cannot be multiplied"):
+        step(torch.zeros(4, 5))  # wrong width: eager raises the model's own error after the fallback
+    assert not step.is_compiled and len(lines) == 1
+    assert torch.equal(step(torch.ones(1, 3)), model(torch.ones(1, 3)))
+    assert step.train(False) is step and not model.training
 
 
 def test_adamw_recipe_with_clipping_and_smoothing(dataset):

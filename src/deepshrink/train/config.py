@@ -83,6 +83,16 @@ def _snr_flag(text: str) -> float | str:
         return text
 
 
+def _compile_flag(text: str) -> bool | str:
+    """``--compile auto``, ``--compile true`` / ``false`` (also on / off, yes / no)."""
+    word = text.strip().lower()
+    if word in ("true", "on", "yes"):
+        return True
+    if word in ("false", "off", "no"):
+        return False
+    return word  # "auto", or a mistake the config check names
+
+
 def _lists(conditions: dict[str, Any]) -> dict[str, list[Any]]:
     """``--test-condition speed_hz=40`` means ``{speed_hz: [40]}``."""
     return {k: v if isinstance(v, list) else [v] for k, v in conditions.items()}
@@ -216,7 +226,10 @@ class TrainConfig:
     amp: Literal["auto", "bf16", "off"] = setting(
         "auto", "mixed precision (auto: bf16 autocast on CUDA, off on CPU)", group="runtime",
     )  # fmt: skip
-    compile: bool = setting(False, "wrap the model in torch.compile", group="runtime", runtime=True)
+    compile: Union[bool, Literal["auto"]] = setting(
+        "auto", "torch.compile the model: true, false, or auto (on the CPU for runs of enough steps to pay; "
+        "a failed compile goes on eager)", group="runtime", runtime=True, parse=_compile_flag, metavar="{auto,true,false}",
+    )  # fmt: skip
     num_threads: Union[int, None] = setting(
         None, "CPU threads per process; null: torch's default (divided among torchrun's local processes)",
         group="runtime", interval="[1, 4096]", metavar="N", runtime=True, flag="--threads",

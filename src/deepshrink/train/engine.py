@@ -38,6 +38,7 @@ from deepshrink.models.stacked import slice_cross_entropy, unstack_state_dict
 from deepshrink.predict.batch import autocast, autocast_dtype, full_precision, param_dtype
 from deepshrink.seeds import Purpose, derive_seed, seed_everything
 from deepshrink.train.checkpoint import check_resumable, gather_rng, restore_process_rng
+from deepshrink.train.compiling import maybe_compile
 from deepshrink.train.config import TrainConfig, config_hash, resolve
 from deepshrink.train.distributed import DistContext, convert_sync_batchnorm
 from deepshrink.train.feed import BatchFeed, cohort_parts
@@ -77,8 +78,10 @@ def _single_template(model: nn.Module) -> dict[str, Tensor]:
         return build_model(config).state_dict()
 
 
-def _wrap(model: nn.Module, cfg: TrainConfig, ctx: DistContext, compile_mode: str | None) -> nn.Module:
-    """The module a step calls: ``model`` under DDP across processes, compiled with ``cfg.compile``."""
+def _wrap(model: nn.Module, cfg: TrainConfig, ctx: DistContext, compile_mode: str | None, steps: int,
+          log: Callable[[str], None]) -> Any:  # fmt: skip
+    """The module a step calls: ``model`` under DDP across processes, compiled as ``cfg.compile`` says
+    (:mod:`~deepshrink.train.compiling`) for a run of ``steps`` optimiser steps."""
     forward = model
     if ctx.distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
@@ -89,9 +92,7 @@ def _wrap(model: nn.Module, cfg: TrainConfig, ctx: DistContext, compile_mode: st
         sync_kw = "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
         device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
         forward = DDP(model, device_ids=device_ids, **{sync_kw: not cfg.sync_bn})
-    if cfg.compile:
-        forward = torch.compile(forward, mode=compile_mode)
-    return forward
+    return maybe_compile(forward, cfg.compile, ctx.device, steps, log, compile_mode)
 
 
 def epoch_line(row: dict[str, Any], epochs: int, validating: bool) -> str:
@@ -147,7 +148,7 @@ class Trainer:
         writer: where checkpoints, metrics and weights go (rank 0 writes; None: nowhere). A cohort's
             writer gets ``checkpoint`` and ``metrics`` (S histories) only.
         log: called with each log line (rank 0 only).
-        compile_mode: with ``cfg.compile``, the ``torch.compile`` mode (e.g. ``reduce-overhead``).
+        compile_mode: where ``cfg.compile`` compiles, the ``torch.compile`` mode (e.g. ``reduce-overhead``).
         on_epoch: called with the number of epochs done after each epoch (a study's progress).
 
     After :meth:`fit`, ``history`` holds one dict per epoch (:data:`METRIC_COLUMNS`), and
@@ -193,7 +194,7 @@ class Trainer:
         if ctx.distributed and cfg.sync_bn:
             self.model = convert_sync_batchnorm(self.model, self.device, ctx.bn_group)
         self.optimizer = build_optimizer(cfg, self.model)
-        self.forward_model = _wrap(self.model, cfg, ctx, compile_mode)
+        self.forward_model = _wrap(self.model, cfg, ctx, compile_mode, cfg.epochs * self.steps_per_epoch, self.log)
 
         self._val: tuple[Tensor, Tensor, Tensor] | None = None  # a cohort's validation sets on the device
         self._template = _single_template(self.model) if S > 1 else None

@@ -1,0 +1,76 @@
+"""When a training step runs compiled: ``torch.compile`` where the run is long enough to pay for
+compiling, eager where it is not, and eager again, with one warning line, where compiling fails.
+
+On 2 CPU cores a compiled step of the paper's networks is 1.1-1.3x as fast as an eager one, and
+compiling a stacked network costs 7-50 s once per process and network (benchmarks/RESULTS.md,
+"compile: auto"): it pays only for runs of thousands of steps. ``compile: auto`` (the default)
+compiles on the CPU from :data:`CPU_COMPILE_MIN_STEPS` optimiser steps on; on CUDA it stays eager
+until the GPU has been measured (``compile: true`` compiles anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["CPU_COMPILE_MIN_STEPS", "compile_pays", "EagerFallback", "maybe_compile"]
+
+CPU_COMPILE_MIN_STEPS = 5000
+"""Optimiser steps from which ``compile: auto`` compiles on the CPU. Measured on 2 cores
+(benchmarks/step_alternatives.py): compiling costs 7-24 s with inductor's cache warm and 35-50 s
+cold, and saves 3-13 ms a step (paper6 cohorts of 1-16 at batch 32), so it breaks even after
+2,000-12,000 steps; 5,000 is the cold break-even of a cohort of four."""
+
+
+def compile_pays(setting: bool | str, device: torch.device, steps: int) -> bool:
+    """Whether a run of ``steps`` optimiser steps on ``device`` compiles, given the ``compile`` setting."""
+    if setting != "auto":
+        return bool(setting)
+    return device.type == "cpu" and steps >= CPU_COMPILE_MIN_STEPS
+
+
+class EagerFallback:
+    """Calls ``compiled``; if that raises (no C++ compiler, an op inductor cannot lower, a recompile
+    that fails), says so in one line through ``log`` and calls ``eager`` from then on.
+
+    A genuine error of the model raises again from the eager call, so nothing is hidden.
+    """
+
+    def __init__(self, eager: nn.Module, compiled: Callable[..., Any], log: Callable[[str], None]) -> None:
+        self.eager, self.compiled, self._log = eager, compiled, log
+
+    @property
+    def is_compiled(self) -> bool:
+        return self.compiled is not None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args, **kwargs)
+            except Exception as err:  # noqa: BLE001 - any failure of the compiler falls back to eager
+                first = (str(err).strip().splitlines() or [""])[0][:160]
+                self._log(f"warning: torch.compile failed ({type(err).__name__}: {first}); going on in eager mode")
+                self.compiled = None
+        return self.eager(*args, **kwargs)
+
+    def train(self, mode: bool = True) -> EagerFallback:
+        self.eager.train(mode)
+        return self
+
+
+def maybe_compile(module: nn.Module, setting: bool | str, device: torch.device, steps: int,
+                  log: Callable[[str], None], mode: str | None = None) -> nn.Module | EagerFallback:  # fmt: skip
+    """``module`` itself, or wrapped to run compiled with an eager fallback where :func:`compile_pays`."""
+    if not compile_pays(setting, device, steps):
+        return module
+    try:
+        compiled = torch.compile(module, mode=mode)
+    except Exception as err:  # noqa: BLE001 - e.g. a Python that torch.compile does not support yet
+        log(f"warning: torch.compile is not available ({type(err).__name__}: {err}); going on in eager mode")
+        return module
+    if setting == "auto":
+        log(f"compiling the model ({steps} steps, compile: auto); the first step takes longer")
+    return EagerFallback(module, compiled, log)
