@@ -385,6 +385,31 @@ def test_a_real_compile_trains_as_eager_does(dataset, monkeypatch):
         assert torch.allclose(value.double(), compiled.model.state_dict()[key].double(), rtol=1e-3, atol=1e-4), key
 
 
+class _FailingBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("CppCompileError: the backward kernel did not build")
+
+
+def test_a_backward_that_fails_to_compile_goes_on_eager_too(dataset, monkeypatch):
+    def compile_with_broken_backward(module, *args, **kwargs):
+        return lambda x: _FailingBackward.apply(module(x))  # runs the forward (BatchNorm stats move), then fails
+
+    eager = _fit(small_cfg(epochs=2, compile=False), dataset)
+    monkeypatch.setattr(torch, "compile", compile_with_broken_backward)
+    lines = []
+    fell_back = _fit(small_cfg(epochs=2, compile=True), dataset, log=lines.append)
+    assert [line for line in lines if "torch.compile" in line] == [
+        "warning: torch.compile failed (RuntimeError: CppCompileError: the backward kernel did not build); "
+        "going on in eager mode"
+    ]
+    assert _same_state(eager.model.state_dict(), fell_back.model.state_dict())  # running statistics restored
+
+
 def test_a_compile_that_cannot_start_goes_on_eager(dataset, monkeypatch):
     def unsupported(module, *args, **kwargs):
         raise RuntimeError("torch.compile is not supported on Python 3.99+")

@@ -36,11 +36,16 @@ class EagerFallback:
     """Calls ``compiled``; if that raises (no C++ compiler, an op inductor cannot lower, a recompile
     that fails), says so in one line through ``log`` and calls ``eager`` from then on.
 
-    A genuine error of the model raises again from the eager call, so nothing is hidden.
+    Inductor compiles the backward graph only when the first backward runs, after the step has
+    left this wrapper; so the first call that needs a gradient also runs that backward once
+    (``torch.autograd.grad``, nothing accumulated), and a failure there falls back too, with the
+    module's buffers (BatchNorm's running statistics) as they were before the call. A genuine
+    error of the model raises again from the eager call, so nothing is hidden.
     """
 
     def __init__(self, eager: nn.Module, compiled: Callable[..., Any], log: Callable[[str], None]) -> None:
         self.eager, self.compiled, self._log = eager, compiled, log
+        self._backward_tried = False
 
     @property
     def is_compiled(self) -> bool:
@@ -48,9 +53,19 @@ class EagerFallback:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.compiled is not None:
+            trial = not self._backward_tried and torch.is_grad_enabled()
+            saved = [b.detach().clone() for b in self.eager.buffers()] if trial else []
             try:
-                return self.compiled(*args, **kwargs)
+                out = self.compiled(*args, **kwargs)
+                if trial and isinstance(out, torch.Tensor) and out.requires_grad:
+                    params = [p for p in self.eager.parameters() if p.requires_grad]
+                    torch.autograd.grad(out.float().sum(), params, retain_graph=True, allow_unused=True)
+                    self._backward_tried = True
+                return out
             except Exception as err:  # noqa: BLE001 - any failure of the compiler falls back to eager
+                with torch.no_grad():
+                    for buffer, value in zip(self.eager.buffers(), saved):
+                        buffer.copy_(value)
                 first = (str(err).strip().splitlines() or [""])[0][:160]
                 self._log(f"warning: torch.compile failed ({type(err).__name__}: {first}); going on in eager mode")
                 self.compiled = None
