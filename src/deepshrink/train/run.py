@@ -410,15 +410,15 @@ def check_cohort(cfgs: list[TrainConfig]) -> None:
 
 
 def _cohort_logger(cohort_dir: Path | None, say: Any) -> tuple[Any, list[logging.Handler]]:
-    """The cohort's log: every line to ``cohort_dir/train.log``; resumes, early stops and
-    divergences to ``say`` too."""
+    """The cohort's log: every line to ``cohort_dir/train.log``; resumes, early stops,
+    divergences, compiling and warnings to ``say`` too."""
     if cohort_dir is not None:
         cohort_dir.mkdir(parents=True, exist_ok=True)
     logger, handlers = make_logger(cohort_dir, False, COHORT_LOGGER)
 
     def cohort_log(message: str) -> None:
         logger.info(message)
-        if "diverged" in message or "early stopping" in message or message.startswith("resumed"):
+        if "diverged" in message or "early stopping" in message or message.startswith(("resumed", "compiling", "warning")):
             say(message)
 
     return cohort_log, handlers
