@@ -57,7 +57,7 @@ def main() -> None:
             scores = []
             for seed in range(args.seeds):
                 clf = DRSNClassifier(name, model_args={"depths": (args.depth,) * 3}, epochs=args.epochs, batch_size=64,
-                                     random_state=seed, device="cpu")  # fmt: skip
+                                     recipe="paper", random_state=seed, device="cpu")  # fmt: skip
                 clf.fit(x[train_idx], digits.target[train_idx])
                 scores.append(clf.score(x[test_idx], digits.target[test_idx]))
             row[label] = scores

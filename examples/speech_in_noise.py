@@ -190,7 +190,7 @@ def main() -> None:
         for label, name in models.items():
             t0 = time.perf_counter()
             clf = DRSNClassifier(name, model_args={"spatial_dims": 2}, epochs=args.epochs, batch_size=64,
-                                 normalize="per_sample", random_state=args.seed, device="cpu")  # fmt: skip
+                                 recipe="paper", normalize="per_sample", random_state=args.seed, device="cpu")  # fmt: skip
             clf.fit(feats[~test], y[~test])
             row[label] = clf.score(feats[test], y[test])
             row[label + " s"] = time.perf_counter() - t0

@@ -22,8 +22,9 @@ from deepshrink.sklearn import DRSNClassifier  # noqa: E402
 
 torch.set_num_threads(1)
 
-TINY = dict(epochs=3, batch_size=32, device="cpu", num_threads=1)
-"""The estimator-check configuration: fast (3 epochs, batch 32)."""
+TINY = dict(epochs=3, batch_size=32, recipe="paper", device="cpu", num_threads=1)
+"""The estimator-check configuration: fast (3 epochs, batch 32; the paper's SGD, which has no
+warm-up, so 3 epochs learn)."""
 
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 """None: every check that applies passes (see the module docstring of deepshrink.sklearn)."""
@@ -68,7 +69,8 @@ def signals():
 @pytest.fixture(scope="module")
 def fitted(signals):
     x, y, _, _ = signals
-    return DRSNClassifier("drsn_cw_paper6", epochs=8, batch_size=32, random_state=0, device="cpu", num_threads=1).fit(x, y)
+    return DRSNClassifier("drsn_cw_paper6", epochs=8, batch_size=32, recipe="paper", random_state=0, device="cpu",
+                          num_threads=1).fit(x, y)  # fmt: skip
 
 
 # ---------------------------------------------------------------------- sklearn's own checks
@@ -81,8 +83,8 @@ def test_sklearn_compatible_estimator(estimator, check):
 
 
 def test_classifiers_train_with_default_parameters():
-    """The accuracy check (> 0.83 on blobs) passes with the defaults too (30 epochs of 2 steps)."""
-    check_classifiers_train("DRSNClassifier", DRSNClassifier("resnet_paper6", device="cpu", num_threads=1))
+    """The accuracy check (> 0.83 on blobs) passes with the defaults too (DRSN-CW-14, AdamW, 40 epochs)."""
+    check_classifiers_train("DRSNClassifier", DRSNClassifier(device="cpu", num_threads=1))
 
 
 # ---------------------------------------------------------------------- behaviour
@@ -180,7 +182,7 @@ def test_pipeline_reshapes_flat_rows_into_images():
 def test_grid_search(signals):
     x, y, x_test, y_test = signals
     search = GridSearchCV(
-        DRSNClassifier(batch_size=16, random_state=0, device="cpu", num_threads=1),
+        DRSNClassifier(batch_size=16, recipe="paper", random_state=0, device="cpu", num_threads=1),
         {"model": ["resnet_paper6", "drsn_cw_paper6"], "epochs": [1, np.int64(6)]},  # numpy ints are fine
         cv=2,
     )
