@@ -75,6 +75,7 @@ def _close_states(a, b):
     dict(),
     dict(val_fraction=0.25, early_stopping=1, monitor="val_acc", keep="best", grad_clip=0.3),
     dict(noise_protocol="fresh", normalize="per_sample", recipe="adamw", lr=3e-3, label_smoothing=0.1),
+    dict(val_fraction=0.25, early_stopping=1, monitor="val_acc", keep="best", ema_decay=0.9),
 ])  # fmt: skip
 def test_cohort_slices_equal_the_runs_alone(dataset, extra):
     cfgs = [cfg_for(r, **extra) for r in RUNS]

@@ -447,6 +447,42 @@ def test_an_error_of_the_model_itself_is_not_hidden_by_the_fallback():
     assert step.train(False) is step and not model.training
 
 
+# ---------------------------------------------------------------------- weight averaging
+def test_ema_is_the_average_of_the_weights_after_each_step(dataset):
+    """The kept network is the EMA of the very weights a run without averaging goes through."""
+    cfg = small_cfg(epochs=2, val_fraction=0.0, recipe="adamw", lr=3e-3)
+    data = prepare_data(cfg, dataset)
+    seed_everything(cfg.seed)
+    plain = Trainer(cfg, create_model(cfg.model, num_classes=4), data.train, None)
+    reference = {k: v.detach().double().clone() for k, v in plain.model.state_dict().items()}  # the average starts here
+    steps = []
+    plain.optimizer.register_step_post_hook(
+        lambda *args: steps.append({k: v.detach().double().clone() for k, v in plain.model.state_dict().items()}))
+    plain.fit()
+    decay, floating = 0.8, {k: v.is_floating_point() for k, v in plain.model.state_dict().items()}
+    for n, state in enumerate(steps):  # by hand, in float64: d = min(decay, (1 + n) / (10 + n))
+        d = min(decay, (1 + n) / (10 + n))
+        reference = {k: (d * reference[k] + (1 - d) * v) if floating[k] else v for k, v in state.items()}
+    averaged = _fit(cfg.replace(ema_decay=decay), dataset)
+    assert len(steps) == averaged.global_step > 4
+    for k, v in averaged.model.state_dict().items():
+        assert torch.allclose(v.double(), reference[k], rtol=1e-5, atol=1e-6), k
+    assert not _same_state(plain.model.state_dict(), averaged.model.state_dict())
+
+
+def test_ema_run_resumed_and_extended_equals_uninterrupted(tmp_path, dataset):
+    cfg = small_cfg(epochs=2, checkpoint_every=3, ema_decay=0.9)
+    full = train(cfg, dataset=dataset, output=tmp_path / "full", console=False)
+    train(cfg.replace(epochs=1), dataset=dataset, output=tmp_path / "part", console=False)
+    state = load_checkpoint(tmp_path / "part" / "last.ckpt")
+    assert state["average"]["updates"] == state["global_step"] > 0
+    resumed = train(cfg, dataset=dataset, resume=tmp_path / "part", console=False)
+    assert _same_state(full.model.state_dict(), resumed.model.state_dict())
+    assert _strip_seconds(full.history) == _strip_seconds(resumed.history)
+    saved = deepshrink.predict.load(tmp_path / "full").state_dict()  # the run folder keeps the average
+    assert _same_state(saved, full.model.state_dict()) and not _same_state(saved, state["model"])
+
+
 def test_adamw_recipe_with_clipping_and_smoothing(dataset):
     result = train(small_cfg(epochs=2, recipe="adamw", lr=3e-3, warmup_epochs=0.5, grad_clip=1.0, label_smoothing=0.1),
                    dataset=dataset, write=False, console=False)  # fmt: skip

@@ -206,6 +206,10 @@ class TrainConfig:
     label_smoothing: float = setting(
         0.0, "cross-entropy label smoothing", group="optimisation", interval="[0, 1)", metavar="F",
     )  # fmt: skip
+    ema_decay: Union[float, None] = setting(
+        None, "validate, keep and save an exponential moving average of the weights with this decay per step "
+        "(e.g. 0.999); null: the weights themselves", group="optimisation", interval="(0, 1)", metavar="D",
+    )  # fmt: skip
     early_stopping: int = setting(
         0, "stop after this many epochs without improvement of monitor (0: off)",
         group="optimisation", interval="[0, inf)", metavar="PATIENCE",

@@ -37,6 +37,7 @@ from deepshrink.models.registry import build_model
 from deepshrink.models.stacked import slice_cross_entropy, unstack_state_dict
 from deepshrink.predict.batch import autocast, autocast_dtype, full_precision, param_dtype
 from deepshrink.seeds import Purpose, derive_seed, seed_everything
+from deepshrink.train.averaging import WeightAverage
 from deepshrink.train.checkpoint import check_resumable, gather_rng, restore_process_rng
 from deepshrink.train.compiling import maybe_compile
 from deepshrink.train.config import TrainConfig, config_hash, resolve
@@ -194,6 +195,7 @@ class Trainer:
         if ctx.distributed and cfg.sync_bn:
             self.model = convert_sync_batchnorm(self.model, self.device, ctx.bn_group)
         self.optimizer = build_optimizer(cfg, self.model)
+        self.average = WeightAverage(self.model, cfg.ema_decay) if cfg.ema_decay is not None else None
         self.forward_model = _wrap(self.model, cfg, ctx, compile_mode, cfg.epochs * self.steps_per_epoch, self.log)
 
         self._val: tuple[Tensor, Tensor, Tensor] | None = None  # a cohort's validation sets on the device
@@ -230,6 +232,11 @@ class Trainer:
         return self.stack == 1 and self.slices[0].status == "stopped"
 
     @property
+    def eval_model(self) -> nn.Module:
+        """The network validated, kept and saved: the weights, or their average (``ema_decay``)."""
+        return self.average.model if self.average is not None else self.model
+
+    @property
     def validating(self) -> bool:
         return all(v is not None for v in self.val_sets)
 
@@ -264,6 +271,7 @@ class Trainer:
             "steps_per_epoch": self.steps_per_epoch,
             "world_size": self.ctx.world_size,
             "model": _state_dict_cpu(self.model),
+            "average": self.average.state_dict() if self.average is not None else None,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": {"recipe": self.cfg.recipe, "step": self.global_step},
             "rng": rng,
@@ -290,7 +298,9 @@ class Trainer:
         try:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as err:
+            if self.average is not None:
+                self.average.load_state_dict(state["average"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as err:
             raise CheckpointError(
                 f"{source}: does not fit this model/optimizer ({str(err).strip().splitlines()[0][:200]})"
             ) from None
@@ -316,8 +326,8 @@ class Trainer:
     def slice_states(self) -> list[dict[str, Tensor]]:
         """The current weights of every slice as ordinary (non-stacked) CPU state dicts."""
         if self.stack == 1:
-            return [_state_dict_cpu(self.model)]
-        return unstack_state_dict(_state_dict_cpu(self.model), self.stack, self._template)
+            return [_state_dict_cpu(self.eval_model)]
+        return unstack_state_dict(_state_dict_cpu(self.eval_model), self.stack, self._template)
 
     def slice_result(self, i: int) -> dict[str, Any]:
         """Run ``i`` of the cohort: ``status`` (``finished``, ``stopped`` early or ``diverged``),
@@ -375,7 +385,7 @@ class Trainer:
             return
         if self.stack == 1:
             self.writer.metrics(self.history)
-            self.writer.model(self.model, self.best_state if self.keeps_best() else None)
+            self.writer.model(self.eval_model, self.best_state if self.keeps_best() else None)
         else:
             self.writer.metrics([r.history for r in self.slices])
 
@@ -384,14 +394,16 @@ class Trainer:
         """Train until ``epochs`` (or early stopping); returns the per-epoch history (of run 0)."""
         if self.done:
             self.log(f"nothing to do: the run already finished ({self.epoch} epoch(s))")
-            return self.history
-        if self.cfg.early_stopping and not self.validating:
-            self.log("note: early_stopping needs a validation set (val_fraction > 0); it is off")
-        while not self.done:
-            self._train_epoch()
-        if self.stack == 1:
-            self._write_results()
-        self.ctx.barrier()
+        else:
+            if self.cfg.early_stopping and not self.validating:
+                self.log("note: early_stopping needs a validation set (val_fraction > 0); it is off")
+            while not self.done:
+                self._train_epoch()
+            if self.stack == 1:
+                self._write_results()
+            self.ctx.barrier()
+        if self.average is not None:  # from here on ``model`` is the averaged network
+            self.average.copy_to(self.model)
         return self.history
 
     def _reseed(self, epoch: int) -> None:
@@ -423,6 +435,8 @@ class Trainer:
         if cfg.grad_clip is not None:
             self.guard.note(clip_grad_norms(self.model, self.stack, cfg.grad_clip), GRAD)
         self.optimizer.step()
+        if self.average is not None:
+            self.average.update()
         self.global_step += 1
         self.guard.advance()
         return losses, checked, correct
@@ -520,8 +534,8 @@ class Trainer:
             vx, counts = pad_stack([ds.x for ds in self.val_sets], self.device)
             vy, _ = pad_stack([ds.y for ds in self.val_sets], self.device)
             self._val = (vx, vy, counts)
-        return cohort_scores(self.model, *self._val, self._precision)
+        return cohort_scores(self.eval_model, *self._val, self._precision)
 
     def evaluate(self, dataset: TrainingData) -> dict[str, float]:
         """Mean loss and accuracy on ``dataset`` (sharded across processes, then all-reduced)."""
-        return dataset_scores(self.model, dataset, self.ctx, self._precision)
+        return dataset_scores(self.eval_model, dataset, self.ctx, self._precision)
