@@ -1,11 +1,11 @@
 """When a training step runs compiled: ``torch.compile`` where the run is long enough to pay for
 compiling, eager where it is not, and eager again, with one warning line, where compiling fails.
 
-On 2 CPU cores a compiled step of the paper's networks is 1.1-1.3x as fast as an eager one, and
-compiling a stacked network costs 7-50 s once per process and network (benchmarks/RESULTS.md,
-"compile: auto"): it pays only for runs of thousands of steps. ``compile: auto`` (the default)
-compiles on the CPU from :data:`CPU_COMPILE_MIN_STEPS` optimiser steps on; on CUDA it stays eager
-until the GPU has been measured (``compile: true`` compiles anyway).
+On the CPU a compiled step is somewhat faster than an eager one, and compiling costs tens of
+seconds once per process and network (benchmarks/RESULTS.md, "compile: auto"): it pays only
+for runs of thousands of steps. ``compile: auto`` (the default) compiles on the CPU from
+:data:`CPU_COMPILE_MIN_STEPS` optimiser steps on; on CUDA it stays eager until the GPU has been
+measured (``compile: true`` compiles anyway).
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from torch import nn
 __all__ = ["CPU_COMPILE_MIN_STEPS", "compile_pays", "EagerFallback", "maybe_compile"]
 
 CPU_COMPILE_MIN_STEPS = 5000
-"""Optimiser steps from which ``compile: auto`` compiles on the CPU. Measured on 2 cores
-(benchmarks/step_alternatives.py): compiling costs 7-24 s with inductor's cache warm and 35-50 s
-cold, and saves 3-13 ms a step (paper6 cohorts of 1-16 at batch 32), so it breaks even after
-2,000-12,000 steps; 5,000 is the cold break-even of a cohort of four."""
+"""Optimiser steps from which ``compile: auto`` compiles on the CPU: about where the time a
+compiled step saves has paid for a cold compile, for the cohorts the study runner trains
+(benchmarks/step_alternatives.py; the measurements are in benchmarks/RESULTS.md, "compile: auto")."""
 
 
 def compile_pays(setting: bool | str, device: torch.device, steps: int) -> bool:
