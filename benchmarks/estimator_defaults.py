@@ -7,7 +7,7 @@ and adds no noise per epoch, so this measures that path: Gaussian noise added on
 training and the test series at each SNR, both estimators fit with their defaults only
 (``random_state`` and one thread apart) on the same arrays, tested on the same test series.
 
-    python benchmarks/estimator_defaults.py                                   # 3 sets, -5 and 0 dB, 3 seeds
+    python benchmarks/estimator_defaults.py                                   # 4 sets, -5 and 0 dB, 3 seeds
     python benchmarks/estimator_defaults.py --sets ECG5000 --snrs 0 --seeds 0 1 --json out.json
 
 Prints one row per set and SNR (mean ± std over seeds) and the paired difference over all
@@ -45,7 +45,7 @@ def fit_score(params: dict, seed: int, xs: tuple[np.ndarray, ...], y_train: np.n
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--sets", nargs="+", default=["FreezerRegularTrain", "ECG5000", "FordA"])
+    p.add_argument("--sets", nargs="+", default=["FreezerRegularTrain", "ChlorineConcentration", "ECG5000", "FordA"])
     p.add_argument("--snrs", nargs="+", type=float, default=[-5.0, 0.0])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--json", help="write every cell here")

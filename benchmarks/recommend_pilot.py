@@ -45,8 +45,12 @@ ABLATION = {
     "w32-adamw-fresh": dict(model="resnet_paper6", model_args=W32, recipe="adamw", noise_protocol="fresh"),
     "cw-w32-adamw-fresh": dict(model="drsn_cw_paper6", model_args=W32, recipe="adamw", noise_protocol="fresh"),
 }
-ESTIMATOR = {"default": {}, "drsn_cw14_1d": {"model": "drsn_cw14_1d"},
-             "drsn_cw14_1d-adamw": {"model": "drsn_cw14_1d", "recipe": "adamw"}, "resnet14_1d": {"model": "resnet14_1d"}}
+_PILOT = {"epochs": 30, "batch_size": 128, "recipe": "paper"}  # the estimator's defaults when the pilot ran
+ESTIMATOR = {"default": {"model": "drsn_cw_paper", **_PILOT}, "drsn_cw14_1d": {**_PILOT, "model": "drsn_cw14_1d"},
+             "drsn_cw14_1d-adamw": {**_PILOT, "model": "drsn_cw14_1d", "recipe": "adamw"},
+             "resnet14_1d": {**_PILOT, "model": "resnet14_1d"}}
+"""``default`` is the estimator's default of 2026-12-03 (the paper's DRSN-CW and recipe, 30 epochs of
+batch 128); benchmarks/estimator_defaults.py compares it with today's."""
 
 
 def noisy_config(ds: str, noise: str, snr: float, seed: int, **changes: object) -> TrainConfig:
