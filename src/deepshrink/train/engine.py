@@ -153,7 +153,7 @@ class Trainer:
         on_epoch: called with the number of epochs done after each epoch (a study's progress).
 
     After :meth:`fit`, ``history`` holds one dict per epoch (:data:`METRIC_COLUMNS`), and
-    ``model`` the final weights (``best_state`` the best ones when validating); for a cohort
+    ``model`` the final weights (their average with ``ema_decay``) (``best_state`` the best ones when validating); for a cohort
     ``slices`` and :meth:`slice_result` give each run's.
     """
 
