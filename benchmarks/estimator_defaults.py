@@ -34,6 +34,7 @@ CONFIGS = {
     "previous": dict(model="drsn_cw_paper", epochs=30, batch_size=128, recipe="paper"),  # the defaults to 2026-12-03
     "default": {},  # today's defaults
     "default+val": dict(validation_fraction=0.1),  # ... keeping the epoch of the lowest validation loss
+    "paper_net+adamw": dict(model="drsn_cw_paper"),  # the paper's network on today's recipe
 }
 """What ``--configs`` picks from; the first one given is the reference of the differences."""
 
