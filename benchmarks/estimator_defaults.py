@@ -35,6 +35,7 @@ CONFIGS = {
     "default": {},  # today's defaults
     "default+val": dict(validation_fraction=0.1),  # ... keeping the epoch of the lowest validation loss
     "paper_net+adamw": dict(model="drsn_cw_paper"),  # the paper's network on today's recipe
+    "default+ema": dict(ema_decay=0.999),  # ... predicting with the average of the weights
 }
 """What ``--configs`` picks from; the first one given is the reference of the differences."""
 

@@ -220,6 +220,8 @@ def test_validation_and_early_stopping(signals):
         (dict(lr=0), "lr"),
         (dict(weight_decay=float("nan")), "weight_decay"),
         (dict(num_threads=0), "num_threads"),
+        (dict(ema_decay=1.0), "ema_decay"),
+        (dict(ema_decay="0.9"), "ema_decay"),
         (dict(random_state=-1), "random_state"),
         (dict(device="tpu"), "tpu"),
     ],
@@ -228,6 +230,16 @@ def test_bad_parameters_raise_value_error_naming_them(params, match):
     x, y = sine_signals(12, length=32)
     with pytest.raises(ValueError, match=match):
         DRSNClassifier(**{"epochs": 1, **params}).fit(x, y)
+
+
+def test_ema_decay_predicts_with_the_average_of_the_weights(signals):
+    x, y, _, _ = signals
+    common = dict(epochs=2, batch_size=32, recipe="paper", random_state=0, device="cpu", num_threads=1)
+    plain = DRSNClassifier("resnet_paper6", **common).fit(x, y)
+    averaged = DRSNClassifier("resnet_paper6", ema_decay=0.9, **common).fit(x, y)
+    assert averaged.train_config_.ema_decay == 0.9 and plain.train_config_.ema_decay is None
+    differ = [k for k, v in plain.model_.state_dict().items() if not torch.equal(v, averaged.model_.state_dict()[k])]
+    assert differ and all(k.endswith(("weight", "bias", "running_mean", "running_var")) for k in differ)
 
 
 def test_bad_data():

@@ -157,6 +157,8 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
             epoch and for early stopping; 0 keeps the last epoch.
         early_stopping: stop after this many epochs without a lower validation loss; 0 = off.
             Needs ``validation_fraction > 0``.
+        ema_decay: keep an exponential moving average of the weights with this decay per step
+            (e.g. 0.999) and predict with it; None: the weights themselves.
         normalize: ``"none"`` or ``"per_sample"`` (zero mean, unit variance per observation and
             channel, in training and prediction alike).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
@@ -192,6 +194,7 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
         weight_decay: float | None = None,
         validation_fraction: float = 0.0,
         early_stopping: int = 0,
+        ema_decay: float | None = None,
         normalize: str = "none",
         device: str = "auto",
         num_threads: int | None = None,
@@ -207,6 +210,7 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
+        self.ema_decay = ema_decay
         self.normalize = normalize
         self.device = device
         self.num_threads = num_threads
@@ -243,6 +247,9 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
         value = _plain(self.early_stopping)
         if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
             raise ValueError(f"early_stopping must be a non-negative integer (patience in epochs), got {value!r}")
+        value = _plain(self.ema_decay)
+        if value is not None and (not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 < value < 1):
+            raise ValueError(f"ema_decay must be a number in (0, 1) or None, got {value!r}")
         for key in ("lr", "weight_decay"):
             value = _plain(getattr(self, key))
             if value is not None and (
@@ -346,8 +353,8 @@ class DRSNClassifier(ClassifierMixin, BaseEstimator):
                 normalize=self.normalize, recipe=self.recipe, epochs=int(_plain(self.epochs)),
                 batch_size=int(min(int(_plain(self.batch_size)), n_train)), lr=_plain(self.lr),
                 weight_decay=_plain(self.weight_decay), early_stopping=int(_plain(self.early_stopping)),
-                val_fraction=vf, monitor="val_loss", keep="best", seed=seed, device=self.device,
-                num_threads=_plain(self.num_threads),
+                ema_decay=None if self.ema_decay is None else float(_plain(self.ema_decay)), val_fraction=vf,
+                monitor="val_loss", keep="best", seed=seed, device=self.device, num_threads=_plain(self.num_threads),
                 progress=("bar" if int(self.verbose) >= 2 else "log") if self.verbose else "off",
             ),
             source="DRSNClassifier",
