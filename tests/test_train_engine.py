@@ -18,7 +18,7 @@ from deepshrink.errors import CheckpointError, ConfigError
 from deepshrink.models import create_model
 from deepshrink.train.checkpoint import load_checkpoint
 from deepshrink.seeds import seed_everything
-from deepshrink.train.compiling import CPU_COMPILE_MIN_STEPS, EagerFallback, compile_pays
+from deepshrink.train.compiling import CPU_COMPILE_MIN_STEPS, EagerFallback, compile_pays, has_gates
 from deepshrink.train.config import TrainConfig
 from deepshrink.train.engine import Trainer, TrainingDiverged
 from deepshrink.train.schedule import lr_at, milestone_epochs, param_groups
@@ -424,13 +424,16 @@ def test_a_compile_that_cannot_start_goes_on_eager(dataset, monkeypatch):
     ]
 
 
-def test_auto_compiles_long_cpu_runs_only():
+def test_auto_compiles_long_cpu_runs_of_gated_networks_only():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert not compile_pays("auto", cpu, CPU_COMPILE_MIN_STEPS - 1)
-    assert compile_pays("auto", cpu, CPU_COMPILE_MIN_STEPS)
-    assert not compile_pays("auto", cuda, 10**9)  # not measured on a GPU yet: eager unless asked
-    assert compile_pays(True, cpu, 1) and compile_pays(True, cuda, 1)
-    assert not compile_pays(False, cpu, 10**9)
+    assert not compile_pays("auto", cpu, CPU_COMPILE_MIN_STEPS - 1, gated=True)
+    assert compile_pays("auto", cpu, CPU_COMPILE_MIN_STEPS, gated=True)
+    assert not compile_pays("auto", cpu, 10**9, gated=False)  # a plain network gains nothing measurable
+    assert not compile_pays("auto", cuda, 10**9, gated=True)  # not measured on a GPU yet: eager unless asked
+    assert compile_pays(True, cpu, 1, gated=False) and compile_pays(True, cuda, 1, gated=False)
+    assert not compile_pays(False, cpu, 10**9, gated=True)
+    assert has_gates(create_model("drsn_cw_paper6", num_classes=2)) and has_gates(create_model("se_resnet_paper6"))
+    assert not has_gates(create_model("resnet_paper6", num_classes=2))
 
 
 def test_an_error_of_the_model_itself_is_not_hidden_by_the_fallback():

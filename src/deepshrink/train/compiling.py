@@ -1,11 +1,12 @@
 """When a training step runs compiled: ``torch.compile`` where the run is long enough to pay for
 compiling, eager where it is not, and eager again, with one warning line, where compiling fails.
 
-On the CPU a compiled step is somewhat faster than an eager one, and compiling costs tens of
-seconds once per process and network (benchmarks/RESULTS.md, "compile: auto"): it pays only
-for runs of thousands of steps. ``compile: auto`` (the default) compiles on the CPU from
-:data:`CPU_COMPILE_MIN_STEPS` optimiser steps on; on CUDA it stays eager until the GPU has been
-measured (``compile: true`` compiles anyway).
+On the CPU compiling costs tens of seconds once per process and network, and what it saves
+is the per-op cost of small element-wise and reduction ops, which the gates (shrinkage, SE)
+have many of: a gated network's step gets faster, a plain one's barely (benchmarks/RESULTS.md,
+"compile: auto"). So ``compile: auto`` (the default) compiles on the CPU a network with gates
+for a run of at least :data:`CPU_COMPILE_MIN_STEPS` optimiser steps; on CUDA it stays eager
+until a GPU has been measured (``compile: true`` compiles anyway).
 """
 
 from __future__ import annotations
@@ -16,19 +17,28 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["CPU_COMPILE_MIN_STEPS", "compile_pays", "EagerFallback", "maybe_compile"]
+from deepshrink.layers.gates import Shrinkage, SqueezeExcite
+
+__all__ = ["CPU_COMPILE_MIN_STEPS", "has_gates", "compile_pays", "EagerFallback", "maybe_compile"]
 
 CPU_COMPILE_MIN_STEPS = 5000
-"""Optimiser steps from which ``compile: auto`` compiles on the CPU: about where the time a
-compiled step saves has paid for a cold compile, for the cohorts the study runner trains
-(benchmarks/step_alternatives.py; the measurements are in benchmarks/RESULTS.md, "compile: auto")."""
+"""Optimiser steps from which ``compile: auto`` compiles a gated network on the CPU: about where
+the time a compiled step saves has paid for a cold compile, for the cohorts the study runner
+trains (benchmarks/bench_compile_auto.py; the measurements are in benchmarks/RESULTS.md,
+"compile: auto")."""
 
 
-def compile_pays(setting: bool | str, device: torch.device, steps: int) -> bool:
-    """Whether a run of ``steps`` optimiser steps on ``device`` compiles, given the ``compile`` setting."""
+def has_gates(model: nn.Module) -> bool:
+    """Whether ``model`` has shrinkage or squeeze-and-excitation gates (what compiling speeds up)."""
+    return any(isinstance(m, (Shrinkage, SqueezeExcite)) for m in model.modules())
+
+
+def compile_pays(setting: bool | str, device: torch.device, steps: int, gated: bool) -> bool:
+    """Whether a run of ``steps`` optimiser steps on ``device`` compiles, given the ``compile``
+    setting and whether the network has gates."""
     if setting != "auto":
         return bool(setting)
-    return device.type == "cpu" and steps >= CPU_COMPILE_MIN_STEPS
+    return device.type == "cpu" and gated and steps >= CPU_COMPILE_MIN_STEPS
 
 
 class EagerFallback:
@@ -87,7 +97,7 @@ class EagerFallback:
 def maybe_compile(module: nn.Module, setting: bool | str, device: torch.device, steps: int,
                   log: Callable[[str], None], mode: str | None = None) -> nn.Module | EagerFallback:  # fmt: skip
     """``module`` itself, or wrapped to run compiled with an eager fallback where :func:`compile_pays`."""
-    if not compile_pays(setting, device, steps):
+    if not compile_pays(setting, device, steps, has_gates(module)):
         return module
     try:
         compiled = torch.compile(module, mode=mode)
@@ -95,5 +105,5 @@ def maybe_compile(module: nn.Module, setting: bool | str, device: torch.device, 
         log(f"warning: torch.compile is not available ({type(err).__name__}: {err}); going on in eager mode")
         return module
     if setting == "auto":
-        log(f"compiling the model ({steps} steps, compile: auto); the first step takes longer")
+        log(f"compiling the model ({steps} steps of a gated network, compile: auto); the first step takes longer")
     return EagerFallback(module, compiled, log)
