@@ -49,7 +49,8 @@ def trainer(model: str, stack: int, batch: int, length: int, compiled: bool) -> 
     for c, d in zip(cfgs, datas):
         seed_everything(c.seed)
         nets.append(create_model(model, in_channels=d.in_channels, num_classes=len(d.label_names)))
-    return Trainer(cfgs[0], stack_models(nets), [d.train for d in datas], None, seeds=[c.seed for c in cfgs], log=print)
+    return Trainer(cfgs[0], stack_models(nets), [d.train for d in datas], None, seeds=[c.seed for c in cfgs],
+                   log=lambda line: print(line) if line.startswith("warning") else None)
 
 
 def epoch_seconds(t: Trainer) -> float:
