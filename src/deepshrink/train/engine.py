@@ -127,6 +127,24 @@ def _progress_bar(cfg: TrainConfig, ctx: DistContext, steps: int, done: int, epo
                 dynamic_ncols=True)  # fmt: skip
 
 
+def _epoch_progress(state: dict[str, Any], stack: int, ctx: DistContext,
+                    log: Callable[[str], None]) -> tuple[Tensor, float, dict[str, Any] | None]:  # fmt: skip
+    """A checkpoint's unfinished epoch: the sums so far, its seconds and this process's RNG states
+    (None at an epoch end, or when the number of processes changed: then dropout restarts)."""
+    partial = state["partial"].to(torch.float64).reshape(stack, 3)
+    if not ctx.is_main:
+        partial = torch.zeros(stack, 3, dtype=torch.float64)
+    seconds = float(state.get("partial_seconds", 0.0)) if ctx.is_main else 0.0
+    rng = state.get("rng") or []
+    if int(state["step_in_epoch"]) == 0:
+        return partial, seconds, None
+    if len(rng) != ctx.world_size:
+        log(f"note: checkpoint from {len(rng)} process(es), now {ctx.world_size}: "
+            "RNG streams restart from the seed (only dropout is affected)")  # fmt: skip
+        return partial, seconds, None
+    return partial, seconds, rng[ctx.rank]
+
+
 class Trainer:
     """Train a model on a training set, validating each epoch; or a cohort of S runs at once.
 
@@ -152,9 +170,9 @@ class Trainer:
         compile_mode: where ``cfg.compile`` compiles, the ``torch.compile`` mode (e.g. ``reduce-overhead``).
         on_epoch: called with the number of epochs done after each epoch (a study's progress).
 
-    After :meth:`fit`, ``history`` holds one dict per epoch (:data:`METRIC_COLUMNS`), and
-    ``model`` the final weights (their average with ``ema_decay``) (``best_state`` the best ones when validating); for a cohort
-    ``slices`` and :meth:`slice_result` give each run's.
+    After :meth:`fit`, ``history`` holds one dict per epoch (:data:`METRIC_COLUMNS`), ``model``
+    the final weights (their average with ``ema_decay``), ``best_state`` the best ones when
+    validating; for a cohort ``slices`` and :meth:`slice_result` give each run's.
     """
 
     def __init__(
@@ -301,26 +319,14 @@ class Trainer:
             if self.average is not None:
                 self.average.load_state_dict(state["average"])
         except (RuntimeError, ValueError, KeyError, TypeError) as err:
-            raise CheckpointError(
-                f"{source}: does not fit this model/optimizer ({str(err).strip().splitlines()[0][:200]})"
-            ) from None
+            first = (str(err).strip().splitlines() or [""])[0][:200]
+            raise CheckpointError(f"{source}: does not fit this model/optimizer ({first})") from None
         self.epoch = int(state["epoch"])
         self.step_in_epoch = int(state["step_in_epoch"])
         self.global_step = int(state["global_step"])
         self.slices = records_from_state(state, self.seeds)
         self.last_saved = (self.epoch, self.step_in_epoch)
-        main = self.ctx.is_main
-        partial = state["partial"].to(torch.float64).reshape(self.stack, 3)
-        self.partial = partial.clone() if main else torch.zeros(self.stack, 3, dtype=torch.float64)
-        self.partial_seconds = float(state.get("partial_seconds", 0.0)) if main else 0.0
-        rng = state.get("rng") or []
-        if self.step_in_epoch > 0 and len(rng) == self.ctx.world_size:
-            self._resumed_rng = rng[self.ctx.rank]
-        elif self.step_in_epoch > 0:
-            self.log(
-                f"note: checkpoint from {len(rng)} process(es), now {self.ctx.world_size}: "
-                "RNG streams restart from the seed (only dropout is affected)"
-            )
+        self.partial, self.partial_seconds, self._resumed_rng = _epoch_progress(state, self.stack, self.ctx, self.log)
 
     # ------------------------------------------------------------------ slices
     def slice_states(self) -> list[dict[str, Tensor]]:
@@ -394,9 +400,9 @@ class Trainer:
         """Train until ``epochs`` (or early stopping); returns the per-epoch history (of run 0)."""
         if self.done:
             self.log(f"nothing to do: the run already finished ({self.epoch} epoch(s))")
-        else:
-            if self.cfg.early_stopping and not self.validating:
-                self.log("note: early_stopping needs a validation set (val_fraction > 0); it is off")
+        elif self.cfg.early_stopping and not self.validating:
+            self.log("note: early_stopping needs a validation set (val_fraction > 0); it is off")
+        if not self.done:
             while not self.done:
                 self._train_epoch()
             if self.stack == 1:
