@@ -70,7 +70,8 @@ def main(root: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 1, 128)).astype(np.float32)
     y = (x[:, 0, :64].mean(1) > 0).astype(int)
-    clf = DRSNClassifier(model="drsn_cw_paper6", epochs=3, batch_size=16, random_state=0, num_threads=1).fit(x, y)
+    clf = DRSNClassifier(model="drsn_cw_paper6", epochs=3, batch_size=16, recipe="paper", random_state=0,
+                         num_threads=1).fit(x, y)  # fmt: skip
     say("sklearn.predict_proba", clf.predict_proba(x).tobytes())
 
 
