@@ -135,6 +135,14 @@ def test_hash_ignores_runtime_keys_only():
     assert config_diff(base, base.replace(lr=0.05)) == ["lr: 0.1 -> 0.05"]
 
 
+def test_hash_of_a_config_without_new_settings_is_the_one_earlier_versions_wrote():
+    # TrainConfig(epochs=5) as deepshrink at 565a1ee (2026-12-04, before ema_decay) hashed it:
+    # a last.ckpt from then still resumes; setting the new key makes another run.
+    earlier = "37a083757b3b8843981f7870113eb9f9bc56e5988c03c698e66b5762d1cf4209"
+    assert config_hash(TrainConfig(epochs=5)) == earlier
+    assert config_hash(TrainConfig(epochs=5, ema_decay=0.99)) != earlier
+
+
 def test_condition_split_needs_conditions():
     with pytest.raises(ConfigError, match="test_conditions"):
         config_from_dict({"split": "condition"})

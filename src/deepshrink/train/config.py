@@ -473,9 +473,15 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     )
 
 
+HASHED_ONLY_WHEN_SET = {"ema_decay": None}
+"""Settings added after runs were made, with the value that means "off": left out of
+:func:`config_hash` at that value, so a ``last.ckpt`` of an earlier version still resumes."""
+
+
 def config_hash(cfg: TrainConfig) -> str:
     """SHA-256 of the keys that change what a run computes (all but :data:`RUNTIME_KEYS`)."""
-    values = {k: v for k, v in resolve(cfg).to_dict().items() if k not in RUNTIME_KEYS}
+    values = {k: v for k, v in resolve(cfg).to_dict().items()
+              if k not in RUNTIME_KEYS and not (k in HASHED_ONLY_WHEN_SET and v == HASHED_ONLY_WHEN_SET[k])}  # fmt: skip
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
