@@ -231,8 +231,8 @@ class TrainConfig:
         "auto", "mixed precision (auto: bf16 autocast on CUDA, off on CPU)", group="runtime",
     )  # fmt: skip
     compile: Union[bool, Literal["auto"]] = setting(
-        "auto", "torch.compile the model: true, false, or auto (on the CPU for runs of enough steps to pay; "
-        "a failed compile goes on eager)", group="runtime", runtime=True, parse=_compile_flag, metavar="{auto,true,false}",
+        "auto", "torch.compile the model: true, false, or auto (on the CPU, a network with gates for runs of "
+        "enough steps to pay; a failed compile goes on eager)", group="runtime", runtime=True, parse=_compile_flag, metavar="{auto,true,false}",
     )  # fmt: skip
     num_threads: Union[int, None] = setting(
         None, "CPU threads per process; null: torch's default (divided among torchrun's local processes)",
@@ -473,15 +473,16 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     )
 
 
-HASHED_ONLY_WHEN_SET = {"ema_decay": None}
-"""Settings added after runs were made, with the value that means "off": left out of
-:func:`config_hash` at that value, so a ``last.ckpt`` of an earlier version still resumes."""
+HASHED_ONLY_WHEN_SET = ("ema_decay",)
+"""Settings added after runs were made: left out of :func:`config_hash` at their default (off),
+so a ``last.ckpt`` of an earlier version still resumes."""
 
 
 def config_hash(cfg: TrainConfig) -> str:
     """SHA-256 of the keys that change what a run computes (all but :data:`RUNTIME_KEYS`)."""
+    declared = settings.declared(TrainConfig)
     values = {k: v for k, v in resolve(cfg).to_dict().items()
-              if k not in RUNTIME_KEYS and not (k in HASHED_ONLY_WHEN_SET and v == HASHED_ONLY_WHEN_SET[k])}  # fmt: skip
+              if k not in RUNTIME_KEYS and not (k in HASHED_ONLY_WHEN_SET and v == declared[k].default)}  # fmt: skip
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
